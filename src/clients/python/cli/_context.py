@@ -1,0 +1,64 @@
+"""Shared CLI plumbing: connecting, tokens, output, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from grpc_status import rpc_status
+
+from ..client import Client
+
+
+def token_for(args: argparse.Namespace) -> str | None:
+    """--token, or a token minted for --sub from the dev secret file if it exists."""
+    if args.token:
+        return str(args.token)
+    path = Path(args.jwt_secret_file)
+    if not path.exists():
+        return None
+    from realtime.server.platform.auth import mint_token, read_secret_file
+
+    roles = getattr(args, "roles", None) or ()
+    return str(mint_token(read_secret_file(path), args.sub, roles=roles, ttl=3600))
+
+
+def connect(args: argparse.Namespace) -> Client:
+    return Client(args.server, token=token_for(args), tls=args.tls)
+
+
+def emit(args: argparse.Namespace, obj: dict[str, Any] | Message, text: str | None = None) -> None:
+    """Print one result: a JSON object per line with --json, else `text` (or the JSON)."""
+    if isinstance(obj, Message):
+        obj = json_format.MessageToDict(obj, preserving_proto_field_name=True)
+    if args.json or text is None:
+        print(json.dumps(obj, ensure_ascii=False, sort_keys=False), flush=True)
+    else:
+        print(text, flush=True)
+
+
+def die_with_status(err: grpc.aio.AioRpcError) -> int:
+    """Print the status name (and details) on stderr; exit non-zero."""
+    line = f"{err.code().name}: {err.details()}"
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    if status is not None:
+        from google.rpc import error_details_pb2
+
+        for detail in status.details:
+            for kind in (
+                error_details_pb2.ErrorInfo,
+                error_details_pb2.RetryInfo,
+                error_details_pb2.BadRequest,
+            ):
+                if detail.Is(kind.DESCRIPTOR):
+                    msg = kind()
+                    detail.Unpack(msg)
+                    line += f"\n  {kind.__name__}: {json_format.MessageToJson(msg, indent=None)}"
+    print(line, file=sys.stderr)
+    return 1

@@ -1,0 +1,33 @@
+"""`realtime-server`: run the hub until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from .app import Hub, StartupError
+from .config import load_settings
+from .platform.logs import setup_logging
+
+
+async def _serve(hub: Hub) -> None:
+    await hub.start()
+    hub.install_signal_handlers()
+    await hub.wait_stopped()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = load_settings(argv)
+    setup_logging(settings.log_format, settings.log_level)
+    try:
+        asyncio.run(_serve(Hub(settings)))
+    except StartupError as exc:
+        logging.getLogger("realtime.hub").error("cannot start: %s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""One settings object, from flags and REALTIME_* environment variables.
+
+Every setting has a flag and an environment variable (`--grpc-listen` <->
+`REALTIME_GRPC_LISTEN`); a flag beats the environment, which beats the default.
+`realtime-server --help` lists them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    grpc_listen: str = "127.0.0.1:50051"
+    http_listen: str = "127.0.0.1:8080"
+    broker: str = "memory"
+    jwt_secret_file: Path | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    require_auth_config: bool = False
+    dev_dir: Path = Path(".realtime")
+    max_message_bytes: int = MIB
+    shutdown_grace: float = 30.0
+    log_format: str = "text"
+    log_level: str = "info"
+    # Sized so one well-behaved client on one machine (a load test included) is never throttled,
+    # while a runaway client still is; production deployments tighten them with the flags.
+    rate_limit: float = 5000.0
+    rate_burst: int = 10000
+    max_streams_per_user: int = 1000
+    keepalive_time: float = 30.0
+    keepalive_timeout: float = 10.0
+    cors_origins: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dev_secret_path(self) -> Path:
+        return self.dev_dir / "dev-jwt-secret"
+
+    @property
+    def dev_mode(self) -> bool:
+        """True when the hub runs on the embedded dev secret (no key configured)."""
+        return self.jwt_secret_file is None and self.jwt_public_key_file is None
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _listen(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return text
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in text.split(",") if o.strip())
+
+
+@dataclass(frozen=True)
+class _Option:
+    name: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+OPTIONS: Sequence[_Option] = (
+    _Option("grpc_listen", "address of the gRPC port", _listen),
+    _Option("http_listen", "address of the HTTP port (/metrics, browser gateway)", _listen),
+    _Option(
+        "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
+    ),
+    _Option("jwt_secret_file", "file holding the HS256 secret that signs tokens", Path),
+    _Option("jwt_public_key_file", "PEM file holding the RS256 public key that verifies tokens", Path),
+    _Option("jwt_audience", "required 'aud' claim; unset accepts any audience"),
+    _Option("jwt_issuer", "required 'iss' claim; unset accepts any issuer"),
+    _Option(
+        "require_auth_config",
+        "refuse to start without --jwt-secret-file or --jwt-public-key-file (no dev secret)",
+        _bool,
+    ),
+    _Option("dev_dir", "where the dev default keeps its files (dev-jwt-secret)", Path),
+    _Option("max_message_bytes", "largest message accepted or sent, in bytes", _positive_int),
+    _Option("shutdown_grace", "seconds open streams get to finish after SIGTERM", float),
+    _Option("log_format", "log format: text or json"),
+    _Option("log_level", "log level: debug, info, warning, error"),
+    _Option("rate_limit", "calls per second one user may start (token bucket); 0 disables", float),
+    _Option("rate_burst", "burst size of the per-user token bucket", _positive_int),
+    _Option("max_streams_per_user", "streams one user may have open at once; 0 disables", int),
+    _Option("keepalive_time", "seconds between keepalive pings on an idle connection", float),
+    _Option("keepalive_timeout", "seconds to wait for a keepalive ack before dropping the peer", float),
+    _Option("cors_origins", "comma-separated origins the browser gateway accepts besides its own", _origins),
+)
+
+
+def env_name(option: str) -> str:
+    return "REALTIME_" + option.upper()
+
+
+def build_parser(prog: str = "realtime-server") -> argparse.ArgumentParser:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="The realtime gRPC hub. Each option can also be set with the environment variable shown.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for opt in OPTIONS:
+        default = getattr(defaults, opt.name)
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        parser.add_argument(
+            "--" + opt.name.replace("_", "-"),
+            dest=opt.name,
+            type=opt.parse,
+            default=None,
+            metavar=opt.name.split("_")[-1].upper(),
+            help=f"{opt.help} [env {env_name(opt.name)}; default {default}]",
+        )
+    parser.set_defaults(**{o.name: None for o in OPTIONS})
+    parser.formatter_class = argparse.HelpFormatter
+    return parser
+
+
+def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from flags, then REALTIME_* variables, then defaults."""
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        value = getattr(args, opt.name)
+        if value is None and env_name(opt.name) in environ:
+            raw = environ[env_name(opt.name)]
+            try:
+                value = opt.parse(raw)
+            except (ValueError, argparse.ArgumentTypeError) as exc:
+                parser.error(f"{env_name(opt.name)}={raw!r}: {exc}")
+        if value is not None:
+            values[opt.name] = value
+    settings = Settings(**values)
+    if settings.log_format not in ("text", "json"):
+        parser.error("--log-format must be text or json")
+    if settings.jwt_secret_file and settings.jwt_public_key_file:
+        parser.error("give --jwt-secret-file or --jwt-public-key-file, not both")
+    if settings.require_auth_config and settings.dev_mode:
+        parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
+    if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
+        parser.error("--broker must be 'memory' or a redis:// URL")
+    return settings

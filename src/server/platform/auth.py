@@ -1,0 +1,224 @@
+"""JWT authentication and the typed helper that gives handlers the caller.
+
+Tokens arrive as `authorization: Bearer <JWT>` metadata. HS256 (shared secret)
+or RS256 (public key). Required claims: `sub`, `exp`; optional `roles`
+(a list, or a space-separated string), `aud`, `iss`.
+
+Handlers never parse metadata: they call `current_principal()`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from .errors import HubError, unauthenticated
+
+ADMIN_ROLE = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    subject: str
+    roles: frozenset[str]
+    expires_at: float
+    issuer: str = ""
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in self.roles
+
+
+_current: contextvars.ContextVar[Principal] = contextvars.ContextVar("realtime_principal")
+
+
+def current_principal() -> Principal:
+    """The caller of the RPC being handled. Raises UNAUTHENTICATED outside an authenticated call."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise unauthenticated("no authenticated caller for this call") from None
+
+
+def bind_principal(principal: Principal) -> contextvars.Token[Principal]:
+    """Make `principal` the current caller (used by the call wrapper and by tests)."""
+    return _current.set(principal)
+
+
+class TokenVerifier:
+    """Checks bearer tokens; caches good ones (until they expire) to keep the hot path cheap."""
+
+    def __init__(
+        self,
+        key: str | bytes,
+        algorithm: str,
+        *,
+        audience: str | None = None,
+        issuer: str | None = None,
+        leeway: float = 0.0,
+        clock: Callable[[], float] | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        if algorithm not in ("HS256", "RS256"):
+            raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
+        self._key = key
+        self._algorithm = algorithm
+        self._audience = audience
+        self._issuer = issuer
+        self._leeway = leeway
+        self._clock = clock or time.time
+        self._cache: OrderedDict[str, Principal] = OrderedDict()
+        self._cache_size = cache_size
+
+    @property
+    def algorithm(self) -> str:
+        return self._algorithm
+
+    def verify_header(self, value: str | None) -> Principal:
+        """Verify an `authorization` metadata value."""
+        if not value:
+            raise unauthenticated("missing authorization metadata: send 'authorization: Bearer <JWT>'")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthenticated("malformed authorization metadata: expected 'Bearer <JWT>'")
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> Principal:
+        now = self._clock()
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.expires_at + self._leeway > now:
+                return cached
+            del self._cache[token]
+            raise unauthenticated("token expired")
+        principal = self._decode(token, now)
+        self._cache[token] = principal
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str, now: float) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[self._algorithm],  # never "none", never an algorithm the token picks
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthenticated("token expired") from None
+        except jwt.InvalidAudienceError:
+            raise unauthenticated("token audience does not match this hub") from None
+        except jwt.InvalidIssuerError:
+            raise unauthenticated("token issuer does not match this hub") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise unauthenticated(f"token lacks the required claim {exc.claim!r}") from None
+        except jwt.InvalidAlgorithmError:
+            raise unauthenticated(
+                f"token algorithm not accepted (this hub accepts {self._algorithm})"
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise unauthenticated("token signature is not valid") from None
+        except jwt.PyJWTError as exc:
+            raise unauthenticated(f"token is not a valid JWT: {exc}") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise unauthenticated("token claim 'sub' must be a non-empty string")
+        exp = float(claims["exp"])
+        if exp + self._leeway <= now:  # pyjwt uses its own clock; ours may be injected
+            raise unauthenticated("token expired")
+        return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
+
+
+def _roles(raw: object) -> frozenset[str]:
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, str):
+        return frozenset(raw.split())
+    if isinstance(raw, list) and all(isinstance(r, str) for r in raw):
+        return frozenset(raw)
+    raise unauthenticated("token claim 'roles' must be a list of strings")
+
+
+def mint_token(
+    key: str | bytes,
+    subject: str,
+    *,
+    roles: Iterable[str] = (),
+    ttl: float = 3600.0,
+    algorithm: str = "HS256",
+    audience: str | None = None,
+    issuer: str | None = None,
+    now: float | None = None,
+) -> str:
+    """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in)."""
+    issued = time.time() if now is None else now
+    claims: dict[str, object] = {
+        "sub": subject,
+        "roles": sorted(set(roles)),
+        "iat": int(issued),
+        "exp": int(issued + ttl),
+    }
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+DEV_SECRET_PATH = Path(".realtime") / "dev-jwt-secret"
+
+
+def load_or_create_dev_secret(path: Path = DEV_SECRET_PATH) -> tuple[bytes, bool]:
+    """Read the dev HS256 secret, creating a random one (mode 0600) when missing.
+
+    Returns (secret, created).
+    """
+    try:
+        return read_secret_file(path), False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return read_secret_file(path), False
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret + b"\n")
+    return secret, True
+
+
+def read_secret_file(path: Path) -> bytes:
+    secret = path.read_bytes().strip()
+    if not secret:
+        raise ValueError(f"JWT secret file {path} is empty")
+    return secret
+
+
+__all__ = [
+    "ADMIN_ROLE",
+    "HubError",
+    "Principal",
+    "TokenVerifier",
+    "bind_principal",
+    "current_principal",
+    "load_or_create_dev_secret",
+    "mint_token",
+]

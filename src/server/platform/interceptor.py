@@ -1,0 +1,343 @@
+"""The one server interceptor: authentication, limits, metrics and the call log.
+
+All cross-cutting work happens in a single wrapper around each handler, so a
+call pays for one extra frame, not one per concern. Expected errors
+(`HubError`) become rich statuses here; anything else becomes INTERNAL with the
+traceback logged, never sent to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from .auth import Principal, TokenVerifier, bind_principal
+from .errors import HubError, invalid_argument, unauthenticated
+from .limits import RateLimiter, StreamLimiter
+from .logs import call_log
+from .metrics import MethodMetrics, Metrics
+from .status import abort
+
+log = logging.getLogger("realtime.calls")
+
+OPEN_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
+
+_TOKEN_EXPIRED = "token expired during the stream; reconnect with a fresh token"
+
+
+class _Malformed:
+    """What `_tolerant` hands over instead of a message when the request bytes did not parse."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: HubError) -> None:
+        self.error = error
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None, method: str) -> Callable[[bytes], Any] | None:
+    """The method's deserializer, made to return `_Malformed` instead of raising.
+
+    Left to grpc, bytes that are not the method's message become UNKNOWN ("Unexpected
+    DecodeError") on unary calls and an INTERNAL failure inside stream handlers. Checked in the
+    call wrapper, after authentication, they are INVALID_ARGUMENT with reason MALFORMED_REQUEST.
+    """
+    if deserialize is None:
+        return None
+
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserialize(raw)
+        except Exception as exc:
+            detail = str(exc).rsplit(":", 1)[-1].strip() or type(exc).__name__
+            return _Malformed(
+                invalid_argument(
+                    f"request to {method} is not a valid message: {detail}",
+                    [("request", "the bytes do not parse as this method's request message")],
+                    reason="MALFORMED_REQUEST",
+                )
+            )
+
+    return parse
+
+
+def _checked(request: Any) -> Any:
+    if type(request) is _Malformed:
+        raise request.error
+    return request
+
+
+class HubInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        rate: RateLimiter,
+        streams: StreamLimiter,
+        metrics: Metrics,
+    ) -> None:
+        self._verifier = verifier
+        self._rate = rate
+        self._streams = streams
+        self._metrics = metrics
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return None  # unknown method: grpc answers UNIMPLEMENTED
+        method: str = details.method  # type: ignore[attr-defined]
+        # Wrap each method once; the caller is authenticated inside the wrapper, per call.
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = self._wrapped[method] = (handler, self._wrap(handler, method))
+        return cached[1]
+
+    def authenticate(self, context: Any) -> Principal:
+        value = None
+        for key, val in context.invocation_metadata() or ():
+            if key == "authorization":
+                value = val
+                break
+        try:
+            return self._verifier.verify_header(value)
+        except HubError as err:
+            self._metrics.auth_failures.labels(err.message.split(":")[0][:40]).inc()
+            raise
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        service = method[1:].split("/", 1)[0]
+        req_stream, resp_stream = handler.request_streaming, handler.response_streaming
+        grpc_type = (
+            ("bidi_stream" if resp_stream else "client_stream")
+            if req_stream
+            else ("server_stream" if resp_stream else "unary")
+        )
+        spec = _CallSpec(self, self._metrics.method(method, grpc_type), method, service)
+        spec.streaming = req_stream or resp_stream
+        # A request that does not parse arrives as `_Malformed`; `_checked` raises its error in the call.
+        parse = _tolerant(handler.request_deserializer, method)
+
+        if not req_stream and not resp_stream:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: Any) -> Any:
+                async with _Call(spec, context) as call:
+                    call.received = 1
+                    response = await inner_uu(_checked(request), context)
+                    call.sent = 1
+                    return response
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary, parse, handler.response_serializer)
+
+        if not resp_stream:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: Any) -> Any:
+                async with _Call(spec, context) as call:
+                    response = await inner_su(call.count(requests), context)
+                    call.sent = 1
+                    return response
+
+            return grpc.stream_unary_rpc_method_handler(stream_unary, parse, handler.response_serializer)
+
+        inner = handler.stream_stream if req_stream else handler.unary_stream
+        factory = (
+            grpc.stream_stream_rpc_method_handler if req_stream else grpc.unary_stream_rpc_method_handler
+        )
+
+        if inspect.isasyncgenfunction(inner):
+
+            async def stream_gen(request: Any, context: Any) -> AsyncIterator[Any]:
+                async with _Call(spec, context) as call:
+                    request = call.count(request) if req_stream else _checked(request)
+                    call.received += 0 if req_stream else 1
+                    async for response in inner(request, context):
+                        call.sent += 1
+                        yield response
+
+            return factory(stream_gen, parse, handler.response_serializer)
+
+        # Handlers that write with context.write (grpc's own health Watch) stay coroutines:
+        # grpc does not allow mixing yield and write.
+        async def stream_coro(request: Any, context: Any) -> Any:
+            async with _Call(spec, context) as call:
+                request = call.count(request) if req_stream else _checked(request)
+                return await inner(request, context)
+
+        return factory(stream_coro, parse, handler.response_serializer)
+
+
+class _CallSpec:
+    """What is fixed for a method and caller before the call starts."""
+
+    __slots__ = ("hub", "method", "metrics", "open", "service", "streaming")
+
+    def __init__(self, hub: HubInterceptor, metrics: MethodMetrics, method: str, service: str) -> None:
+        self.hub = hub
+        self.metrics = metrics
+        self.method = method
+        self.service = service
+        self.open = service in OPEN_SERVICES  # health and reflection need no token
+        self.streaming = False
+
+
+class _Call:
+    """One call's lifetime: checks on entry; status, metrics and the log line on exit."""
+
+    __slots__ = (
+        "_ended",
+        "code",
+        "context",
+        "opened",
+        "principal",
+        "received",
+        "sent",
+        "spec",
+        "start",
+        "timer",
+        "token_expired",
+        "user",
+    )
+
+    def __init__(self, spec: _CallSpec, context: Any) -> None:
+        self.spec = spec
+        self.context = context
+        self.received = 0
+        self.sent = 0
+        self.opened = False
+        self.token_expired = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.start = time.perf_counter()
+        self.code = "OK"
+        self._ended = False
+        self.principal: Principal | None = None
+        self.user = ""
+
+    async def __aenter__(self) -> _Call:
+        spec = self.spec
+        hub = spec.hub
+        spec.metrics.started.inc()
+        principal = None
+        if not spec.open:
+            try:
+                principal = self.principal = hub.authenticate(self.context)
+            except HubError as err:
+                await self._finish_with(err)
+        if principal is not None:
+            self.user = principal.subject
+            bind_principal(principal)
+            try:
+                hub._rate.acquire(self.user)
+                if spec.streaming:
+                    hub._streams.open(self.user)
+            except HubError as err:
+                hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
+                await self._finish_with(err)
+        if spec.streaming:
+            self.opened = True
+            hub._metrics.active_streams.labels(spec.service).inc()
+            if principal is not None:
+                self._arm_expiry(principal)
+        return self
+
+    def _arm_expiry(self, principal: Principal) -> None:
+        # A long stream ends with UNAUTHENTICATED when its token expires; the
+        # client reconnects with a fresh token (gRPC cannot refresh metadata mid-call).
+        task = asyncio.current_task()
+        assert task is not None
+
+        def expire() -> None:
+            self.token_expired = True
+            task.cancel()
+
+        delay = max(principal.expires_at - time.time(), 0.0)
+        self.timer = asyncio.get_running_loop().call_later(delay, expire)
+
+    def count(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """The handler's request iterator: counts messages; one that did not parse raises
+        INVALID_ARGUMENT out of the iterator, ending the stream with that status."""
+
+        async def counted() -> AsyncIterator[Any]:
+            async for request in requests:
+                self.received += 1
+                if type(request) is _Malformed:
+                    raise request.error
+                yield request
+
+        return counted()
+
+    async def _finish_with(self, err: HubError) -> None:
+        self.code = err.code.name
+        self._end()
+        await abort(self.context, err)
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self.timer is not None:
+            self.timer.cancel()
+        try:
+            if exc is None or isinstance(exc, GeneratorExit):
+                return False
+            await self._fail(exc)
+            return False
+        finally:
+            self._end()
+
+    async def _fail(self, exc: BaseException) -> None:
+        """Map an exception to the call's final status (the one place that does)."""
+        context = self.context
+        if isinstance(exc, HubError):
+            self.code = exc.code.name
+            await abort(context, exc)
+        if isinstance(exc, grpc.aio.AbortError):
+            code = context.code()
+            self.code = code.name if code is not None else "UNKNOWN"
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            if self.token_expired:
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                self.code = "UNAUTHENTICATED"
+                await abort(context, unauthenticated(_TOKEN_EXPIRED))
+            self.code = "CANCELLED"
+            return
+        self.code = "INTERNAL"
+        log.exception("unhandled error in %s", self.spec.method, extra={"user": self.user})
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+
+    def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        spec = self.spec
+        hub = spec.hub
+        m = spec.metrics
+        elapsed = time.perf_counter() - self.start
+        m.handling.observe(elapsed)
+        hub._metrics.count_handled(m, self.code)
+        if self.received:
+            m.received.inc(self.received)
+        if self.sent:
+            m.sent.inc(self.sent)
+        if self.opened:
+            hub._metrics.active_streams.labels(spec.service).dec()
+            if self.principal is not None:
+                hub._streams.close(self.user)
+        call_log.finished(
+            self.user, spec.method, self.code, round(elapsed * 1000, 3), self.received, self.sent
+        )

@@ -1,0 +1,47 @@
+"""Helpers for bidirectional streams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from .shutdown import Shutdown
+
+T = TypeVar("T")
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    # A read abandoned at shutdown or abort may still fail; its error is expected, not "never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown) -> AsyncIterator[T | None]:
+    """Yield the client's commands; yield `None` once when shutdown starts, then stop.
+
+    On `None` a handler sends its `going_away` event and then raises
+    `errors.going_away()` (UNAVAILABLE, reason GOING_AWAY) so clients reconnect.
+    The stream ends normally when the client half-closes.
+    """
+    if shutdown.started:
+        yield None
+        return
+    stop = shutdown.future
+    nxt: asyncio.Future[T] | None = None
+    try:
+        while True:
+            nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
+            nxt.add_done_callback(_quiet)
+            done, _ = await asyncio.wait((nxt, stop), return_when=asyncio.FIRST_COMPLETED)
+            if nxt not in done:
+                yield None
+                return
+            try:
+                command = nxt.result()
+            except StopAsyncIteration:
+                return
+            yield command
+    finally:
+        if nxt is not None and not nxt.done():
+            nxt.cancel()

@@ -1,0 +1,36 @@
+"""Shared fixtures. `hub` is a real hub on ephemeral 127.0.0.1 ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import hypothesis  # noqa: F401  (imported here, at shallow depth: pytest's assertion rewriter hits a
+import pytest  # CPython 3.11.7 ast bug when hypothesis's plugin first imports it during the final summary)
+
+from realtime.server.testing import TestHub, running_hub
+from tests.redis_server import delete_prefix, ping, redis_process, test_prefix
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[TestHub]:
+    async with running_hub(tmp_path) as h:
+        yield h
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis for this test run: 127.0.0.1:6379 if it answers PING, else a throwaway redis-server."""
+    if ping("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    with redis_process() as server:
+        yield server.url
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test alone (give it to RedisBroker); its keys are deleted afterwards."""
+    prefix = test_prefix()
+    yield prefix
+    await delete_prefix(redis_url, prefix)

@@ -1,0 +1,121 @@
+"""`realtime-server` as a process: CLI health, a stream, and graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from realtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+
+from .servers import server_process, tool
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([tool("realtime"), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
+    with server_process(tmp_path, "--shutdown-grace=5") as server:
+        ok = cli("--server", server.target, "health", "--json")
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout) == {"service": "", "status": "SERVING"}
+
+        metadata = [("authorization", f"Bearer {server.token('alice')}")]
+        channel = grpc.insecure_channel(server.target)
+        statuses: list[int] = []
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=15)
+
+        def follow_health() -> None:
+            try:
+                for reply in watch:
+                    statuses.append(reply.status)
+            except grpc.RpcError:
+                pass
+
+        follower = threading.Thread(target=follow_health, daemon=True)
+        follower.start()
+
+        def commands():  # type: ignore[no-untyped-def]
+            yield diagnostics_pb2.EchoStreamRequest(id="1", ping={})
+            time.sleep(30)  # keep the stream open; the server must end it
+
+        stream = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel).EchoStream(
+            commands(), metadata=metadata, timeout=20
+        )
+        assert next(stream).HasField("pong")
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        going_away = next(stream)
+        assert going_away.HasField("going_away")
+        ended_with = grpc.StatusCode.OK
+        try:
+            for _ in stream:
+                pass
+        except grpc.RpcError as err:
+            ended_with = err.code()
+        assert ended_with in (grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE)
+        assert time.monotonic() - started < 5.0
+
+        refused = cli("--server", server.target, "--timeout", "2", "health")
+        assert refused.returncode != 0
+        assert "UNAVAILABLE" in refused.stderr
+        assert server.proc.wait(10) == 0
+        follower.join(5)
+        channel.close()
+        assert statuses[0] == health_pb2.HealthCheckResponse.SERVING
+        assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
+        log = server.output()
+        assert '"message": "stopped"' in log
+        assert "Bearer" not in log and server.token("alice") not in log
+
+
+def test_dev_default_secret_and_cli_token(tmp_path: Path) -> None:
+    """With no key configured the server creates .realtime/dev-jwt-secret (0600) and the CLI uses it."""
+    from .servers import free_port, wait_serving
+
+    port, http = free_port(), free_port()
+    log = (tmp_path / "dev.log").open("wb")
+    proc = subprocess.Popen(
+        [tool("realtime-server"), f"--grpc-listen=127.0.0.1:{port}", f"--http-listen=127.0.0.1:{http}"],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_serving(f"127.0.0.1:{port}")
+        secret = tmp_path / ".realtime" / "dev-jwt-secret"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        who = cli("--server", f"127.0.0.1:{port}", "whoami", "--json", "--sub", "alice", cwd=tmp_path)
+        assert who.returncode == 0, who.stderr
+        assert json.loads(who.stdout)["subject"] == "alice"
+        token = cli("token", "--sub", "bob", "--role", "admin", "--ttl", "10m", cwd=tmp_path).stdout.strip()
+        who = cli("--server", f"127.0.0.1:{port}", "--token", token, "whoami", "--json", cwd=tmp_path)
+        assert json.loads(who.stdout)["roles"] == ["admin"]
+        bad = cli("--server", f"127.0.0.1:{port}", "--token", "nope", "whoami", cwd=tmp_path)
+        assert bad.returncode == 1
+        assert bad.stderr.startswith("UNAUTHENTICATED")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        log.close()
+    assert "dev default: created the HS256 secret" in (tmp_path / "dev.log").read_text()
+
+
+def test_require_auth_config_refuses_to_start(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [tool("realtime-server"), "--require-auth-config", "--grpc-listen=127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "--require-auth-config" in result.stderr
+    assert not (tmp_path / ".realtime").exists()
