@@ -1,0 +1,244 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from realtime.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class NotificationLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NOTIFICATION_LEVEL_UNSPECIFIED: _ClassVar[NotificationLevel]
+    NOTIFICATION_LEVEL_INFO: _ClassVar[NotificationLevel]
+    NOTIFICATION_LEVEL_SUCCESS: _ClassVar[NotificationLevel]
+    NOTIFICATION_LEVEL_WARNING: _ClassVar[NotificationLevel]
+    NOTIFICATION_LEVEL_ERROR: _ClassVar[NotificationLevel]
+
+class UnsubscribeReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UNSUBSCRIBE_REASON_UNSPECIFIED: _ClassVar[UnsubscribeReason]
+    UNSUBSCRIBE_REASON_CLIENT: _ClassVar[UnsubscribeReason]
+    UNSUBSCRIBE_REASON_SERVER: _ClassVar[UnsubscribeReason]
+NOTIFICATION_LEVEL_UNSPECIFIED: NotificationLevel
+NOTIFICATION_LEVEL_INFO: NotificationLevel
+NOTIFICATION_LEVEL_SUCCESS: NotificationLevel
+NOTIFICATION_LEVEL_WARNING: NotificationLevel
+NOTIFICATION_LEVEL_ERROR: NotificationLevel
+UNSUBSCRIBE_REASON_UNSPECIFIED: UnsubscribeReason
+UNSUBSCRIBE_REASON_CLIENT: UnsubscribeReason
+UNSUBSCRIBE_REASON_SERVER: UnsubscribeReason
+
+class Notification(_message.Message):
+    __slots__ = ("id", "channel", "position", "time", "title", "body", "data", "content_type", "level", "read", "publisher")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHER_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    channel: str
+    position: _common_pb2.StreamPosition
+    time: _timestamp_pb2.Timestamp
+    title: str
+    body: str
+    data: bytes
+    content_type: str
+    level: NotificationLevel
+    read: bool
+    publisher: str
+    def __init__(self, id: _Optional[str] = ..., channel: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., level: _Optional[_Union[NotificationLevel, str]] = ..., read: _Optional[bool] = ..., publisher: _Optional[str] = ...) -> None: ...
+
+class SubscribeRequest(_message.Message):
+    __slots__ = ("id", "subscribe", "unsubscribe", "mark_read", "ping")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    UNSUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    MARK_READ_FIELD_NUMBER: _ClassVar[int]
+    PING_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    subscribe: SubscribeCommand
+    unsubscribe: UnsubscribeCommand
+    mark_read: MarkReadCommand
+    ping: _common_pb2.PingCommand
+    def __init__(self, id: _Optional[str] = ..., subscribe: _Optional[_Union[SubscribeCommand, _Mapping]] = ..., unsubscribe: _Optional[_Union[UnsubscribeCommand, _Mapping]] = ..., mark_read: _Optional[_Union[MarkReadCommand, _Mapping]] = ..., ping: _Optional[_Union[_common_pb2.PingCommand, _Mapping]] = ...) -> None: ...
+
+class SubscribeCommand(_message.Message):
+    __slots__ = ("channel", "since")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    since: _common_pb2.StreamPosition
+    def __init__(self, channel: _Optional[str] = ..., since: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ...) -> None: ...
+
+class UnsubscribeCommand(_message.Message):
+    __slots__ = ("channel",)
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    def __init__(self, channel: _Optional[str] = ...) -> None: ...
+
+class MarkReadCommand(_message.Message):
+    __slots__ = ("notification_ids",)
+    NOTIFICATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    notification_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, notification_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SubscribeResponse(_message.Message):
+    __slots__ = ("command_id", "subscribed", "notification", "unsubscribed", "marked_read", "pong", "error", "going_away")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
+    UNSUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    MARKED_READ_FIELD_NUMBER: _ClassVar[int]
+    PONG_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    subscribed: SubscribedEvent
+    notification: Notification
+    unsubscribed: UnsubscribedEvent
+    marked_read: MarkedReadEvent
+    pong: _common_pb2.PongEvent
+    error: _common_pb2.ErrorEvent
+    going_away: _common_pb2.GoingAwayEvent
+    def __init__(self, command_id: _Optional[str] = ..., subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., unsubscribed: _Optional[_Union[UnsubscribedEvent, _Mapping]] = ..., marked_read: _Optional[_Union[MarkedReadEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ...) -> None: ...
+
+class SubscribedEvent(_message.Message):
+    __slots__ = ("channel", "position", "resumed", "recovered")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    RECOVERED_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    position: _common_pb2.StreamPosition
+    resumed: bool
+    recovered: bool
+    def __init__(self, channel: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., resumed: _Optional[bool] = ..., recovered: _Optional[bool] = ...) -> None: ...
+
+class UnsubscribedEvent(_message.Message):
+    __slots__ = ("channel", "reason")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    reason: UnsubscribeReason
+    def __init__(self, channel: _Optional[str] = ..., reason: _Optional[_Union[UnsubscribeReason, str]] = ...) -> None: ...
+
+class MarkedReadEvent(_message.Message):
+    __slots__ = ("newly_read",)
+    NEWLY_READ_FIELD_NUMBER: _ClassVar[int]
+    newly_read: int
+    def __init__(self, newly_read: _Optional[int] = ...) -> None: ...
+
+class PublishRequest(_message.Message):
+    __slots__ = ("channel", "title", "body", "data", "content_type", "level", "request_id")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    title: str
+    body: str
+    data: bytes
+    content_type: str
+    level: NotificationLevel
+    request_id: str
+    def __init__(self, channel: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., level: _Optional[_Union[NotificationLevel, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PublishResponse(_message.Message):
+    __slots__ = ("id", "position", "duplicate")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    position: _common_pb2.StreamPosition
+    duplicate: bool
+    def __init__(self, id: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class ListNotificationsRequest(_message.Message):
+    __slots__ = ("channel", "unread_only", "page_size", "page_token")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    unread_only: bool
+    page_size: int
+    page_token: str
+    def __init__(self, channel: _Optional[str] = ..., unread_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListNotificationsResponse(_message.Message):
+    __slots__ = ("notifications", "next_page_token")
+    NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    notifications: _containers.RepeatedCompositeFieldContainer[Notification]
+    next_page_token: str
+    def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MarkReadRequest(_message.Message):
+    __slots__ = ("notification_ids",)
+    NOTIFICATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    notification_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, notification_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MarkReadResponse(_message.Message):
+    __slots__ = ("newly_read",)
+    NEWLY_READ_FIELD_NUMBER: _ClassVar[int]
+    newly_read: int
+    def __init__(self, newly_read: _Optional[int] = ...) -> None: ...
+
+class GetChannelStatsRequest(_message.Message):
+    __slots__ = ("channel",)
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    def __init__(self, channel: _Optional[str] = ...) -> None: ...
+
+class GetChannelStatsResponse(_message.Message):
+    __slots__ = ("channel", "subscribers", "present", "publications_last_minute", "history_size", "position")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    PUBLICATIONS_LAST_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_SIZE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    subscribers: int
+    present: int
+    publications_last_minute: int
+    history_size: int
+    position: _common_pb2.StreamPosition
+    def __init__(self, channel: _Optional[str] = ..., subscribers: _Optional[int] = ..., present: _Optional[int] = ..., publications_last_minute: _Optional[int] = ..., history_size: _Optional[int] = ..., position: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ...) -> None: ...
+
+class GetPresenceRequest(_message.Message):
+    __slots__ = ("channel",)
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    def __init__(self, channel: _Optional[str] = ...) -> None: ...
+
+class GetPresenceResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[ChannelPresenceEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[ChannelPresenceEntry, _Mapping]]] = ...) -> None: ...
+
+class ChannelPresenceEntry(_message.Message):
+    __slots__ = ("client_id", "user_id", "expires_at")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    user_id: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, client_id: _Optional[str] = ..., user_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

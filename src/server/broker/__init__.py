@@ -1,0 +1,25 @@
+"""The broker: shared state for services (memory engine, Redis engine). See base.py."""
+
+from .base import (
+    Broker,
+    BrokerError,
+    BrokerUnavailable,
+    HistoryResult,
+    PresenceEntry,
+    Publication,
+    StreamPosition,
+    Subscription,
+    SubscriptionClosed,
+)
+
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "BrokerUnavailable",
+    "HistoryResult",
+    "PresenceEntry",
+    "Publication",
+    "StreamPosition",
+    "Subscription",
+    "SubscriptionClosed",
+]

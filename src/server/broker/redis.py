@@ -1,0 +1,521 @@
+"""The Redis broker: several hub replicas share state through one Redis (`--broker redis://...`).
+
+- Publish is one Lua script (lua/publish.lua): bump the channel offset, XADD to
+  a capped stream (MAXLEN) with expiry, PUBLISH, all in one step.
+- Live delivery: ONE pub/sub connection per process, shared by every local
+  subscription. `Subscription.add` returns only after Redis confirmed the
+  SUBSCRIBE, so anything published afterwards is delivered.
+- A lost pub/sub connection (Redis down, no PONG) flips `healthy` to False and
+  closes every subscription with `CLOSED_UNAVAILABLE` (streams end UNAVAILABLE
+  and clients recover): never silent loss while health stays green. A
+  reconnect loop restores health.
+- Time checks (presence, key-value, read marks, history age) use the broker
+  clock passed into the scripts; real key expiry is only garbage collection.
+
+Key layout (all under `prefix`): `ch:{channel}:m` meta hash, `ch:{channel}:s`
+history stream, `ch:{channel}:i:{key}` idempotency, `pr:{channel}:h|z`
+presence, `kv:{key}`, `rd:{user}` read marks, pub/sub channel `pub:{channel}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .base import (
+    CLOSED_UNAVAILABLE,
+    DEFAULT_HISTORY_SIZE,
+    DEFAULT_HISTORY_TTL,
+    DEFAULT_IDEMPOTENCY_TTL,
+    Broker,
+    BrokerUnavailable,
+    Clock,
+    HistoryResult,
+    PresenceEntry,
+    Publication,
+    StreamPosition,
+    Subscription,
+)
+from .memory import MAX_READ_MARKS_PER_USER
+from .replay import replay_after
+from .validate import check_channel, check_key, check_publish_args
+
+log = logging.getLogger("realtime.broker")
+
+T = TypeVar("T")
+_LUA = Path(__file__).with_name("lua")
+_SCRIPTS = ("publish", "presence_add", "presence_get", "kv_get", "kv_set", "kv_delete", "mark_read")
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+def encode_payload(data: bytes, now: float, meta: Mapping[str, str]) -> bytes:
+    header = json.dumps({"t": now, "m": dict(meta)}, separators=(",", ":")).encode()
+    return header + b"\n" + data
+
+
+def decode_payload(channel: str, epoch: str, offset: int, payload: bytes) -> Publication:
+    header, _, data = payload.partition(b"\n")
+    head = json.loads(header)
+    return Publication(channel, epoch, offset, data, float(head["t"]), head.get("m") or {})
+
+
+class RedisBroker(Broker):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "rt:",
+        clock: Clock | None = None,
+        ping_interval: float = 2.0,
+        ping_timeout: float | None = None,
+        reconnect_delay: float = 0.5,
+        connect_timeout: float = 3.0,
+        max_connections: int = 32,
+    ) -> None:
+        super().__init__(clock)
+        self.url = url
+        self.prefix = prefix
+        self._ping_interval = ping_interval
+        self._reconnect_delay = reconnect_delay
+        # A bounded pool that makes callers WAIT for a free connection: thousands of streams
+        # subscribing at once must queue, not fail with "Too many connections".
+        self._pool = aioredis.BlockingConnectionPool.from_url(
+            # RESP2: pub/sub messages arrive as plain replies on our own reader (RESP3 would push them).
+            url,
+            max_connections=max_connections,
+            timeout=20,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=10.0,
+            protocol=2,
+        )
+        # One retry: a pooled connection may be stale after a Redis restart.
+        self._redis = aioredis.Redis(
+            connection_pool=self._pool,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        self._scripts = {n: self._redis.register_script((_LUA / f"{n}.lua").read_text()) for n in _SCRIPTS}
+        self._local: dict[str, set[Subscription]] = {}
+        self._confirms: dict[str, deque[asyncio.Future[None]]] = {}
+        self._conn: Any = None
+        self._send_lock = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._closed = False
+        self._ping_sent: float | None = None
+        self._ping_timeout = ping_timeout if ping_timeout is not None else max(15.0, 5 * ping_interval)
+
+    @property
+    def engine(self) -> str:
+        return "redis"
+
+    def _pubsub_name(self, channel: str) -> bytes:
+        return f"{self.prefix}pub:{channel}".encode()
+
+    # -- lifecycle ------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect the pub/sub connection; raise `BrokerUnavailable` when Redis does not answer."""
+        try:
+            await self._redis.ping()
+            await self._connect_pubsub()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="redis-pubsub")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in (self._supervisor, self._reader):
+            if task is not None:
+                task.cancel()
+        for task in (self._supervisor, self._reader):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._drop_subscriptions()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.disconnect()
+        await self._redis.aclose()
+        await self._pool.disconnect()
+        self._set_healthy(False)
+
+    async def _connect_pubsub(self) -> None:
+        conn: Any = self._pool.connection_class(**self._pool.connection_kwargs)
+        await conn.connect()
+        self._conn = conn
+        self._ping_sent = None
+        self._reader = asyncio.get_running_loop().create_task(self._read(conn), name="redis-pubsub-reader")
+        self._connected.set()
+        # Channels attached while we were away (none after a loss: all subscriptions were closed).
+        for channel in list(self._local):
+            await self._send_subscribe(channel)
+
+    async def _supervise(self) -> None:
+        """Ping the pub/sub connection; on loss mark unhealthy, close subscriptions, reconnect."""
+        loop = asyncio.get_running_loop()
+        while True:
+            assert self._reader is not None
+            done, _ = await asyncio.wait({self._reader}, timeout=self._ping_interval)
+            lost = bool(done)
+            if not lost:
+                # A closed socket is noticed at once by the reader; the PING catches a silent peer.
+                # Generous timeout: a busy event loop must not look like a dead Redis.
+                if self._ping_sent is not None:
+                    lost = loop.time() - self._ping_sent > self._ping_timeout
+                else:
+                    self._ping_sent = loop.time()
+                    try:
+                        async with self._send_lock:
+                            await self._conn.send_command("PING", check_health=False)
+                    except (RedisError, OSError) as exc:
+                        log.warning("PING on the pub/sub connection failed: %s", exc)
+                        lost = True
+            if not lost:
+                continue
+            reason = (
+                self._reader.exception()
+                if self._reader.done() and not self._reader.cancelled()
+                else "no PONG"
+            )
+            log.error("lost the Redis pub/sub connection (%s); subscriptions closed until it is back", reason)
+            self._connected.clear()
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            with contextlib.suppress(Exception):
+                await self._conn.disconnect(nowait=True)
+            self._set_healthy(False)
+            self._drop_subscriptions()
+            while True:
+                await asyncio.sleep(self._reconnect_delay)
+                try:
+                    await self._redis.ping()
+                    await self._connect_pubsub()
+                except (RedisError, OSError) as exc:
+                    log.debug("Redis still unavailable: %s", exc)
+                    continue
+                break
+            log.info("Redis pub/sub connection restored")
+            self._set_healthy(True)
+
+    def _drop_subscriptions(self) -> None:
+        local, self._local = self._local, {}
+        for subs in local.values():
+            for sub in list(subs):
+                sub.channels.clear()
+                sub._close(CLOSED_UNAVAILABLE)
+        confirms, self._confirms = self._confirms, {}
+        for waiting in confirms.values():
+            for fut in waiting:
+                if not fut.done():
+                    fut.set_exception(BrokerUnavailable("Redis pub/sub connection lost"))
+
+    async def _read(self, conn: Any) -> None:
+        strip = len(self.prefix) + 4  # "pub:"
+        while True:
+            msg = await conn.read_response(timeout=math.inf)
+            if not isinstance(msg, list) or not msg:
+                if msg in (b"PONG", "PONG"):  # PING answered outside subscribed mode
+                    self._ping_sent = None
+                continue
+            kind = msg[0]
+            if kind == b"message":
+                channel = msg[1].decode()[strip:]
+                subs = self._local.get(channel)
+                if not subs:
+                    continue
+                epoch, offset, payload = msg[2].split(b":", 2)
+                pub = decode_payload(channel, epoch.decode(), int(offset), payload)
+                for sub in list(subs):
+                    sub._deliver(pub)
+                    if sub.closed:  # overflowed: it gets nothing more (it must recover from history)
+                        subs.discard(sub)
+            elif kind == b"subscribe":
+                waiting = self._confirms.get(msg[1].decode()[strip:])
+                if waiting:
+                    fut = waiting.popleft()
+                    if not fut.done():
+                        fut.set_result(None)
+            elif kind == b"pong":
+                self._ping_sent = None
+
+    async def _send_subscribe(self, channel: str) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirms.setdefault(channel, deque()).append(fut)
+        async with self._send_lock:
+            await self._conn.send_command("SUBSCRIBE", self._pubsub_name(channel), check_health=False)
+        return fut
+
+    # -- live subscriptions ----------------------------------------------------------
+    async def _attach(self, sub: Subscription, channels: list[str]) -> None:
+        if not self.healthy or not self._connected.is_set():
+            raise BrokerUnavailable("Redis pub/sub connection is down")
+        waits: list[asyncio.Future[None]] = []
+        try:
+            for channel in channels:
+                check_channel(channel)
+                subs = self._local.get(channel)
+                if subs is None:
+                    self._local[channel] = {sub}
+                    waits.append(await self._send_subscribe(channel))
+                else:
+                    subs.add(sub)
+                    pending = self._confirms.get(channel)
+                    if pending:  # someone else's SUBSCRIBE is in flight: wait for it too
+                        waits.append(pending[-1])
+            if waits:
+                async with asyncio.timeout(10.0):
+                    await asyncio.gather(*(asyncio.shield(w) for w in waits))
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"cannot subscribe: {exc}") from exc
+
+    async def _detach(self, sub: Subscription, channels: list[str]) -> None:
+        for channel in channels:
+            subs = self._local.get(channel)
+            if subs is None:
+                continue
+            subs.discard(sub)
+            if not subs:
+                del self._local[channel]
+                if self._connected.is_set():
+                    with contextlib.suppress(RedisError, OSError):
+                        async with self._send_lock:
+                            await self._conn.send_command(
+                                "UNSUBSCRIBE", self._pubsub_name(channel), check_health=False
+                            )
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._local.get(channel, ()))
+
+    # -- commands ----------------------------------------------------------------------
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await make()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def publish(
+        self,
+        channel: str,
+        data: bytes,
+        *,
+        meta: Mapping[str, str] | None = None,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+        history_ttl: float = DEFAULT_HISTORY_TTL,
+        idempotency_key: str | None = None,
+        idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL,
+    ) -> tuple[Publication, bool]:
+        check_publish_args(channel, history_size, history_ttl, idempotency_key, idempotency_ttl)
+        now = self.clock()
+        meta = dict(meta or {})
+        base = f"{self.prefix}ch:{channel}"
+        keys = [f"{base}:m", f"{base}:s", f"{base}:i:{idempotency_key or ''}"]
+        args: list[Any] = [
+            self._pubsub_name(channel),
+            encode_payload(bytes(data), now, meta),
+            history_size,
+            _ms(history_ttl),
+            secrets.token_hex(4),
+            _ms(idempotency_ttl) if idempotency_key else 0,
+        ]
+        epoch, offset, dup = await self._call(lambda: self._scripts["publish"](keys=keys, args=args))
+        return Publication(channel, epoch.decode(), int(offset), bytes(data), now, meta), bool(dup)
+
+    async def _read_history(
+        self, channel: str, read: Callable[[Any, str], None] | None
+    ) -> tuple[StreamPosition | None, list[Publication]]:
+        """The channel's top and (via `read`, queued in the same MULTI) history entries, oldest first."""
+        base = f"{self.prefix}ch:{channel}"
+
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(f"{base}:m", "e", "o", "t")
+                if read is not None:
+                    read(pipe, f"{base}:s")
+                return await pipe.execute()  # type: ignore[no-any-return]
+
+        (epoch, offset, ttl), *rest = await self._call(run)
+        entries = rest[0] if rest else []
+        if epoch is None:
+            return None, []
+        top = StreamPosition(epoch.decode(), int(offset))
+        pubs = []
+        oldest = self.clock() - int(ttl) / 1000.0
+        for entry_id, fields in entries:
+            pub = decode_payload(channel, top.epoch, int(entry_id.split(b"-")[0]), fields[b"p"])
+            pubs.append(pub)
+        pubs.sort(key=lambda p: p.offset)
+        # Entries older than the channel's history ttl count as trimmed.
+        while pubs and pubs[0].time < oldest:
+            pubs.pop(0)
+        return top, pubs
+
+    async def history(
+        self, channel: str, *, since: StreamPosition | None = None, limit: int | None = None
+    ) -> HistoryResult:
+        check_channel(channel)
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        if since is None:
+            if limit is None:
+                top, pubs = await self._read_history(channel, lambda p, k: p.xrange(k))
+            elif limit == 0:
+                top, pubs = await self._read_history(channel, None)
+            else:
+                top, pubs = await self._read_history(channel, lambda p, k: p.xrevrange(k, count=limit))
+            return HistoryResult(top or StreamPosition("", 0), pubs, True)
+        count = None if limit is None else limit + 1
+        top, pubs = await self._read_history(
+            channel, lambda p, k: p.xrange(k, min=f"({max(since.offset, 0)}-0", count=count)
+        )
+        if top is None:
+            return HistoryResult(StreamPosition("", 0), [], since.offset == 0 and since.epoch == "")
+        return HistoryResult(top, *replay_after(pubs, top, since, limit))
+
+    async def history_page(
+        self, channel: str, *, before_offset: int | None = None, limit: int = 50
+    ) -> HistoryResult:
+        check_channel(channel)
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        top_id = "+" if before_offset is None else f"({max(before_offset, 1)}-0"
+        read = (lambda p, k: p.xrevrange(k, max=top_id, count=limit)) if limit else None
+        top, pubs = await self._read_history(channel, read)
+        return HistoryResult(top or StreamPosition("", 0), list(reversed(pubs))[:limit], True)
+
+    async def remove_history(self, channel: str) -> None:
+        check_channel(channel)
+        base = f"{self.prefix}ch:{channel}"
+        await self._call(lambda: self._redis.delete(f"{base}:m", f"{base}:s"))
+
+    # -- presence ---------------------------------------------------------------------
+    def _presence_keys(self, channel: str) -> list[str]:
+        return [f"{self.prefix}pr:{channel}:h", f"{self.prefix}pr:{channel}:z"]
+
+    async def presence_add(
+        self, channel: str, client_id: str, *, user_id: str, info: bytes = b"", ttl: float = 60.0
+    ) -> None:
+        check_channel(channel)
+        check_key(client_id, "client_id")
+        if ttl <= 0:
+            raise ValueError("ttl must be positive")
+        entry = json.dumps({"u": user_id}).encode() + b"\n" + bytes(info)
+        expires = self._now_ms() + _ms(ttl)
+        keys = self._presence_keys(channel)
+        await self._call(
+            lambda: self._scripts["presence_add"](
+                keys=keys, args=[client_id, entry, expires, _ms(ttl) + 1000]
+            )
+        )
+
+    async def presence_remove(self, channel: str, client_id: str) -> None:
+        h, z = self._presence_keys(channel)
+
+        async def run() -> None:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(h, client_id)
+                pipe.zrem(z, client_id)
+                await pipe.execute()
+
+        await self._call(run)
+
+    async def presence(self, channel: str) -> dict[str, PresenceEntry]:
+        check_channel(channel)
+        keys = self._presence_keys(channel)
+        flat = await self._call(lambda: self._scripts["presence_get"](keys=keys, args=[self._now_ms()]))
+        out: dict[str, PresenceEntry] = {}
+        for i in range(0, len(flat), 3):
+            cid = flat[i].decode()
+            header, _, info = flat[i + 2].partition(b"\n")
+            out[cid] = PresenceEntry(cid, json.loads(header)["u"], info, float(flat[i + 1]) / 1000.0)
+        return out
+
+    # -- key-value ----------------------------------------------------------------------
+    def _kv_key(self, key: str) -> str:
+        return f"{self.prefix}kv:{key}"
+
+    async def _kv_set(self, mode: str, key: str, value: bytes, ttl: float | None, expected: bytes) -> bool:
+        check_key(key)
+        if ttl is not None and ttl <= 0:
+            raise ValueError("ttl must be positive (or None for no expiry)")
+        now = self._now_ms()
+        expires = 0 if ttl is None else now + _ms(ttl)
+        gc = 0 if ttl is None else _ms(ttl) + 1000
+        args: list[Any] = [mode, bytes(value), expires, gc, now, bytes(expected)]
+        keys = [self._kv_key(key)]
+        return bool(await self._call(lambda: self._scripts["kv_set"](keys=keys, args=args)))
+
+    async def kv_get(self, key: str) -> bytes | None:
+        check_key(key)
+        keys = [self._kv_key(key)]
+        value = await self._call(lambda: self._scripts["kv_get"](keys=keys, args=[self._now_ms()]))
+        return None if value is None else bytes(value)
+
+    async def kv_set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        await self._kv_set("set", key, value, ttl, b"")
+
+    async def kv_set_if_absent(self, key: str, value: bytes, *, ttl: float | None = None) -> bool:
+        return await self._kv_set("nx", key, value, ttl, b"")
+
+    async def kv_compare_and_set(
+        self, key: str, expected: bytes, value: bytes, *, ttl: float | None = None
+    ) -> bool:
+        return await self._kv_set("cas", key, value, ttl, expected)
+
+    async def _kv_delete(self, mode: str, key: str, expected: bytes) -> bool:
+        check_key(key)
+        keys = [self._kv_key(key)]
+        args: list[Any] = [mode, self._now_ms(), bytes(expected)]
+        return bool(await self._call(lambda: self._scripts["kv_delete"](keys=keys, args=args)))
+
+    async def kv_compare_and_delete(self, key: str, expected: bytes) -> bool:
+        return await self._kv_delete("cad", key, expected)
+
+    async def kv_delete(self, key: str) -> bool:
+        return await self._kv_delete("del", key, b"")
+
+    # -- read marks -----------------------------------------------------------------------
+    async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
+        check_key(user_id, "user_id")
+        if ttl <= 0:
+            raise ValueError("ttl must be positive")
+        ids = list(ids)
+        if not ids:
+            return 0
+        now = self._now_ms()
+        keys = [f"{self.prefix}rd:{user_id}"]
+        args: list[Any] = [now, now + _ms(ttl), MAX_READ_MARKS_PER_USER, _ms(ttl) + 1000, *ids]
+        return int(await self._call(lambda: self._scripts["mark_read"](keys=keys, args=args)))
+
+    async def read_marks(self, user_id: str, ids: Iterable[str]) -> set[str]:
+        check_key(user_id, "user_id")
+        ids = list(ids)
+        if not ids:
+            return set()
+        now = self._now_ms()
+        scores = await self._call(lambda: self._redis.zmscore(f"{self.prefix}rd:{user_id}", ids))
+        return {mid for mid, score in zip(ids, scores, strict=True) if score is not None and score > now}

@@ -1,0 +1,1 @@
+"""Notifications: channels, history, recovery, read state and presence over the broker."""

@@ -1,0 +1,82 @@
+"""Who may read and publish which channel: the one authorisation policy of notifications.
+
+- admin: everything.
+- `general`: everyone reads; only admins publish.
+- `user:{id}`: only that user reads; only admins (and the hub's services, which
+  publish through the broker directly) publish.
+- `system:*`: admins only.
+- open namespaces (default `topic`): every authenticated user reads and publishes.
+- any other namespace (`analysis:{job}`, `doc:{id}`...): a grant written by the
+  owning service in the broker's key-value store, so it holds on every replica:
+  key `notify:acl:{channel}:{user}`, value containing `r` (read) and/or `w` (publish).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..broker.base import Broker
+from ..platform.auth import Principal
+from ..platform.errors import Code, HubError
+from .channels import GENERAL, namespace_of
+
+READ = "r"
+PUBLISH = "w"
+
+
+def acl_key(channel: str, user_id: str) -> str:
+    return f"notify:acl:{channel}:{user_id}"
+
+
+async def grant(broker: Broker, channel: str, user_id: str, rights: str, ttl: float | None = None) -> None:
+    """Let `user_id` read ("r") and/or publish ("w") `channel` (for services owning a namespace)."""
+    await broker.kv_set(acl_key(channel, user_id), rights.encode(), ttl=ttl)
+
+
+def denied(channel: str, action: str) -> HubError:
+    return HubError(
+        Code.PERMISSION_DENIED,
+        f"not allowed to {action} channel {channel!r}",
+        reason="PERMISSION_DENIED",
+        metadata={"channel": channel, "action": action},
+    )
+
+
+class ChannelPolicy:
+    def __init__(self, broker: Broker, open_namespaces: Iterable[str] = ("topic",)) -> None:
+        self._broker = broker
+        self._open = frozenset(open_namespaces)
+
+    async def _granted(self, who: Principal, channel: str, right: str) -> bool:
+        value = await self._broker.kv_get(acl_key(channel, who.subject))
+        return value is not None and right in value.decode(errors="replace")
+
+    async def may_read(self, who: Principal, channel: str) -> bool:
+        if who.is_admin or channel == GENERAL:
+            return True
+        ns = namespace_of(channel)
+        if ns == "user":
+            return channel == f"user:{who.subject}"
+        if ns == "system":
+            return False
+        if ns in self._open:
+            return True
+        return await self._granted(who, channel, READ)
+
+    async def may_publish(self, who: Principal, channel: str) -> bool:
+        if who.is_admin:
+            return True
+        ns = namespace_of(channel)
+        if channel == GENERAL or ns in ("user", "system"):
+            return False
+        if ns in self._open:
+            return True
+        return await self._granted(who, channel, PUBLISH)
+
+    async def check_read(self, who: Principal, channel: str) -> None:
+        if not await self.may_read(who, channel):
+            raise denied(channel, "read")
+
+    async def check_publish(self, who: Principal, channel: str) -> None:
+        if not await self.may_publish(who, channel):
+            raise denied(channel, "publish")

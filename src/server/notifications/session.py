@@ -1,0 +1,211 @@
+"""One notification stream's state: its channels, recovery and the live-merge filter.
+
+Plain Python over the broker. The rule that makes subscribing while
+publications flow lose and duplicate nothing: attach to live publications
+FIRST, then read history, then drop live publications whose offset was already
+covered (`_Channel.last`). The stream handler processes commands and live
+publications one at a time, so the filter and command handling never interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition, Subscription
+from ..platform.auth import Principal
+from ..platform.errors import HubError, resource_exhausted, unavailable
+from .channels import ChannelConfig, validate_channel
+from .policy import ChannelPolicy
+from .presence import PresenceKeeper
+
+MAX_SUBSCRIPTIONS_PER_USER = 100
+
+
+class SubscriptionCounter:
+    """Distinct channels each user is subscribed to across this process's streams (the seed's
+    100 per user). A second stream (device) on the same channels costs nothing more."""
+
+    def __init__(self, limit: int = MAX_SUBSCRIPTIONS_PER_USER) -> None:
+        self.limit = limit
+        self._users: dict[str, dict[str, int]] = {}
+
+    def acquire(self, user: str, channel: str) -> None:
+        channels = self._users.setdefault(user, {})
+        if channel not in channels and len(channels) >= self.limit:
+            raise resource_exhausted(
+                f"at most {self.limit} channel subscriptions per user", reason="TOO_MANY_SUBSCRIPTIONS"
+            )
+        channels[channel] = channels.get(channel, 0) + 1
+
+    def release(self, user: str, channel: str) -> None:
+        channels = self._users.get(user)
+        if channels is None or channel not in channels:
+            return
+        if channels[channel] > 1:
+            channels[channel] -= 1
+        else:
+            del channels[channel]
+            if not channels:
+                del self._users[user]
+
+    def count(self, user: str) -> int:
+        return len(self._users.get(user, ()))
+
+
+@dataclass(slots=True)
+class _Channel:
+    epoch: str
+    #: Offsets <= last are covered (sent on this stream, or before the subscription started).
+    last: int
+    #: Offsets in (start, last] were sent live on this stream.
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    channel: str
+    position: StreamPosition
+    resumed: bool
+    recovered: bool
+    replay: list[Publication]
+
+
+class NotificationSession:
+    def __init__(
+        self,
+        broker: Broker,
+        policy: ChannelPolicy,
+        who: Principal,
+        client_id: str,
+        *,
+        config: ChannelConfig,
+        counter: SubscriptionCounter,
+        presence: PresenceKeeper,
+        max_queue_bytes: int,
+        max_queue_items: int = 10_000,
+        on_close: Callable[[Subscription], None] | None = None,
+    ) -> None:
+        self._broker = broker
+        self._policy = policy
+        self.who = who
+        self.client_id = client_id
+        self._config = config
+        self._counter = counter
+        self._presence = presence
+        self._channels: dict[str, _Channel] = {}
+        self.sub = broker.subscribe(maxsize=max_queue_items, max_bytes=max_queue_bytes, on_close=on_close)
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self._channels)
+
+    async def subscribe(self, channel: str, since: StreamPosition | None) -> Subscribed:
+        validate_channel(channel)
+        await self._policy.check_read(self.who, channel)
+        state = self._channels.get(channel)
+        if state is None:
+            self._counter.acquire(self.who.subject, channel)
+            try:
+                await self.sub.add(channel)
+            except BrokerUnavailable as exc:
+                self._counter.release(self.who.subject, channel)
+                raise unavailable(f"broker unavailable: {exc}", reason="BROKER_UNAVAILABLE") from exc
+        try:
+            return await self._start(channel, since, state)
+        except BaseException:
+            if state is None:
+                self._channels.pop(channel, None)
+                self._counter.release(self.who.subject, channel)
+                await self.sub.remove(channel)
+            raise
+
+    async def _start(self, channel: str, since: StreamPosition | None, state: _Channel | None) -> Subscribed:
+        try:
+            if since is None:
+                top = (await self._broker.history(channel, limit=0)).position
+                if state is None:
+                    self._channels[channel] = _Channel(top.epoch, top.offset, top.offset)
+                    await self._join(channel)
+                else:
+                    top = StreamPosition(state.epoch, max(state.last, top.offset))
+                return Subscribed(channel, top, False, False, [])
+            res = await self._broker.history(channel, since=since)
+        except BrokerUnavailable as exc:
+            raise unavailable(f"broker unavailable: {exc}", reason="BROKER_UNAVAILABLE") from exc
+        top = res.position
+        replay = res.publications if res.recovered else []
+        if state is None:
+            start = since.offset if res.recovered else top.offset
+            self._channels[channel] = _Channel(top.epoch, top.offset, start)
+            await self._join(channel)
+        elif state.epoch == top.epoch and res.recovered:
+            # Already receiving it live: replay only what this stream has not sent, then widen the
+            # sent interval (start, last] to cover the replay.
+            replay = [p for p in replay if not state.start < p.offset <= state.last]
+            if since.offset <= state.last:
+                state.start = min(state.start, since.offset)
+            else:
+                state.start = since.offset
+            state.last = max(state.last, top.offset)
+        elif state.epoch != top.epoch:
+            start = since.offset if res.recovered else top.offset
+            state.epoch, state.last, state.start = top.epoch, top.offset, start
+        # Same epoch but not recovered: nothing replayed; queued live publications still go out.
+        return Subscribed(channel, top, True, res.recovered, replay)
+
+    async def _join(self, channel: str) -> None:
+        if self._config.for_channel(channel).presence:
+            try:
+                await self._presence.add(channel, self.client_id, self.who.subject)
+            except BrokerUnavailable as exc:
+                raise unavailable(f"broker unavailable: {exc}", reason="BROKER_UNAVAILABLE") from exc
+
+    async def unsubscribe(self, channel: str) -> bool:
+        """False when the stream was not subscribed to `channel`."""
+        validate_channel(channel)
+        if self._channels.pop(channel, None) is None:
+            return False
+        self._counter.release(self.who.subject, channel)
+        await self.sub.remove(channel)
+        await self._presence.remove(channel, self.client_id)
+        return True
+
+    def accept(self, pub: Publication) -> bool:
+        """Whether a live publication goes out on this stream (and note it as sent)."""
+        state = self._channels.get(pub.channel)
+        if state is None:
+            return False
+        if pub.epoch != state.epoch:
+            # The channel's history was lost (new epoch): its offsets restart.
+            state.epoch, state.start, state.last = pub.epoch, pub.offset - 1, pub.offset
+            return True
+        if pub.offset <= state.last:
+            return False
+        state.last = pub.offset
+        return True
+
+    async def close(self) -> None:
+        channels = list(self._channels)
+        self._channels.clear()
+        for channel in channels:
+            self._counter.release(self.who.subject, channel)
+        await self.sub.close()
+        for channel in channels:
+            await self._presence.remove(channel, self.client_id)
+
+
+def session_error(reason: str) -> HubError:
+    """How a stream ends when its broker subscription closed under it."""
+    from ..broker.base import CLOSED_OVERFLOW
+
+    if reason == CLOSED_OVERFLOW:
+        return resource_exhausted(
+            "the stream's send queue is full (slow consumer); reconnect and resume from the last offset",
+            reason="SLOW_CONSUMER",
+        )
+    return unavailable(
+        "the broker connection was lost; reconnect and resume from the last offset",
+        reason="BROKER_UNAVAILABLE",
+        retry_after=1.0,
+    )
