@@ -1,0 +1,414 @@
+# ruff: noqa: RUF002  (Hebrew letters are this module's subject, not look-alikes)
+"""Wrong-keyboard-layout fix for Hebrew and English (SI-1452), decided per word by likelihood.
+
+For each word the fixer compares how likely the word is as typed (in the
+language of its script) with how likely it is after swapping the layout (in the
+other language), using word frequencies (`lexicon.py`):
+
+- A Hebrew word with a final letter (ך ם ן ף ץ) mid-word is impossible as typed,
+  and so is a Latin word whose Hebrew reading has one: strong evidence both ways.
+- Punctuation keys carry letters (`,` = ת, `.` = ץ, `;` = ף, `w` = `'`), so each
+  word is read twice: every key swapped, or its edge punctuation kept as typed.
+- A word that is fine as typed (a common word in its own language) is left
+  alone unless its neighbours say the sentence was typed on the wrong layout.
+- Two- and three-letter words are ambiguous ('tbh' is also 'אני'): they change
+  only with context, i.e. when the neighbouring words are in the other language.
+- URLs, e-mail addresses, numbers and code-like tokens are never touched.
+
+Per-token analysis is cached (`_cache`): typing the same words again costs a dict lookup.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from .keyboard import (
+    EN_TABLE,
+    FINAL_LETTERS,
+    HE_TABLE,
+    HEBREW_LETTERS,
+    HEBREW_WORD_CHARS,
+    LATIN_LETTERS,
+    LATIN_WORD_CHARS,
+)
+from .lexicon import Lexicon, default_lexicon
+from .suggestions import Kind, Suggestion
+
+
+class Cancelled(Exception):
+    """A computation stopped early because its result is no longer wanted."""
+
+
+_TOKEN = re.compile(r"\S+")
+# Tokens that are never words typed on the wrong layout: URLs, e-mail, numbers, code.
+_SKIP = re.compile(r"://|@|^www\.|\d|[_=<>{}\[\]\\|#$%^&*~+]")
+_WORD_CHARS = LATIN_WORD_CHARS | HEBREW_WORD_CHARS | {'"'}
+_LATIN_EDGE = ",.;'/`\""
+_HEBREW_EDGE = ",.;'/\""
+_LATIN_CORE = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_HEBREW_CORE = re.compile(r"[א-ת]+(?:['\"][א-ת]*)?")
+
+# Thresholds, set from the labelled set in tests/data/text_layout.tsv (see docs/text.md).
+FINE_AS_TYPED = 3.0  # Zipf at or above which a word is "fine as typed" without context
+STRONG_MARGIN = {2: math.inf, 3: 2.0}  # gain needed to change a word alone, by letter count
+STRONG_MARGIN_LONG = 1.0
+STRONG_MIN_ZIPF = {2: math.inf, 3: 3.5}  # the converted word must be at least this common
+STRONG_MIN_ZIPF_LONG = 2.0
+CONTEXT_MIN_ZIPF = 3.0  # an ambiguous word changes with context only if its conversion is this common
+CONTEXT_MARGIN = 0.5  # gain needed with one supporting neighbour; each further one lowers it
+CONTEXT_STEP = 0.75
+CONTEXT_FLOOR = -1.5  # below this gain a word never changes, whatever its neighbours
+SOFT_GAIN = 1.5  # an undecided neighbour heading the same way with this gain counts as half support
+CONTEXT_WINDOW = 3
+KNOWN_WORD = 2.0  # as-typed Zipf that makes a word count as context for its own language
+IMPOSSIBLE = -1.0  # as-typed score of a Hebrew word with a final letter mid-word
+HINT_BIAS = 0.5  # gain added towards the one hinted language (subtracted from the other)
+HINT_FINE = 1.0  # how much higher "fine as typed" sits for words heading to the hinted language
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One word of a token that may be on the wrong layout."""
+
+    start: int  # offsets within the token
+    end: int
+    replacement: str
+    target: str  # language the word becomes: "he" or "en"
+    as_is: float  # Zipf as typed (IMPOSSIBLE when it cannot be a word)
+    converted: float  # Zipf after swapping the layout
+    letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What a whitespace-separated token can contribute: choices and its language as typed.
+
+    `settled` holds the changes decided without context or hints, ready to emit
+    (start, length, replacement, confidence, message); `undecided` says whether any
+    choice waits for context. Most tokens settle here, once, and are then reused.
+    """
+
+    choices: tuple[Choice, ...]
+    typed_lang: str | None  # "he"/"en" when the token is a known word as typed
+    settled: tuple[tuple[int, int, str, float, str], ...] = ()
+    undecided: bool = False
+    # Languages this token can lend as context: settled targets, or its language as typed.
+    lends: frozenset[str] = frozenset()
+    # Targets of its undecided choices, and of those strong enough to count as half support.
+    wants: frozenset[str] = frozenset()
+    soft: frozenset[str] = frozenset()
+
+
+_KEEP = TokenInfo((), None)
+
+
+def _final_mid_word(word: str) -> bool:
+    last = len(word) - 1
+    for i, ch in enumerate(word):
+        if ch in FINAL_LETTERS and i < last and word[i + 1] not in "'\"":
+            return True
+    return False
+
+
+def _split_edges(run: str, edge: str) -> tuple[str, str, str]:
+    core = run.strip(edge)
+    if not core:
+        return run, "", ""
+    lead = run[: run.index(core)]
+    return lead, core, run[len(lead) + len(core) :]
+
+
+class LayoutFixer:
+    """Finds words typed on the wrong layout. Thread-safe for reads; the cache is a plain dict."""
+
+    def __init__(self, lexicon: Lexicon | None = None, cache_size: int = 200_000) -> None:
+        self.lex = lexicon or default_lexicon()
+        self._cache: dict[str, TokenInfo] = {}
+        self._cache_size = cache_size
+
+    # --- per-token analysis (cached) -------------------------------------------------
+
+    def token_info(self, token: str) -> TokenInfo:
+        info = self._cache.get(token)
+        if info is None:
+            info = self._analyse(token)
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()  # crude but bounded; refills with the words in use
+            self._cache[token] = info
+        return info
+
+    def _analyse(self, token: str) -> TokenInfo:
+        if _SKIP.search(token) or any(c.isalpha() and c not in _WORD_CHARS for c in token):
+            return _KEEP  # code, links, numbers, or letters of another script (é, ж): not ours to swap
+        choices: list[Choice] = []
+        langs: set[str] = set()
+        i, n = 0, len(token)
+        while i < n:
+            if token[i] not in _WORD_CHARS:
+                i += 1
+                continue
+            j = i
+            while j < n and token[j] in _WORD_CHARS:
+                j += 1
+            run = token[i:j]
+            has_latin = any(c.lower() in LATIN_LETTERS for c in run)
+            has_hebrew = any(c in HEBREW_LETTERS for c in run)
+            result: tuple[Choice | None, str | None] = (None, None)
+            if has_latin and not has_hebrew:
+                result = self._latin(run, i)
+            elif has_hebrew and not has_latin:
+                result = self._hebrew(run, i)
+            choice, lang = result
+            if choice is not None:
+                choices.append(choice)
+            if lang is not None:
+                langs.add(lang)
+            i = j
+        typed = langs.pop() if len(langs) == 1 else None
+        if not choices and typed is None:
+            return _KEEP
+        settled = []
+        lends: set[str] = set()
+        wants: set[str] = set()
+        soft: set[str] = set()
+        for choice in choices:
+            gain = self._gain(choice, ())
+            if self._strong(choice, gain, ()):
+                confidence = self._confidence(choice, gain, 0)
+                settled.append(
+                    (
+                        choice.start,
+                        choice.end - choice.start,
+                        choice.replacement,
+                        confidence,
+                        _message(choice),
+                    )
+                )
+                lends.add(choice.target)
+            elif choice.converted >= CONTEXT_MIN_ZIPF and gain >= CONTEXT_FLOOR:
+                wants.add(choice.target)
+                if gain >= SOFT_GAIN:
+                    soft.add(choice.target)
+        if not lends and not wants and typed is not None:
+            lends.add(typed)
+        return TokenInfo(
+            tuple(choices),
+            typed,
+            tuple(settled),
+            bool(wants),
+            frozenset(lends),
+            frozenset(wants),
+            frozenset(soft),
+        )
+
+    def _hebrew_score(self, core: str) -> float:
+        if not _HEBREW_CORE.fullmatch(core) or _final_mid_word(core):
+            return 0.0
+        return self.lex.hebrew(core)
+
+    def _english_score(self, core: str) -> float:
+        return self.lex.english(core) if _LATIN_CORE.fullmatch(core) else 0.0
+
+    def _latin(self, run: str, start: int) -> tuple[Choice | None, str | None]:
+        if any(c.isupper() for c in run[1:]):
+            return None, None  # camelCase, iPhone, NASA: names and acronyms stay
+        low = run.lower()
+        lead, core, trail = _split_edges(low, _LATIN_EDGE)
+        as_is = self._english_score(core) if core else 0.0
+        typed = "en" if as_is >= KNOWN_WORD else None
+        full = low.translate(EN_TABLE)
+        best = self._hebrew_score(full.strip(_HEBREW_EDGE))
+        replacement = full
+        if lead or trail:
+            mid = core.translate(EN_TABLE)
+            kept = self._hebrew_score(mid.strip(_HEBREW_EDGE))
+            if best == 0.0 and kept > 0.0:  # the faithful reading wins whenever it is a word
+                best, replacement = kept, run[: len(lead)] + mid + run[len(run) - len(trail) :]
+        letters = sum(1 for c in replacement if c in HEBREW_LETTERS)
+        if best <= 0.0:
+            return None, typed
+        return Choice(start, start + len(run), replacement, "he", as_is, best, letters), typed
+
+    def _hebrew(self, run: str, start: int) -> tuple[Choice | None, str | None]:
+        lead, core, trail = _split_edges(run, _HEBREW_EDGE)
+        if _final_mid_word(core):
+            as_is = IMPOSSIBLE
+        else:
+            as_is = self.lex.hebrew(core) if _HEBREW_CORE.fullmatch(core) else 0.0
+        typed = "he" if as_is >= 0.0 and _HEBREW_CORE.fullmatch(core) else None
+        full = run.translate(HE_TABLE)
+        best = self._english_score(full.strip(_LATIN_EDGE))
+        replacement = full
+        if lead or trail:
+            mid = core.translate(HE_TABLE)
+            kept = self._english_score(mid.strip(_LATIN_EDGE))
+            if best == 0.0 and kept > 0.0:
+                best, replacement = kept, run[: len(lead)] + mid + run[len(run) - len(trail) :]
+        letters = sum(1 for c in replacement if c in LATIN_LETTERS)
+        if best <= 0.0:
+            return None, typed
+        return Choice(start, start + len(run), replacement, "en", as_is, best, letters), typed
+
+    # --- decisions ----------------------------------------------------------------------
+
+    @staticmethod
+    def _gain(choice: Choice, hints: Collection[str]) -> float:
+        gain = choice.converted - max(choice.as_is, 0.0) - (1.0 if choice.as_is == IMPOSSIBLE else 0.0)
+        if len(hints) == 1:
+            gain += HINT_BIAS if choice.target in hints else -HINT_BIAS
+        return gain
+
+    def _strong(self, choice: Choice, gain: float, hints: Collection[str]) -> bool:
+        n = choice.letters
+        # A text said to be in the target language protects fine-as-typed words a little less.
+        fine = FINE_AS_TYPED + (HINT_FINE if len(hints) == 1 and choice.target in hints else 0.0)
+        if choice.as_is >= fine:
+            return False
+        margin = STRONG_MARGIN.get(n, STRONG_MARGIN_LONG if n > 3 else math.inf)
+        min_zipf = STRONG_MIN_ZIPF.get(n, STRONG_MIN_ZIPF_LONG if n > 3 else math.inf)
+        if choice.as_is == IMPOSSIBLE and n >= 3:
+            margin, min_zipf = min(margin, 1.0), min(min_zipf, 2.0)
+        return gain >= margin and choice.converted >= min_zipf
+
+    @staticmethod
+    def _confidence(choice: Choice, gain: float, support: int) -> float:
+        # A logistic curve over the likelihood gain; longer words and supporting neighbours add evidence.
+        x = gain - 1.0 + 0.25 * min(choice.letters, 8) + 0.5 * support
+        return round(min(0.99, max(0.05, 1.0 / (1.0 + math.exp(-x)))), 3)
+
+    def suggest(
+        self, text: str, hints: Collection[str] = (), should_stop: Callable[[], bool] | None = None
+    ) -> list[Suggestion]:
+        """Layout suggestions for `text`, sorted by offset.
+
+        `should_stop` is polled every few hundred words: a superseded computation ends early
+        with `Cancelled` instead of finishing work nobody will read.
+        """
+        spans: list[tuple[int, TokenInfo]] = []
+        any_choice = undecided = False
+        cache = self._cache
+        for i, (start, token) in enumerate(_tokens(text)):
+            if should_stop is not None and i & 255 == 255 and should_stop():
+                raise Cancelled()
+            info = cache.get(token) or self.token_info(token)
+            if info is not _KEEP:
+                spans.append((start, info))
+                if info.choices:
+                    any_choice = True
+                    undecided = undecided or info.undecided
+        if not any_choice:
+            return []
+        if not hints and undecided:
+            # Context can only help a word if some other word lends its target language (or two
+            # undecided words lean the same way). Most texts fail this at once: skip the full pass.
+            lent: set[str] = set()
+            leaning = {"he": 0, "en": 0}
+            for _, info in spans:
+                lent |= info.lends
+                for lang in info.soft:
+                    leaning[lang] += 1
+            undecided = any(
+                lang in lent or leaning[lang] >= 2
+                for _, info in spans
+                if info.undecided
+                for lang in info.wants
+            )
+        if not hints and not undecided:
+            # Every choice settled without context (the common case): emit the cached decisions.
+            return [
+                Suggestion(base + start, length, replacement, Kind.LAYOUT, confidence, message)
+                for base, info in spans
+                for start, length, replacement, confidence, message in info.settled
+            ]
+        # Pass 1: decisions that need no context. Undecided words count for no language yet.
+        count = len(spans)
+        langs: list[str | None] = [info.typed_lang for _, info in spans]
+        accepted: dict[tuple[int, int], tuple[float, int]] = {}
+        pending: dict[tuple[int, int], tuple[float, str]] = {}
+        for t, (_, info) in enumerate(spans):
+            for c, choice in enumerate(info.choices):
+                gain = self._gain(choice, hints)
+                if self._strong(choice, gain, hints):
+                    accepted[(t, c)] = (gain, 0)
+                    langs[t] = choice.target
+                elif choice.converted >= CONTEXT_MIN_ZIPF and gain >= CONTEXT_FLOOR:
+                    pending[(t, c)] = (gain, choice.target)
+                    if langs[t] is not None and (t, c) not in accepted:
+                        langs[t] = None
+        soft: dict[int, str] = {t: target for (t, _), (g, target) in pending.items() if g >= SOFT_GAIN}
+        # Pass 2 (repeated, so that a run of short words can support each other): an undecided
+        # word changes when nearby words are in the target language and outnumber the source one.
+        for _ in range(3):
+            progressed = False
+            for (t, c), (gain, target) in pending.items():
+                if (t, c) in accepted:
+                    continue
+                choice = spans[t][1].choices[c]
+                source = "en" if target == "he" else "he"
+                lo, hi = max(0, t - CONTEXT_WINDOW), min(count, t + CONTEXT_WINDOW + 1)
+                support = against = 0
+                half = 0
+                for k in range(lo, hi):
+                    if k == t:
+                        continue
+                    near = langs[k]
+                    if near == target:
+                        support += 1
+                    elif near == source:
+                        against += 1
+                    elif soft.get(k) == target:
+                        half += 1
+                evidence = support + 0.5 * half
+                if choice.letters < 2:
+                    evidence -= 1.0  # one letter is almost no evidence: it needs more neighbours
+                if evidence < 1.0 or evidence <= against:
+                    continue
+                if gain >= CONTEXT_MARGIN - CONTEXT_STEP * (evidence - against - 1):
+                    accepted[(t, c)] = (gain, support)
+                    langs[t] = target
+                    soft.pop(t, None)
+                    progressed = True
+            if not progressed:
+                break
+        out: list[Suggestion] = []
+        for (t, c), (gain, support) in sorted(accepted.items()):
+            base, info = spans[t]
+            choice = info.choices[c]
+            out.append(
+                Suggestion(
+                    offset=base + choice.start,
+                    length=choice.end - choice.start,
+                    replacement=choice.replacement,
+                    kind=Kind.LAYOUT,
+                    confidence=self._confidence(choice, gain, support),
+                    message=_message(choice),
+                )
+            )
+        return out
+
+
+def _message(choice: Choice) -> str:
+    lang = "Hebrew" if choice.target == "he" else "English"
+    return f"typed on the wrong keyboard layout; meant {lang} '{choice.replacement}'"
+
+
+def _tokens(text: str) -> list[tuple[int, str]]:
+    """(offset, token) for each whitespace-separated token."""
+    if text.isprintable():  # no tabs, newlines or exotic spaces: str.split(" ") is much faster
+        out = []
+        pos = 0
+        for token in text.split(" "):
+            if token:
+                out.append((pos, token))
+            pos += len(token) + 1
+        return out
+    return [(m.start(), m.group()) for m in _TOKEN.finditer(text)]
+
+
+def fix_layout(text: str, fixer: LayoutFixer, hints: Sequence[str] = ()) -> str:
+    from .suggestions import apply
+
+    return apply(text, fixer.suggest(text, hints))

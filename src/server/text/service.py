@@ -1,0 +1,431 @@
+"""TextService: FixText, FixTextBatch and the Session stream (the only module touching grpc/protos)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+from google.protobuf import duration_pb2
+from google.protobuf.message import DecodeError
+from prometheus_client import Counter, Histogram
+
+from realtime.v1 import common_pb2, text_pb2
+
+from ..context import HubContext
+from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
+from ..platform.status import error_event
+from ..platform.streams import commands_until_shutdown
+from . import session as sess
+from . import wire
+from .documents import Change
+from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_hints, check_text
+from .lexicon import default_lexicon
+from .suggestions import Kind
+
+log = logging.getLogger("realtime.text")
+
+SERVICE = "realtime.v1.TextService"
+# Texts up to this many code points are fixed on the event loop: with the per-word cache that
+# is tens of microseconds, less than a hop to a thread. Larger work goes to the thread pool.
+INLINE_CHARS = 2_000
+OUTBOX_SOFT = 128  # stop reading commands while this many events wait to be sent (backpressure)
+OUTBOX_HARD = 1_024  # timer-driven events beyond this end the stream: the client is not reading
+DRAIN_TIMEOUT = 10.0  # after the client half-closes, pending documents get this long to finish
+
+_OPERATIONS = {text_pb2.OPERATION_FIX_LAYOUT: Operation.FIX_LAYOUT, text_pb2.OPERATION_CLEAN: Operation.CLEAN}
+_KINDS = {Kind.LAYOUT: text_pb2.SUGGESTION_KIND_LAYOUT, Kind.CLEAN: text_pb2.SUGGESTION_KIND_CLEAN}
+_REASONS = {
+    "debounced": text_pb2.SUPERSEDED_REASON_DEBOUNCED,
+    "cancelled": text_pb2.SUPERSEDED_REASON_CANCELLED,
+}
+
+
+class _Malformed:
+    """A request that did not parse (e.g. a string field holding invalid UTF-8 or a lone surrogate)."""
+
+    __slots__ = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+    def error(self) -> HubError:
+        return invalid_argument(
+            "request is not a valid message: " + self.detail,
+            [("request", "string fields must be valid UTF-8 (no lone surrogates)")],
+            reason="MALFORMED_REQUEST",
+        )
+
+
+def _tolerant(cls: Any) -> Callable[[bytes], Any]:
+    # grpc would answer an undecodable message with INTERNAL; we answer INVALID_ARGUMENT instead.
+    def parse(data: bytes) -> Any:
+        try:
+            return cls.FromString(data)
+        except DecodeError as exc:
+            return _Malformed(str(exc).rsplit(":", 1)[-1].strip())
+
+    return parse
+
+
+def _operations(values: Sequence[int], field: str) -> frozenset[Operation]:
+    ops = set()
+    for i, value in enumerate(values):
+        op = _OPERATIONS.get(value)
+        if op is None:
+            raise invalid_argument(
+                f"unknown operation {value}", [(f"{field}[{i}]", "OPERATION_FIX_LAYOUT or OPERATION_CLEAN")]
+            )
+        ops.add(op)
+    return frozenset(ops)
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+def _seconds(d: duration_pb2.Duration) -> float:
+    return float(d.seconds) + float(d.nanos) / 1e9
+
+
+def to_pb(fix: FixResult) -> text_pb2.TextFix:
+    return text_pb2.TextFix(
+        text=fix.text,
+        suggestions=[
+            text_pb2.Suggestion(
+                offset=s.offset,
+                length=s.length,
+                replacement=s.replacement,
+                kind=_KINDS[s.kind],
+                confidence=s.confidence,
+                message=s.message,
+            )
+            for s in fix.suggestions
+        ],
+        compute_time=_duration(fix.compute_seconds),
+    )
+
+
+class _Outbox:
+    """A Session's bounded queue of events waiting to be sent."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self.overflowed = False
+
+    def put(self, item: Any, *, force: bool = False) -> bool:
+        if len(self._items) >= OUTBOX_HARD and not force:
+            self.overflowed = True
+            return False
+        self._items.append(item)
+        self._ready.set()
+        if len(self._items) >= OUTBOX_SOFT:
+            self._space.clear()
+        return True
+
+    async def wait_space(self) -> None:
+        while len(self._items) >= OUTBOX_SOFT:
+            self._space.clear()
+            await self._space.wait()
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        if len(self._items) < OUTBOX_SOFT:
+            self._space.set()
+        return item
+
+
+_END = object()
+_GOING_AWAY = object()
+
+
+class TextServicer:
+    def __init__(self, hub: HubContext, fixer: TextFixer, pool: ThreadPoolExecutor) -> None:
+        self._hub = hub
+        self._fixer = fixer
+        self._pool = pool
+        r = hub.metrics.registry
+        self._computations = Counter(
+            "realtime_text_computations", "Text fixes computed, by RPC.", ("rpc",), registry=r
+        )
+        self._superseded = Counter(
+            "realtime_text_superseded_versions",
+            "Session versions never computed (debounced) or cancelled while computing.",
+            ("reason",),
+            registry=r,
+        )
+        self._compute_seconds = Histogram(
+            "realtime_text_compute_seconds",
+            "Time spent computing one text fix.",
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
+            registry=r,
+        )
+
+    async def _run(self, work: Callable[[], FixResult], size: int) -> FixResult:
+        if size <= INLINE_CHARS:
+            result = work()
+        else:
+            result = await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        self._compute_seconds.observe(result.compute_seconds)
+        return result
+
+    # --- unary --------------------------------------------------------------------------
+
+    async def FixText(self, request: Any, context: Any) -> bytes:
+        if isinstance(request, _Malformed):
+            raise request.error()
+        check_text(request.text, "text")
+        ops = _operations(request.operations, "operations") or frozenset(Operation)
+        hints = check_hints(request.options.language_hints, "options.language_hints")
+        text = request.text
+        fix = await self._run(lambda: self._fixer.fix(text, ops, hints), len(text))
+        self._computations.labels("FixText").inc()
+        return wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
+
+    async def FixTextBatch(self, request: Any, context: Any) -> bytes:
+        if isinstance(request, _Malformed):
+            raise request.error()
+        items = request.items
+        if not items or len(items) > MAX_BATCH:
+            raise invalid_argument(
+                f"a batch holds 1 to {MAX_BATCH} items; got {len(items)}",
+                [("items", f"give 1 to {MAX_BATCH} items")],
+            )
+        default_ops = _operations(request.operations, "operations") or frozenset(Operation)
+        hints = check_hints(request.options.language_hints, "options.language_hints")
+        plans: list[tuple[str, frozenset[Operation]] | HubError] = []
+        for i, item in enumerate(items):
+            try:
+                ops = _operations(item.operations, f"items[{i}].operations") or default_ops
+                plans.append((item.text, ops))
+            except HubError as err:
+                plans.append(err)
+        fixer = self._fixer
+
+        def work() -> list[FixResult | HubError]:
+            out: list[FixResult | HubError] = []
+            for i, plan in enumerate(plans):
+                out.append(
+                    plan
+                    if isinstance(plan, HubError)
+                    else fixer.fix_checked(*plan, hints, f"items[{i}].text")
+                )
+            return out
+
+        size = sum(len(item.text) for item in items)
+        if size <= INLINE_CHARS:
+            outcomes = work()
+        else:
+            outcomes = await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        results = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, HubError):
+                error = error_event(outcome, item.id).SerializeToString()
+                results.append(wire.batch_result(item.id, None, error))
+            else:
+                results.append(wire.batch_result(item.id, outcome, None))
+        self._computations.labels("FixTextBatch").inc(len(items))
+        return wire.batch_response(results)  # FixTextBatchResponse, hand-encoded (see wire.py)
+
+    # --- session ------------------------------------------------------------------------
+
+    def _event(self, event: sess.Event) -> text_pb2.SessionResponse:
+        R = text_pb2.SessionResponse
+        if isinstance(event, sess.Result):
+            self._computations.labels("Session").inc()
+            return R(
+                command_id=event.command_id,
+                result=text_pb2.ResultEvent(
+                    document_id=event.document_id, version=event.version, fix=to_pb(event.fix)
+                ),
+            )
+        if isinstance(event, sess.Superseded):
+            self._superseded.labels(event.reason).inc(len(event.versions))
+            return R(
+                command_id=event.command_id,
+                superseded=text_pb2.SupersededEvent(
+                    document_id=event.document_id, versions=event.versions, reason=_REASONS[event.reason]
+                ),
+            )
+        if isinstance(event, sess.Opened):
+            return R(
+                command_id=event.command_id,
+                opened=text_pb2.DocumentOpenedEvent(
+                    document_id=event.document_id, version=event.version, debounce=_duration(event.debounce)
+                ),
+            )
+        if isinstance(event, sess.Closed):
+            return R(
+                command_id=event.command_id,
+                closed=text_pb2.DocumentClosedEvent(document_id=event.document_id),
+            )
+        if isinstance(event, sess.Configured):
+            return R(
+                command_id=event.command_id,
+                configured=text_pb2.ConfiguredEvent(debounce=_duration(event.debounce)),
+            )
+        return R(command_id=event.command_id, error=error_event(event.error, event.command_id))
+
+    def _command(self, command: Any, session: sess.TextSession, outbox: _Outbox) -> None:
+        """Carry out one command; a bad one raises HubError (sent back as an error event)."""
+        if isinstance(command, _Malformed):
+            raise command.error()
+        kind = command.WhichOneof("command")
+        cid = command.id
+        if kind == "edit":
+            e = command.edit
+            content = e.WhichOneof("content")
+            if content == "text":
+                session.edit(cid, e.document_id, e.version, text=e.text)
+            elif content == "changes":
+                changes = [Change(c.offset, c.length, c.text) for c in e.changes.changes]
+                session.edit(cid, e.document_id, e.version, changes=changes)
+            else:
+                session.edit(cid, e.document_id, e.version)
+        elif kind == "ping":
+            outbox.put(text_pb2.SessionResponse(command_id=cid, pong=common_pb2.PongEvent()), force=True)
+        elif kind == "open":
+            o = command.open
+            session.open(
+                cid,
+                o.document_id,
+                operations=_operations(o.operations, "open.operations"),
+                hints=list(o.options.language_hints),
+                debounce=_seconds(o.debounce) if o.HasField("debounce") else None,
+                text=o.text,
+                version=o.version,
+            )
+        elif kind == "flush":
+            session.flush(cid, command.flush.document_id)
+        elif kind == "close":
+            session.close(cid, command.close.document_id)
+        elif kind == "configure":
+            c = command.configure
+            session.configure(cid, _seconds(c.debounce) if c.HasField("debounce") else None)
+        else:
+            raise invalid_argument(
+                "command is empty: set configure, open, edit, flush, close or ping",
+                [("command", "no command set")],
+            )
+
+    async def _read(self, requests: AsyncIterator[Any], session: sess.TextSession, outbox: _Outbox) -> None:
+        async for command in commands_until_shutdown(requests, self._hub.shutdown):
+            if command is None:
+                outbox.put(_GOING_AWAY, force=True)
+                return
+            await outbox.wait_space()
+            try:
+                self._command(command, session, outbox)
+            except HubError as err:
+                cid = "" if isinstance(command, _Malformed) else command.id
+                outbox.put(text_pb2.SessionResponse(command_id=cid, error=error_event(err, cid)), force=True)
+        # The client half-closed: finish what is pending, then end the stream.
+        with contextlib.suppress(TimeoutError):
+            await session.drain(DRAIN_TIMEOUT)
+        outbox.put(_END, force=True)
+
+    async def Session(
+        self, requests: AsyncIterator[Any], context: Any
+    ) -> AsyncIterator[text_pb2.SessionResponse]:
+        outbox = _Outbox()
+        handler = asyncio.current_task()
+
+        def emit(event: sess.Event) -> None:
+            if not outbox.put(self._event(event)) and handler is not None:
+                handler.cancel()  # the client stopped reading; end the stream (see below)
+
+        session = sess.TextSession(emit, self._fixer, runner=self._run)
+        reader = asyncio.get_running_loop().create_task(
+            self._read(requests, session, outbox), name="text-session-read"
+        )
+
+        def reader_done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                outbox.put(task.exception(), force=True)
+
+        reader.add_done_callback(reader_done)
+        try:
+            while True:
+                item = await outbox.get()
+                if item is _END:
+                    return
+                if item is _GOING_AWAY:
+                    yield text_pb2.SessionResponse(
+                        going_away=common_pb2.GoingAwayEvent(
+                            reason="server shutting down", grace=_duration(self._hub.shutdown.grace)
+                        )
+                    )
+                    raise going_away()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        except asyncio.CancelledError:
+            if not outbox.overflowed or handler is None:
+                raise
+            handler.uncancel()
+            raise resource_exhausted(
+                "the client is not reading events; stream ended", reason="SLOW_CONSUMER"
+            ) from None
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await session.aclose()
+
+
+def _serialize(message: Any) -> bytes:
+    # FixText and FixTextBatch answer with bytes they encoded themselves (wire.py).
+    return message if isinstance(message, bytes) else message.SerializeToString()  # type: ignore[no-any-return]
+
+
+def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
+    """Like the generated `add_TextServiceServicer_to_server`, with deserializers that turn an
+    undecodable message into INVALID_ARGUMENT (or an error event) instead of INTERNAL."""
+    handlers = {
+        "FixText": grpc.unary_unary_rpc_method_handler(
+            servicer.FixText,
+            request_deserializer=_tolerant(text_pb2.FixTextRequest),
+            response_serializer=_serialize,
+        ),
+        "FixTextBatch": grpc.unary_unary_rpc_method_handler(
+            servicer.FixTextBatch,
+            request_deserializer=_tolerant(text_pb2.FixTextBatchRequest),
+            response_serializer=_serialize,
+        ),
+        "Session": grpc.stream_stream_rpc_method_handler(
+            servicer.Session,
+            request_deserializer=_tolerant(text_pb2.SessionRequest),
+            response_serializer=text_pb2.SessionResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
+
+
+async def register(hub: HubContext) -> list[str]:
+    # The word lists take about a second to load: do it now, off the event loop, not on the first call.
+    lexicon = await asyncio.to_thread(default_lexicon)
+    from .layout import LayoutFixer
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
+    servicer = TextServicer(hub, TextFixer(LayoutFixer(lexicon)), pool)
+    add_to_server(servicer, hub.server)
+
+    async def stop_pool() -> None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    hub.on_stop.append(stop_pool)
+    return [SERVICE]

@@ -1,0 +1,404 @@
+# ruff: noqa: RUF001  (Hebrew text is the data here)
+"""Writes text_layout.tsv: the labelled set for the layout fix (run once; the TSV is committed).
+
+The sentences below were written for this project. Wrong-layout inputs are made
+by pressing the same keys on the other layout (SI-1452), which is exactly what a
+user does with the wrong layout active; `[...]` marks the words of a mixed
+sentence that were typed on the wrong layout. Each TSV line is:
+category <TAB> input <TAB> expected output.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from realtime.server.text.keyboard import en_to_he, he_to_en
+
+HEBREW = """
+שלום
+דודו
+תודה
+בוקר טוב
+לילה טוב
+מה שלומך?
+אני בסדר, תודה.
+איפה אתה?
+אני בדרך הביתה
+נתראה מחר בבוקר
+אפשר לקבל את החשבון?
+כמה זה עולה?
+אני לא מבין מה קרה
+הפגישה נדחתה ליום שלישי
+תשלח לי את הקובץ בבקשה
+אני אוהב את הים
+היום יש הרבה עבודה
+מתי אתה חוזר?
+אני רוצה לאכול פיצה
+הילדים הלכו לבית הספר
+אמא שלי מבשלת ארוחת ערב
+קניתי מכונית חדשה
+איזה יום יפה היום
+בוא נלך לסרט בערב
+אני עובד על פרויקט חדש
+המחשב שלי נתקע שוב
+צריך לקנות חלב ולחם
+הטלפון שלי כמעט מת
+אפשר לדבר אחר כך?
+אני אתקשר אליך בעוד שעה
+שכחתי את המפתחות בבית
+מזל טוב ליום ההולדת
+ברוכים הבאים
+יש לך רגע?
+המשחק היה מעולה
+אנחנו נוסעים לירושלים
+הוא גר בתל אביב
+הרכבת מאחרת שוב
+תודה רבה על העזרה
+סליחה על האיחור
+אני חושב שזה רעיון טוב
+זה לא מה שביקשתי
+החדשות של הערב
+מחר יהיה חם מאוד
+הקפה כאן ממש טעים
+אני צריך עזרה עם המחשב
+איפה השירותים?
+ספר לי מה קרה
+אנחנו מחכים לך למטה
+המורה נתנה לנו שיעורי בית
+הכלב שלנו אוהב לרוץ בפארק
+שבת שלום
+חג שמח
+בהצלחה במבחן
+אני מתגעגע אליך
+כל הכבוד
+לא נורא
+אין בעיה
+בסדר גמור
+נדבר אחר כך
+ממש לא
+אולי מחר
+עוד מעט
+בדיוק
+כמובן
+למה?
+מתי?
+מחשב
+ספר
+עבודה
+משפחה
+ירושלים
+חברים
+ממשלה
+אוניברסיטה
+מסעדה
+תלמידים
+בית ספר
+שולחן
+חלון
+ילדה
+מכתב
+עיתון
+שמיים
+מים קרים
+אוכל טעים
+הודעה חדשה
+יום ראשון
+יום חמישי
+בעוד שבוע
+לפני שנה
+המון זמן
+הכל טוב
+מה נשמע?
+מה קורה?
+איך היה?
+מה השעה?
+זה נכון
+תן לי דקה
+אני כבר יוצא
+השמש שוקעת
+הגשם לא מפסיק
+הבית שלנו קטן אבל נעים
+החתול ישן על הספה
+תקנה לי גלידה
+המנהל ביקש דוח עד סוף היום
+אני לומד לתואר שני
+הטיסה יוצאת בשש בבוקר
+אנחנו צריכים לדבר
+הרופא אמר לנוח
+השכנים עושים רעש
+"""
+
+ENGLISH = """
+hello
+hello world
+thanks
+thank you very much
+good morning
+how are you?
+see you tomorrow
+where are you
+i am on my way
+what time is it?
+please send me the file
+the meeting was moved to tuesday
+i think this is a good idea
+can you help me with this
+i will call you later
+let me know when you are free
+the weather is nice today
+we need to talk
+happy birthday
+welcome back
+this is not what i asked for
+my computer is stuck again
+i forgot my keys at home
+the train is late again
+sorry for the delay
+what do you think
+that sounds great
+i love this song
+let us go to the beach
+the kids are at school
+have a nice weekend
+just checking in
+are you coming tonight
+i will be there soon
+dinner is ready
+call me back
+no problem
+of course
+maybe tomorrow
+good night
+keyboard
+language
+computer
+window
+morning
+people
+because
+something
+together
+question
+important
+yesterday
+beautiful
+university
+restaurant
+breakfast
+weekend
+message
+password
+office
+meeting
+project
+family
+friends
+weather
+great job
+well done
+my phone is almost dead
+the coffee here is really good
+"""
+
+# [..] marks words typed on the wrong layout.
+MIXED = """
+אני רוצה [לאכול] עכשיו
+[אני] רוצה לאכול עכשיו
+תשלח לי את [הקובץ] בבקשה
+הפגישה [נדחתה] למחר
+[שלום] לכולם
+[מה] [שלומך] היום?
+אני [בדרך] הביתה
+נתראה [מחר] בערב
+[תודה] [רבה] על הכל
+זה [ממש] טוב
+i think [this] is great
+please [send] me the report
+[hello] everyone
+see you [tomorrow] morning
+the meeting is [today]
+can you [help] me
+[thanks] for the help
+where [are] [you] now
+we need [more] time
+my [computer] is slow
+[המחשב] שלי נתקע
+הילדים [הלכו] לבית הספר
+[מחר] יהיה חם
+אני [חושב] שזה טוב
+the [weather] is nice
+[good] [morning] everyone
+let me [know] when you are free
+i will [call] you later
+המורה [נתנה] שיעורי בית
+[אפשר] לקבל את החשבון?
+קניתי [מכונית] חדשה
+the [project] is almost done
+[welcome] to the team
+איפה [השירותים]?
+[ספר] לי מה קרה
+have a [great] weekend
+[המשחק] היה מעולה
+i [love] this place
+אנחנו [נוסעים] לירושלים
+the [train] is late
+"""
+
+# Correct text that must stay exactly as written.
+KEEP = """
+hello world
+tbh
+lol
+ok
+idk
+brb
+omg
+btw
+lmao
+tbh i love it
+ok see you soon
+lol that was funny
+idk what happened
+omg this is amazing
+btw the meeting moved
+gonna be late
+wanna grab lunch?
+yeah sure
+nope
+yo
+thx
+pls
+np
+ty
+afaik it works
+imo this is better
+NASA launched a rocket
+the FBI and the CIA
+I use an iPhone and a MacBook
+I work at Google
+Microsoft Teams is down
+Netflix and Spotify
+send it to https://example.com/docs
+visit www.example.org today
+write to dana@example.com
+my email is yossi.cohen@gmail.com
+call 054-1234567
+it costs 250 shekels
+the year 2024
+version 3.11.7
+run pip install wordfreq
+x = foo_bar(1, 2)
+def main():
+import numpy as np
+git commit -m "fix"
+ls -la /usr/bin
+user_id = 42
+{"key": "value"}
+C:\\Users\\dana
+#hashtag
+@mention
+Yossi and Dana went home
+David Ben Gurion
+Tel Aviv is hot
+Shalom means peace
+I met Moshe yesterday
+Noa and Itai
+שלום
+תודה רבה
+מה שלומך?
+אני בסדר
+בוקר טוב
+ערב טוב
+לילה טוב
+אני אוהב את הים
+הפגישה נדחתה למחר
+תשלח לי את הקובץ
+אני בדרך הביתה
+יש לך רגע?
+מזל טוב
+כל הכבוד
+חג שמח
+צה"ל
+ת"א
+בע"מ
+ג'ירפה
+צ'יפס
+ביבי
+סבבה
+אחלה
+יאללה
+וואלה
+חבל על הזמן
+אני עובד בגוגל
+יש לי אייפון חדש
+קניתי מקבוק
+דני ונועה
+משה הלך הביתה
+פגשתי את יוסי
+ok שנדבר מחר?
+אני ok
+lol זה מצחיק
+הזמנתי ב-amazon
+הקוד נמצא ב-github
+שלחתי לך ב-whatsapp
+תבדוק ב-https://example.co.il
+המייל שלי dana@example.com
+הטלפון 03-1234567
+I love Israel
+the Knesset voted
+good job
+see you at 8
+room 101
+a b c
+it's fine
+don't worry
+I'm here
+we're late
+you're right
+I cut my hand
+go do it now
+the big bang
+ha ha very funny
+Dr. Cohen is here
+we can do it
+kt is a unit
+dr who is on tv
+let it go
+so do we
+go go go
+bug fix
+the sun is up
+fun run
+we cut the cake
+bad guy
+"""
+
+
+def _mixed(line: str) -> tuple[str, str]:
+    inp = re.sub(r"\[([^\]]+)\]", lambda m: _swap(m.group(1)), line)
+    exp = re.sub(r"\[([^\]]+)\]", lambda m: m.group(1), line)
+    return inp, exp
+
+
+def _swap(word: str) -> str:
+    return he_to_en(word) if any("\u05d0" <= c <= "\u05ea" for c in word) else en_to_he(word)
+
+
+def rows() -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    lines = lambda block: [s for s in block.strip().splitlines() if s.strip()]  # noqa: E731
+    out += [("he_wrong_layout", he_to_en(s), s) for s in lines(HEBREW)]
+    out += [("en_wrong_layout", en_to_he(s), s) for s in lines(ENGLISH)]
+    out += [("mixed", *_mixed(s)) for s in lines(MIXED)]
+    out += [("keep", s, s) for s in lines(KEEP)]
+    return out
+
+
+if __name__ == "__main__":
+    path = Path(__file__).with_name("text_layout.tsv")
+    data = rows()
+    path.write_text(
+        "category\tinput\texpected\n" + "".join(f"{c}\t{i}\t{e}\n" for c, i, e in data), encoding="utf-8"
+    )
+    print(f"wrote {len(data)} items to {path}")
