@@ -1,0 +1,116 @@
+"""Settings of the conversation service, from REALTIME_CONVERSATION_* variables and overrides.
+
+The hub's own settings object carries service extras in `Settings.extra["conversation"]`
+(a mapping of field name -> value); those beat the environment, which beats the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+ENV_PREFIX = "REALTIME_CONVERSATION_"
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    # Engines.
+    vad_engine: str = "silero"  # "silero" or "energy"; silero falls back to energy if it cannot load
+    stt_engine: str = "pocketsphinx"  # "pocketsphinx" or "hosted" (OpenAI-compatible, falls back)
+    tts_engine: str = "espeak"  # "espeak" or "hosted" (OpenAI-compatible, falls back)
+    responder: str = "screening"  # "screening" or "chat" (OpenAI-compatible chat, falls back)
+    voice: str = "en-us"
+    speech_rate_wpm: int = 175
+    # Speech detection.
+    vad_threshold: float = 0.5  # speech probability that opens speech
+    vad_release: float = 0.35  # probability below which a window counts as silence
+    min_speech_ms: int = 90  # speech shorter than this is a click, not speech
+    end_silence_ms: int = 300  # silence that ends an utterance (the endpointing wait)
+    pre_roll_ms: int = 300  # audio before the VAD opened that the recogniser also gets
+    max_utterance_ms: int = 15_000  # an utterance is cut (finalised) at this length
+    no_speech_notice_ms: int = 10_000  # status NO_SPEECH after this much audio without speech
+    # Barge-in.
+    min_interrupt_ms: int = 400  # caller speech shorter than this does not interrupt ("uh-huh")
+    playback_lead_ms: int = 120  # reply audio is sent this far ahead of real time
+    # Speech recognition pool.
+    stt_workers: int = 2
+    stt_decoders_per_worker: int = 6
+    stt_prewarm_decoders: int = 1  # decoders each worker loads at start (~95 MB each); more on demand
+    stt_partial_interval_ms: int = 300
+    # Search limits. On the test recordings with transcripts these made decoding ~4-5x cheaper
+    # in CPU (from ~1.7x to ~7-10x real time) with the same word error rate (24-25 %); with
+    # pocketsphinx's defaults a busy 2-core machine fell behind real time.
+    stt_max_hmm_per_frame: int = 2500
+    stt_phone_loop_window: int = 5
+    stt_top_gaussians: int = 2
+    stt_word_beam: float = 1e-16
+    stt_max_words_per_frame: int = 8
+    # Spawn the recogniser processes when the hub starts; off, they start with the first conversation
+    # (so hubs that never converse, such as most test hubs, never pay for them).
+    stt_prestart: bool = False
+    # Responder.
+    max_turns: int = 3  # replies before the responder ends the call politely
+    # JSON file with your own lines: {"scripts": {"sales": ["...", "..."], ...}, "farewell": {...}};
+    # intents left out keep the built-in lines.
+    scripts_file: str = ""
+    # Limits.
+    max_conversations: int = 64
+    max_chunk_ms: int = 1000  # one audio command may carry at most this much audio
+    max_rate_factor: float = 4.0  # audio faster than this x real time is throttled
+    rate_burst_ms: int = 2000  # audio a client may send ahead of real time before throttling
+    reorder_window: int = 8  # chunks held to fix reordering before a gap is declared
+    idle_timeout_s: float = 30.0  # no audio (or text) for this long ends the stream; 0 disables
+    drain_timeout_s: float = 15.0  # after `end`, how long queued turns may still take
+    event_queue: int = 256  # bounded per-stream queue of outgoing events
+    stage_queue: int = 512  # bounded queue in front of each pipeline stage
+    # Reply audio cache.
+    cache_bytes: int = 32 * 1024 * 1024
+    cache_ttl_s: int = 7200
+    # Hosted engines (OpenAI-compatible); keys come from the environment only.
+    hosted_base_url: str = ""
+    hosted_api_key_env: str = "OPENAI_API_KEY"
+    hosted_chat_model: str = "gpt-4o-mini"
+    hosted_stt_model: str = "whisper-1"
+    hosted_tts_model: str = "tts-1"
+    hosted_tts_voice: str = "alloy"
+    hosted_timeout_s: float = 2.0
+    breaker_failures: int = 3
+    breaker_reset_s: float = 30.0
+
+    def stt_options(self) -> dict[str, Any]:
+        """Keyword arguments for pocketsphinx's Decoder."""
+        return {
+            "maxhmmpf": self.stt_max_hmm_per_frame,
+            "pl_window": self.stt_phone_loop_window,
+            "topn": self.stt_top_gaussians,
+            "wbeam": self.stt_word_beam,
+            "maxwpf": self.stt_max_words_per_frame,
+        }
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> ConversationConfig:
+        environ = os.environ if environ is None else environ
+        config = cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(type(getattr(config, f.name)), raw, f.name)
+        for name, value in (overrides or {}).items():
+            if name not in {f.name for f in fields(cls)}:
+                raise ValueError(f"unknown conversation setting {name!r}")
+            values[name] = value
+        return replace(config, **values)
+
+
+def _parse(kind: type, raw: str, name: str) -> Any:
+    try:
+        if kind is bool:
+            return raw.lower() in ("1", "true", "yes", "on")
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc

@@ -1,0 +1,95 @@
+"""The engines one hub shares between its conversations, chosen by configuration."""
+
+from __future__ import annotations
+
+from .breaker import CircuitBreaker
+from .cache import KeyValue, ReplyAudioCache
+from .config import ConversationConfig
+from .hosted import FallbackChatResponder, FallbackTts, HostedClient, api_key
+from .metrics import ConversationMetrics
+from .responder import DEFAULT_SCRIPTS, FAREWELL, Responder, ScreeningResponder, load_scripts
+from .stt import PocketsphinxPool, SpeechToText
+from .tts import EspeakTts, TextToSpeech
+from .vad import VadEngine, make_vad
+
+
+class Engines:
+    def __init__(
+        self,
+        config: ConversationConfig,
+        metrics: ConversationMetrics | None = None,
+        l2: KeyValue | None = None,
+        stt: SpeechToText | None = None,
+        tts: TextToSpeech | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.pool: PocketsphinxPool | None = None
+        if stt is None:
+            if config.stt_engine != "pocketsphinx":
+                raise ValueError(f"unknown speech-to-text engine {config.stt_engine!r}")
+            self.pool = PocketsphinxPool(
+                config.stt_workers,
+                config.stt_decoders_per_worker,
+                prewarm=config.stt_prewarm_decoders,
+                **config.stt_options(),
+            )
+            stt = self.pool
+        self.hosted: HostedClient | None = None
+        if config.tts_engine == "hosted" or config.responder == "chat":
+            if not config.hosted_base_url:
+                raise ValueError(
+                    "hosted engines need hosted_base_url (REALTIME_CONVERSATION_HOSTED_BASE_URL)"
+                )
+            self.hosted = HostedClient(
+                config.hosted_base_url, api_key(config.hosted_api_key_env), config.hosted_timeout_s
+            )
+        if tts is None:
+            if config.tts_engine not in ("espeak", "hosted"):
+                raise ValueError(f"unknown text-to-speech engine {config.tts_engine!r}")
+            tts = EspeakTts()
+            if config.tts_engine == "hosted" and self.hosted is not None:
+                tts = FallbackTts(
+                    self.hosted,
+                    config.hosted_tts_model,
+                    config.hosted_tts_voice,
+                    tts,
+                    CircuitBreaker(config.breaker_failures, config.breaker_reset_s),
+                    metrics,
+                )
+        self._chat_breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
+        # Read once, at hub start, so a bad file stops the hub instead of failing every call.
+        self._scripts = (
+            load_scripts(config.scripts_file) if config.scripts_file else (DEFAULT_SCRIPTS, FAREWELL)
+        )
+        self.stt: SpeechToText = stt
+        self.tts: TextToSpeech = tts
+        self.cache = ReplyAudioCache(config.cache_bytes, l2, config.cache_ttl_s)
+
+    def start(self, prestart: bool = False) -> None:
+        """Warm the recogniser processes in the background (at hub start only with `stt_prestart`)."""
+        if self.pool is not None and (self.config.stt_prestart or not prestart):
+            self.pool.start()
+
+    def vad(self) -> VadEngine:
+        return make_vad(self.config.vad_engine)
+
+    def responder(self) -> Responder:
+        screening = ScreeningResponder(self.config.max_turns, *self._scripts)
+        if self.config.responder == "chat" and self.hosted is not None:
+            return FallbackChatResponder(
+                self.hosted, self.config.hosted_chat_model, screening, self._chat_breaker, self.metrics
+            )
+        if self.config.responder != "screening":
+            raise ValueError(f"unknown responder {self.config.responder!r}")
+        return screening
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+        tts = getattr(self.tts, "fallback", self.tts)
+        close = getattr(tts, "close", None)
+        if close is not None:
+            close()
+        if self.hosted is not None:
+            await self.hosted.close()

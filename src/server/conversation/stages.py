@@ -1,0 +1,491 @@
+"""The pipeline's stages: VAD -> speech to text -> responder -> text to speech -> player."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..platform.errors import HubError
+from . import events as ev
+from .audio import PIPELINE_RATE, Pcm, resample
+from .cache import ReplyAudioCache, cache_key
+from .config import ConversationConfig
+from .frames import (
+    AudioFrame,
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    ReplyAudioFrame,
+    ReplyFrame,
+    SpeechStartedFrame,
+    SpeechStoppedFrame,
+    TranscriptFrame,
+    TurnTiming,
+)
+from .metrics import ConversationMetrics
+from .pipeline import Stage
+from .responder import CallState, Responder
+from .stt import SpeechToText, SttStream
+from .tts import TextToSpeech
+from .vad import WINDOW, Endpointer, VadEngine
+
+Emit = Callable[[ev.Event], Awaitable[None]]
+
+
+def _ms(pcm: Pcm) -> float:
+    return len(pcm) * 1000 / PIPELINE_RATE
+
+
+class Floor:
+    """Whether the assistant holds the floor: a reply is being prepared or is still playing."""
+
+    PENDING_TTL_S = 20.0  # a turn whose reply never came stops counting after this
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.pending: dict[int, float] = {}  # turn -> when it stops counting
+        self.playing_turn = 0
+        self.playing_until = 0.0
+
+    def add(self, turn: int) -> None:
+        self.pending[turn] = self._clock() + self.PENDING_TTL_S
+
+    def discard(self, turn: int) -> None:
+        self.pending.pop(turn, None)
+
+    def active(self) -> bool:
+        now = self._clock()
+        self.pending = {t: until for t, until in self.pending.items() if until > now}
+        return bool(self.pending) or now < self.playing_until
+
+    def clear(self) -> None:
+        self.pending.clear()
+        self.playing_until = 0.0
+
+
+@dataclass
+class StageContext:
+    """What every stage of one conversation shares."""
+
+    config: ConversationConfig
+    emit: Emit
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+    floor: Floor
+    sample_rate: int
+    chunk_ms: int
+    voice: str
+    metrics: ConversationMetrics | None
+    finish: Callable[[str, str], Awaitable[None]]
+    call: CallState = field(default_factory=CallState)
+    notices: list[str] = field(default_factory=list)  # engine fallbacks already announced
+
+    def observe(self, stage: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.stage_seconds.labels(stage).observe(max(seconds, 0.0))
+
+
+class VadStage(Stage):
+    """Scores 32 ms windows, opens and closes utterances, and decides barge-in."""
+
+    name = "vad"
+    interruptible = False
+
+    def __init__(self, ctx: StageContext, engine: VadEngine) -> None:
+        super().__init__()
+        c = ctx.config
+        self.ctx = ctx
+        self.engine = engine
+        self.endpointer = Endpointer(
+            c.vad_threshold, c.vad_release, c.min_speech_ms, c.end_silence_ms, c.max_utterance_ms
+        )
+        self._buffer = np.zeros(0, dtype=np.int16)
+        self.turn = 0
+        self._during_reply = False
+        self._interrupted = False
+        self._last_voiced_at = 0.0
+        self._silent_ms = 0.0
+
+    async def process(self, frame: Frame) -> None:
+        if isinstance(frame, AudioFrame):
+            await self.push(frame)
+            await self._score(frame)
+        elif isinstance(frame, EndFrame):
+            stop = self.endpointer.force_stop()
+            if stop is not None:
+                await self._stopped(stop.audio_ms, cut=False)
+            await self.push(frame)
+        else:
+            await self.push(frame)
+
+    async def _score(self, frame: AudioFrame) -> None:
+        buf = np.concatenate((self._buffer, frame.pcm)) if len(self._buffer) else frame.pcm
+        n = len(buf) // WINDOW
+        for i in range(n):
+            window = buf[i * WINDOW : (i + 1) * WINDOW].astype(np.float32) / 32768.0
+            event, voiced = self.endpointer.feed(self.engine.probability(window))
+            if voiced:
+                self._last_voiced_at = frame.received_at
+            if event is not None and event.kind == "start":
+                await self._started(event.audio_ms)
+            elif event is not None:
+                await self._stopped(event.audio_ms, cut=event.kind == "cut")
+            elif self.endpointer.speaking:
+                await self._maybe_interrupt()
+            else:
+                await self._count_silence()
+        self._buffer = buf[n * WINDOW :].copy()
+
+    async def _started(self, audio_ms: float) -> None:
+        self.turn += 1
+        self._during_reply = self.ctx.floor.active()
+        self._interrupted = False
+        self._silent_ms = 0.0
+        await self.ctx.emit(ev.SpeechStarted(self.turn, audio_ms))
+        await self.push(SpeechStartedFrame(self.turn, audio_ms, self._during_reply))
+        await self._maybe_interrupt()
+
+    async def _maybe_interrupt(self) -> None:
+        if (
+            self._during_reply
+            and not self._interrupted
+            and self.endpointer.speech_ms >= self.ctx.config.min_interrupt_ms
+        ):
+            self._interrupted = True
+            await self.push(InterruptionFrame(self.turn))
+
+    async def _stopped(self, audio_ms: float, cut: bool) -> None:
+        now = self.ctx.clock()
+        discard = self._during_reply and not self._interrupted
+        timing = TurnTiming(last_voiced_at=min(self._last_voiced_at, now), stopped_at=now)
+        await self.ctx.emit(ev.SpeechStopped(self.turn, audio_ms, ignored=discard))
+        if cut:
+            await self.ctx.emit(
+                ev.Status(
+                    "TRANSCRIBING",
+                    "MAX_UTTERANCE",
+                    f"utterance cut at {self.ctx.config.max_utterance_ms} ms",
+                )
+            )
+        await self.push(SpeechStoppedFrame(self.turn, audio_ms, timing, discard=discard, cut=cut))
+
+    async def _count_silence(self) -> None:
+        self._silent_ms += WINDOW * 1000 / PIPELINE_RATE
+        if self._silent_ms >= self.ctx.config.no_speech_notice_ms:
+            self._silent_ms = 0.0
+            await self.ctx.emit(
+                ev.Status(
+                    "LISTENING",
+                    "NO_SPEECH",
+                    f"no speech in the last {self.ctx.config.no_speech_notice_ms} ms of audio",
+                )
+            )
+
+
+class SttStage(Stage):
+    """Streams each utterance to the recogniser with pre-roll; emits partial and final text."""
+
+    name = "stt"
+    interruptible = False  # the caller's speech is what interrupts: keep transcribing it
+    FEED_MS = 100  # audio is sent to the recogniser in batches of this much
+
+    def __init__(self, ctx: StageContext, engine: SpeechToText) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.engine = engine
+        c = ctx.config
+        self._ring: deque[Pcm] = deque()
+        self._ring_ms = 0.0
+        self._ring_limit_ms = c.pre_roll_ms + c.min_speech_ms + 64  # the VAD opens after min speech
+        self._stream: SttStream | None = None
+        self._pending: list[Pcm] = []
+        self._pending_ms = 0.0
+        self._last_partial = 0.0
+        self._last_partial_text = ""
+        self._turn = 0
+
+    async def process(self, frame: Frame) -> None:
+        if isinstance(frame, AudioFrame):
+            await self._audio(frame.pcm)
+        elif isinstance(frame, SpeechStartedFrame):
+            await self._open(frame.turn)
+        elif isinstance(frame, SpeechStoppedFrame):
+            await self._close(frame)
+        else:
+            await self.push(frame)
+
+    async def _audio(self, pcm: Pcm) -> None:
+        ms = len(pcm) * 1000 / PIPELINE_RATE
+        if self._stream is None:
+            self._ring.append(pcm)
+            self._ring_ms += ms
+            while (
+                self._ring
+                and self._ring_ms - len(self._ring[0]) * 1000 / PIPELINE_RATE >= self._ring_limit_ms
+            ):
+                self._ring_ms -= len(self._ring.popleft()) * 1000 / PIPELINE_RATE
+            return
+        self._pending.append(pcm)
+        self._pending_ms += ms
+        if self._pending_ms >= self.FEED_MS:
+            now = self.ctx.clock()
+            want = (now - self._last_partial) * 1000 >= self.ctx.config.stt_partial_interval_ms
+            try:
+                partial = await self._stream.feed(self._take(), want)
+            except HubError:
+                await self.cleanup()  # one error per utterance, not one per batch
+                raise
+            if partial is not None:
+                self._last_partial = now
+                if partial and partial != self._last_partial_text:
+                    self._last_partial_text = partial
+                    await self.ctx.emit(ev.Transcript(self._turn, partial, 0.0, final=False))
+
+    def _take(self) -> bytes:
+        data = b"".join(p.astype("<i2").tobytes() for p in self._pending)
+        self._pending.clear()
+        self._pending_ms = 0.0
+        return data
+
+    async def _open(self, turn: int) -> None:
+        if self._stream is not None:
+            await self._stream.abort()
+            self._stream = None
+        self._turn = turn
+        pre_roll = b"".join(p.astype("<i2").tobytes() for p in self._ring)
+        self._ring.clear()
+        self._ring_ms = 0.0
+        self._last_partial = self.ctx.clock()
+        self._last_partial_text = ""
+        self._stream = await self.engine.open(pre_roll)
+
+    async def _close(self, frame: SpeechStoppedFrame) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        if frame.discard:
+            self._pending.clear()
+            self._pending_ms = 0.0
+            await stream.abort()
+            return
+        await self.ctx.emit(ev.Status("TRANSCRIBING", queue_depth=self.queue_depth))
+        try:
+            hyp = await stream.finish(self._take())
+        except HubError:
+            await stream.abort()
+            raise
+        timing = frame.timing
+        timing.final_at = self.ctx.clock()
+        timing.stt_engine = self.engine.name
+        await self.ctx.emit(ev.Transcript(frame.turn, hyp.text, round(hyp.confidence, 3), final=True))
+        if hyp.text.strip():
+            self.ctx.floor.add(frame.turn)
+            await self.push(TranscriptFrame(frame.turn, hyp.text, hyp.confidence, timing))
+        else:
+            await self.ctx.emit(ev.Status("LISTENING", "NO_TRANSCRIPT", "speech was heard but no words"))
+
+    async def cleanup(self) -> None:
+        if self._stream is not None:
+            await self._stream.abort()
+            self._stream = None
+
+
+class ResponderStage(Stage):
+    name = "responder"
+
+    def __init__(self, ctx: StageContext, responder: Responder) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.responder = responder
+
+    async def process(self, frame: Frame) -> None:
+        if not isinstance(frame, TranscriptFrame):
+            await self.push(frame)
+            return
+        await self.ctx.emit(ev.Status("RESPONDING", queue_depth=self.queue_depth))
+        try:
+            decision = await self.responder.respond(self.ctx.call, frame.text, frame.confidence)
+        except BaseException:
+            self.ctx.floor.discard(frame.turn)
+            raise
+        timing = frame.timing
+        timing.reply_at = self.ctx.clock()
+        timing.responder = decision.engine
+        if decision.fallback_reason:
+            await self.ctx.emit(
+                ev.Status(
+                    "RESPONDING", "ENGINE_FALLBACK", decision.fallback_reason, details={"engine": "responder"}
+                )
+            )
+        await self.ctx.emit(
+            ev.Reply(
+                frame.turn, decision.text, decision.intent, decision.confidence, decision.should_terminate
+            )
+        )
+        await self.push(
+            ReplyFrame(
+                frame.turn,
+                decision.text,
+                decision.intent,
+                decision.confidence,
+                decision.should_terminate,
+                timing,
+            )
+        )
+
+
+class TtsStage(Stage):
+    name = "tts"
+
+    def __init__(self, ctx: StageContext, engine: TextToSpeech, cache: ReplyAudioCache) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.engine = engine
+        self.cache = cache
+
+    async def process(self, frame: Frame) -> None:
+        if not isinstance(frame, ReplyFrame):
+            await self.push(frame)
+            return
+        try:
+            pcm = await self._speech(frame)
+        except BaseException:
+            self.ctx.floor.discard(frame.turn)
+            raise
+        frame.timing.synthesized_at = self.ctx.clock()
+        await self.push(ReplyAudioFrame(frame, pcm))
+
+    async def _speech(self, frame: ReplyFrame) -> Pcm:
+        ctx = self.ctx
+        rate = ctx.config.speech_rate_wpm
+        key = cache_key(frame.text, ctx.voice, rate, ctx.sample_rate, self.engine.name)
+        found, where = await self.cache.get(key)
+        frame.timing.cache = where
+        if ctx.metrics is not None:
+            ctx.metrics.cache.labels(where).inc()
+        frame.timing.tts_engine = self.engine.name
+        if found is not None:
+            return np.frombuffer(found, dtype="<i2").astype(np.int16)
+        await ctx.emit(ev.Status("SYNTHESIZING", queue_depth=self.queue_depth))
+        speech = await self.engine.synthesize(frame.text, ctx.voice, rate)
+        frame.timing.tts_engine = speech.engine
+        pcm = resample(speech.pcm, speech.sample_rate, ctx.sample_rate)
+        if speech.fallback_reason:
+            # Not cached: the key names the hosted engine, which should answer once it recovers.
+            await ctx.emit(
+                ev.Status(
+                    "SYNTHESIZING", "ENGINE_FALLBACK", speech.fallback_reason, details={"engine": "tts"}
+                )
+            )
+        else:
+            await self.cache.put(key, pcm.astype("<i2").tobytes())
+        return pcm
+
+
+class PlayerStage(Stage):
+    """Sends reply audio in session-sized chunks at real-time pace (a little ahead), so a
+    barge-in can stop it within one chunk; reports latency at the first chunk."""
+
+    name = "player"
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self._sequence = 0
+        self._playing: ReplyFrame | None = None
+        self._sent_ms = 0.0
+
+    async def process(self, frame: Frame) -> None:
+        if isinstance(frame, ReplyAudioFrame):
+            await self._play(frame)
+        elif isinstance(frame, EndFrame):
+            await self.ctx.finish(frame.reason, "the client ended the conversation")
+        else:
+            await self.push(frame)
+
+    async def _play(self, frame: ReplyAudioFrame) -> None:
+        ctx = self.ctx
+        reply = frame.reply
+        per_chunk = max(1, ctx.sample_rate * ctx.chunk_ms // 1000)
+        total = max(1, -(-len(frame.pcm) // per_chunk))
+        lead = ctx.config.playback_lead_ms / 1000
+        start = ctx.clock()
+        self._playing = reply
+        self._sent_ms = 0.0
+        ctx.floor.playing_turn = reply.turn
+        ctx.floor.playing_until = start + len(frame.pcm) / ctx.sample_rate
+        ctx.floor.discard(reply.turn)
+        await ctx.emit(ev.Status("SPEAKING", queue_depth=self.queue_depth))
+        for i in range(total):
+            due = start + i * ctx.chunk_ms / 1000 - lead
+            wait = due - ctx.clock()
+            if wait > 0:
+                await ctx.sleep(wait)
+            chunk = frame.pcm[i * per_chunk : (i + 1) * per_chunk]
+            self._sequence += 1
+            await ctx.emit(
+                ev.ReplyAudio(
+                    reply.turn, self._sequence, chunk.astype("<i2").tobytes(), ctx.sample_rate, i == total - 1
+                )
+            )
+            self._sent_ms += len(chunk) * 1000 / ctx.sample_rate
+            if i == 0:
+                await self._first_audio(reply)
+        self._playing = None
+        if ctx.metrics is not None:
+            ctx.metrics.turns.inc()
+        if reply.should_terminate:
+            # Let the client play the goodbye before the stream ends.
+            remaining = ctx.floor.playing_until - ctx.clock()
+            if remaining > 0:
+                await ctx.sleep(remaining)
+            await ctx.finish("CONVERSATION_COMPLETE", f"the responder ended the call ({reply.intent})")
+
+    async def _first_audio(self, reply: ReplyFrame) -> None:
+        t = reply.timing
+        t.first_audio_at = self.ctx.clock()
+        eos = t.last_voiced_at
+
+        def ms(a: float, b: float) -> float:
+            return round(max(a - b, 0.0) * 1000, 3)
+
+        stages = {
+            "endpointing": ms(t.stopped_at, eos),
+            "stt": ms(t.final_at, t.stopped_at),
+            "responder": ms(t.reply_at, t.final_at),
+            "tts": ms(t.synthesized_at, t.reply_at),
+            "playout": ms(t.first_audio_at, t.synthesized_at),
+            "compute_after_endpoint": ms(t.first_audio_at, t.stopped_at),
+        }
+        for stage, value in stages.items():
+            self.ctx.observe(stage, value / 1000)
+        self.ctx.observe("end_of_speech_to_first_audio", (t.first_audio_at - eos))
+        await self.ctx.emit(
+            ev.Latency(
+                reply.turn,
+                endpointing_ms=stages["endpointing"],
+                transcript_ms=ms(t.final_at, eos),
+                reply_ms=ms(t.reply_at, eos),
+                first_audio_ms=ms(t.first_audio_at, eos),
+                stages_ms=stages,
+            )
+        )
+
+    async def on_interruption(self, frame: InterruptionFrame) -> None:
+        ctx = self.ctx
+        if not ctx.floor.active() and self._playing is None:
+            return
+        if self._playing is not None:
+            turn = self._playing.turn
+        else:  # the reply was still being prepared
+            turn = max(ctx.floor.pending, default=ctx.floor.playing_turn)
+        sent = self._sent_ms if self._playing is not None else 0.0
+        self._playing = None
+        ctx.floor.clear()
+        if ctx.metrics is not None:
+            ctx.metrics.interruptions.inc()
+        await ctx.emit(ev.Interrupted(turn, round(sent, 1)))
+        await ctx.emit(ev.Status("LISTENING", "INTERRUPTED", "the caller spoke over the reply"))
