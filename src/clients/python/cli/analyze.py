@@ -1,0 +1,321 @@
+"""`realtime analyze submit|get|list|cancel|wait|delete`: analysis jobs from the command line.
+
+    realtime analyze submit shot.png --analyzer screenshot.suggest --priority urgent --watch
+    realtime analyze submit notes.txt --analyzer text.inspect --option count=5 --json
+    realtime analyze get operations/3f2a...      realtime analyze wait 3f2a... --timeout 60
+    realtime analyze list --done false           realtime analyze cancel 3f2a...
+
+`--watch` shows a progress bar per phase (on stderr), prints partial results as
+they arrive and the final result at the end; with `--json` every watch event is
+one JSON line on stdout instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+from pathlib import Path
+from typing import Any
+
+from google.longrunning import operations_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2
+
+from realtime.v1 import analysis_pb2, analysis_pb2_grpc
+
+from ._context import connect, emit
+
+PRIORITIES = ("urgent", "high", "normal", "low", "background")
+TEXT_TYPES = ("text/plain",)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("analyze", help="submit and manage analysis jobs")
+    cmds = p.add_subparsers(dest="analyze_command", required=True, metavar="ACTION")
+
+    s = cmds.add_parser("submit", help="submit FILE (or - for stdin) to an analyzer")
+    s.add_argument("file", help="file to analyse; '-' reads stdin")
+    s.add_argument("--analyzer", required=True, help="e.g. screenshot.suggest, image.optimize, text.inspect")
+    s.add_argument("--priority", choices=PRIORITIES, default="normal")
+    s.add_argument("--content-type", help="MIME type (default: guessed from the file name and content)")
+    s.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="analyzer option (JSON value)"
+    )
+    s.add_argument("--request-id", default="", help="idempotency key: a retried submit returns the same job")
+    s.add_argument("--watch", action="store_true", help="follow the job live until it is done")
+    s.add_argument("--save", metavar="DIR", help="write result artifacts (e.g. the optimized image) into DIR")
+    s.set_defaults(func=submit)
+
+    for name, helptext, func in (
+        ("get", "show a job", get),
+        ("cancel", "cancel a job (best effort)", cancel),
+        ("delete", "forget a finished job", delete),
+    ):
+        c = cmds.add_parser(name, help=helptext)
+        c.add_argument("id", help="operation name or job id")
+        c.set_defaults(func=func)
+    w = cmds.add_parser("wait", help="wait until a job is done (or --wait-timeout passes)")
+    w.add_argument("id")
+    w.add_argument("--wait-timeout", type=float, default=60.0, help="seconds to wait (at most 60)")
+    w.set_defaults(func=wait)
+    watch_p = cmds.add_parser("watch", help="follow a job live")
+    watch_p.add_argument("id")
+    watch_p.add_argument("--save", metavar="DIR", help="write result artifacts into DIR")
+    watch_p.set_defaults(func=watch)
+    ls = cmds.add_parser("list", help="list your jobs, newest first (admins: everyone's)")
+    ls.add_argument(
+        "--done", choices=("true", "false"), help="only finished (true) or unfinished (false) jobs"
+    )
+    ls.add_argument("--analyzer-filter", dest="analyzer_filter", help="only jobs of this analyzer")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.set_defaults(func=list_jobs)
+
+
+def _name(value: str) -> str:
+    return value if value.startswith("operations/") else "operations/" + value
+
+
+def _content_type(path: str, data: bytes, given: str | None) -> str:
+    if given:
+        return given
+    for magic, kind in ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif")):
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    guessed = mimetypes.guess_type(path)[0] if path != "-" else None
+    if guessed and guessed.startswith("text/"):
+        return "text/plain"
+    if guessed:
+        return guessed
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain"
+
+
+def _options(pairs: list[str]) -> struct_pb2.Struct:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    s = struct_pb2.Struct()
+    s.update(options)
+    return s
+
+
+def summary(op: operations_pb2.Operation) -> dict[str, Any]:
+    """A flat, readable view of an operation (artifact bytes replaced by their size)."""
+    meta = analysis_pb2.AnalysisMetadata()
+    op.metadata.Unpack(meta)
+    out: dict[str, Any] = {
+        "name": op.name,
+        "analyzer": meta.analyzer,
+        "state": analysis_pb2.JobState.Name(meta.state).removeprefix("JOB_STATE_"),
+        "phase": meta.phase,
+        "percent": meta.percent,
+        "done": op.done,
+    }
+    if meta.queue_position:
+        out["queue_position"] = meta.queue_position
+    if op.HasField("response"):
+        result = analysis_pb2.AnalysisResult()
+        op.response.Unpack(result)
+        out["result"] = json_format.MessageToDict(result.data)
+        out["artifacts"] = [
+            {"name": a.name, "content_type": a.content_type, "bytes": len(a.data)} for a in result.artifacts
+        ]
+    if op.HasField("error"):
+        out["error"] = {"code": op.error.code, "message": op.error.message}
+    return out
+
+
+def _save(op: operations_pb2.Operation, directory: str | None) -> list[str]:
+    if not directory or not op.HasField("response"):
+        return []
+    result = analysis_pb2.AnalysisResult()
+    op.response.Unpack(result)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for artifact in result.artifacts:
+        ext = mimetypes.guess_extension(artifact.content_type) or ".bin"
+        path = folder / f"{op.name.rsplit('/', 1)[-1]}-{artifact.name}{ext}"
+        path.write_bytes(artifact.data)
+        written.append(str(path))
+    return written
+
+
+def _print_final(args: argparse.Namespace, op: operations_pb2.Operation) -> int:
+    view = summary(op)
+    saved = _save(op, getattr(args, "save", None))
+    if saved:
+        view["saved"] = saved
+    text = json.dumps(view, ensure_ascii=False, indent=2)
+    suggestions = view.get("result", {}).get("suggestions")
+    if suggestions:  # screenshot.suggest: what the user came for, not the whole context
+        text = (
+            _line(view) + "\nsuggestions:\n" + "\n".join(f"  {i}. {s}" for i, s in enumerate(suggestions, 1))
+        )
+    emit(args, view, text)
+    return 0 if not op.HasField("error") else 1
+
+
+def _read(path: str) -> bytes:
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
+async def submit(args: argparse.Namespace) -> int:
+    data = _read(args.file)
+    content_type = _content_type(args.file, data, args.content_type)
+    if content_type in TEXT_TYPES:
+        source = analysis_pb2.AnalysisInput(text=data.decode("utf-8"), content_type="text/plain")
+    else:
+        source = analysis_pb2.AnalysisInput(data=data, content_type=content_type)
+    source.filename = Path(args.file).name if args.file != "-" else ""
+    request = analysis_pb2.SubmitAnalysisRequest(
+        analyzer=args.analyzer,
+        input=source,
+        options=_options(args.option),
+        priority=analysis_pb2.Priority.Value("PRIORITY_" + args.priority.upper()),
+        request_id=args.request_id,
+    )
+    async with connect(args) as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        op = await stub.SubmitAnalysis(request, timeout=args.timeout)
+        if not args.watch:
+            emit(args, summary(op), f"{op.name} queued (position {summary(op).get('queue_position', 0)})")
+            return 0
+        return await _follow(args, stub, op.name)
+
+
+async def _follow(args: argparse.Namespace, stub: analysis_pb2_grpc.AnalysisServiceStub, name: str) -> int:
+    from tqdm import tqdm
+
+    bar: tqdm[Any] | None = None
+    last: operations_pb2.Operation | None = None
+    try:
+        async for event in stub.WatchAnalysis(analysis_pb2.WatchAnalysisRequest(name=name)):
+            last = event.operation
+            kind = analysis_pb2.WatchEventKind.Name(event.kind).removeprefix("WATCH_EVENT_KIND_").lower()
+            view = summary(event.operation)
+            if args.json:
+                line: dict[str, Any] = {"event": kind, **{k: v for k, v in view.items() if k != "result"}}
+                if event.HasField("partial"):
+                    line["partial"] = json_format.MessageToDict(event.partial.data)
+                if event.phase:
+                    line["event_phase"] = event.phase
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+                continue
+            if bar is None:
+                bar = tqdm(
+                    total=100, file=sys.stderr, unit="%", bar_format="{desc} {bar} {n:.0f}% [{elapsed}]"
+                )
+            bar.set_description_str(f"{view['state'].lower():9} {view['phase'] or 'waiting':16}")
+            if view.get("queue_position"):
+                bar.set_description_str(f"queued    position {view['queue_position']:<7}")
+            bar.update(view["percent"] - bar.n)
+            if event.HasField("partial"):
+                partial = json_format.MessageToDict(event.partial.data)
+                shown = partial.get("suggestion", json.dumps(partial, ensure_ascii=False))
+                bar.write(f"  partial #{event.partial.index}: {shown}", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+    if last is None:
+        return 1
+    if args.json:
+        final = await stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=args.timeout)
+        _save(final, getattr(args, "save", None))
+        return 0 if not final.HasField("error") else 1
+    final = await stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=args.timeout)
+    return _print_final(args, final)
+
+
+async def watch(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        return await _follow(args, client.stub(analysis_pb2_grpc.AnalysisServiceStub), _name(args.id))
+
+
+async def get(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        op = await stub.GetOperation(
+            operations_pb2.GetOperationRequest(name=_name(args.id)), timeout=args.timeout
+        )
+        if op.done:
+            return _print_final(args, op)
+        emit(args, summary(op), _line(summary(op)))
+        return 0
+
+
+def _line(view: dict[str, Any]) -> str:
+    where = f" #{view['queue_position']}" if view.get("queue_position") else ""
+    return (
+        f"{view['name']}  {view['analyzer']:20} {view['state']:9}{where} {view['phase']} {view['percent']}%"
+    )
+
+
+async def wait(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        timeout = duration_pb2.Duration()
+        timeout.FromNanoseconds(int(args.wait_timeout * 1e9))
+        op = await stub.WaitOperation(
+            operations_pb2.WaitOperationRequest(name=_name(args.id), timeout=timeout),
+            timeout=args.wait_timeout + args.timeout,
+        )
+        if not op.done:
+            emit(args, summary(op), _line(summary(op)) + "  (still running)")
+            return 3
+        return _print_final(args, op)
+
+
+async def cancel(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        await stub.CancelOperation(
+            operations_pb2.CancelOperationRequest(name=_name(args.id)), timeout=args.timeout
+        )
+        op = await stub.GetOperation(
+            operations_pb2.GetOperationRequest(name=_name(args.id)), timeout=args.timeout
+        )
+        emit(args, summary(op), _line(summary(op)))
+    return 0
+
+
+async def delete(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        await stub.DeleteOperation(
+            operations_pb2.DeleteOperationRequest(name=_name(args.id)), timeout=args.timeout
+        )
+        emit(args, {"name": _name(args.id), "deleted": True}, f"{_name(args.id)} deleted")
+    return 0
+
+
+async def list_jobs(args: argparse.Namespace) -> int:
+    parts = []
+    if args.done:
+        parts.append(f"done={args.done}")
+    if args.analyzer_filter:
+        parts.append(f"analyzer={args.analyzer_filter}")
+    async with connect(args) as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        reply = await stub.ListOperations(
+            operations_pb2.ListOperationsRequest(
+                filter=" ".join(parts), page_size=max(1, min(args.limit, 500))
+            ),
+            timeout=args.timeout,
+        )
+        for op in reply.operations:
+            view = summary(op)
+            emit(args, view, _line(view))
+    return 0

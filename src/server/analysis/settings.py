@@ -1,0 +1,60 @@
+"""The analysis service's settings: `REALTIME_ANALYSIS_*` variables or `analysis_*` keys of Settings.extra.
+
+| key (extra / env suffix)        | default  | meaning                                             |
+| ------------------------------- | -------- | --------------------------------------------------- |
+| analysis_concurrency            | 5        | jobs running at once (all replicas together)        |
+| analysis_per_user_concurrency   | 3        | jobs of one user running at once                    |
+| analysis_queue_limit            | 1000     | queued jobs before RESOURCE_EXHAUSTED               |
+| analysis_aging                  | 10       | seconds of waiting that raise a job one priority    |
+| analysis_job_timeout            | 120      | seconds a job may run                               |
+| analysis_lease_ttl              | 10       | seconds a dead runner keeps its job                 |
+| analysis_retention              | 86400    | seconds finished jobs and results are kept          |
+| analysis_stream_inactivity      | 1800     | AnalyzeStream idle timeout (seconds)                |
+| analysis_reported_idle          | 1800     | ReportProgress job fails after this long unreported |
+| analysis_analyzers              | ""       | extra analyzers, "module:factory,..."               |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .scheduler import SchedulerConfig
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    scheduler: SchedulerConfig
+    stream_inactivity: float = 1800.0
+    analyzers: tuple[str, ...] = ()
+
+
+def _value(extra: Mapping[str, Any], environ: Mapping[str, str], name: str) -> Any:
+    key = "analysis_" + name
+    if key in extra:
+        return extra[key]
+    return environ.get("REALTIME_" + key.upper())
+
+
+def load(extra: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AnalysisSettings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(SchedulerConfig):
+        raw = _value(extra, environ, f.name)
+        if raw is not None:
+            kind = int if f.type in ("int", int) else float
+            value = kind(raw)
+            if value < 0:
+                raise ValueError(f"analysis_{f.name} must not be negative")
+            values[f.name] = value
+    inactivity = _value(extra, environ, "stream_inactivity")
+    specs = _value(extra, environ, "analyzers") or ""
+    if isinstance(specs, str):
+        specs = [s for s in specs.split(",") if s.strip()]
+    return AnalysisSettings(
+        scheduler=SchedulerConfig(**values),
+        stream_inactivity=float(inactivity) if inactivity is not None else 1800.0,
+        analyzers=tuple(specs),
+    )

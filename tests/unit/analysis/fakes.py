@@ -1,0 +1,84 @@
+"""Analyzers and a clock for scheduler tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from realtime.server.analysis.analyzers.base import (
+    AnalysisInput,
+    Analyzer,
+    AnalyzerResult,
+    CancelToken,
+    Progress,
+)
+from realtime.server.analysis.model import plan_from_ends
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Echo(Analyzer):
+    """Instant: returns the text, reports both phases and one partial."""
+
+    name = "test.echo"
+    input_types = ("text/plain",)
+    phases = plan_from_ends([("first", 40), ("second", 100)])
+
+    def run(
+        self, data: AnalysisInput, options: Mapping[str, Any], progress: Progress, cancel: CancelToken
+    ) -> AnalyzerResult:
+        progress.phase("first")
+        progress.update(0.5)
+        progress.partial({"half": True})
+        progress.phase("second")
+        return AnalyzerResult({"text": data.text})
+
+
+class Gate(Analyzer):
+    """Blocks in phase "work" until released (or cancelled); counts runs."""
+
+    name = "test.gate"
+    input_types = ("text/plain",)
+    phases = plan_from_ends([("work", 100)])
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Semaphore(0)
+        self.runs = 0
+        self.cancelled_runs = 0
+
+    def run(
+        self, data: AnalysisInput, options: Mapping[str, Any], progress: Progress, cancel: CancelToken
+    ) -> AnalyzerResult:
+        self.runs += 1
+        progress.phase("work")
+        self.entered.release()
+        while not self.release.wait(0.01):
+            if cancel.cancelled:
+                self.cancelled_runs += 1
+                cancel.check()
+        return AnalyzerResult({"text": data.text, "run": self.runs})
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) until `predicate()` holds: for state another thread changes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    for _ in range(int(timeout / 0.01) + 1):
+        if predicate():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
