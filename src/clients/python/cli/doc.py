@@ -1,0 +1,425 @@
+"""`realtime doc create|get|list|share|delete|join`: shared documents from the command line.
+
+`join` opens a live session: it prints every event and takes editing commands
+from stdin (interactive) or from `--script FILE` (demos and tests), one per line:
+
+    create ID PARENT|- KIND [KEY=JSON ...]   new element, placed after its last sibling
+    set ID KEY JSON                           set a property (null removes it)
+    type ID KEY OFFSET|end TEXT               insert TEXT into a string property
+    erase ID KEY OFFSET COUNT                 delete COUNT code points at OFFSET
+    move ID PARENT|- INDEX                    move among the new parent's children
+    delete ID                                 delete an element and its subtree
+    lease ID | release ID | break ID          take, release, or (owner) break a lease
+    presence viewing|editing|idle [ID]        your presence
+    cursor X Y [ID]                           your cursor
+    sync                                      wait until all your operations are acknowledged
+    wait SECONDS | show | ping | leave        (# starts a comment)
+
+At the end of a script the session syncs, prints the document and leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shlex
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from realtime.server.collaboration import fractional, textop
+from realtime.server.collaboration.ops import (
+    CreateElement,
+    DeleteElement,
+    EditText,
+    MoveElement,
+    Op,
+    SetProperty,
+)
+from realtime.server.collaboration.replica import Replica
+from realtime.server.collaboration.service import applied_from_pb, op_to_pb, snapshot_from_pb
+from realtime.v1 import collaboration_pb2 as pb
+from realtime.v1 import collaboration_pb2_grpc
+
+from ._context import connect, emit
+
+ROLES = {"editor": pb.DOCUMENT_ROLE_EDITOR, "viewer": pb.DOCUMENT_ROLE_VIEWER, "none": 0}
+STATUSES = {
+    "viewing": pb.PARTICIPANT_STATUS_VIEWING,
+    "editing": pb.PARTICIPANT_STATUS_EDITING,
+    "idle": pb.PARTICIPANT_STATUS_IDLE,
+}
+HEARTBEAT = 10.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    doc = sub.add_parser("doc", help="shared documents: create, list, share, join a live session")
+    cmds = doc.add_subparsers(dest="doc_command", required=True, metavar="ACTION")
+    p = cmds.add_parser("create", help="create a document you own")
+    p.add_argument("document_id", nargs="?", default="", help="id (default: the server picks one)")
+    p.add_argument("--title", default="")
+    p.set_defaults(func=create)
+    p = cmds.add_parser("get", help="show a document's members and content")
+    p.add_argument("document_id")
+    p.set_defaults(func=get)
+    p = cmds.add_parser("list", help="list the documents you can open")
+    p.add_argument("--page-size", type=int, default=100)
+    p.set_defaults(func=list_docs)
+    p = cmds.add_parser("share", help="give a user a role (editor, viewer) or remove access (none)")
+    p.add_argument("document_id")
+    p.add_argument("user_id")
+    p.add_argument("--role", choices=sorted(ROLES), default="editor")
+    p.set_defaults(func=share)
+    p = cmds.add_parser("delete", help="delete a document you own")
+    p.add_argument("document_id")
+    p.set_defaults(func=delete)
+    p = cmds.add_parser("join", help="join a live session (commands from stdin or --script)")
+    p.add_argument("document_id")
+    p.add_argument("--script", type=Path, help="replay the commands in FILE, then sync, print and leave")
+    p.add_argument("--name", default="", help="the name others see")
+    p.add_argument("--client-id", default="", help="stable client id (default: random)")
+    p.set_defaults(func=join)
+
+
+def _stub(client: Any) -> collaboration_pb2_grpc.CollaborationServiceStub:
+    return client.stub(collaboration_pb2_grpc.CollaborationServiceStub)
+
+
+def _role(value: int) -> str:
+    return str(pb.DocumentRole.Name(value)).removeprefix("DOCUMENT_ROLE_").lower()
+
+
+def _info_text(d: pb.DocumentInfo) -> str:
+    members = ", ".join(f"{u}:{_role(r)}" for u, r in sorted(d.members.items()))
+    return f"{d.document_id}  {d.title!r}  v{d.version}  you:{_role(d.your_role)}  [{members}]"
+
+
+async def create(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        reply = await _stub(client).CreateDocument(
+            pb.CreateDocumentRequest(document_id=args.document_id, title=args.title), timeout=args.timeout
+        )
+        emit(args, reply.document, _info_text(reply.document))
+    return 0
+
+
+def _tree_text(snapshot: pb.DocumentSnapshot) -> str:
+    depth: dict[str, int] = {"": -1}
+    lines = []
+    for e in snapshot.elements:
+        depth[e.element_id] = depth.get(e.parent_id, -1) + 1
+        props = {k: _plain(v) for k, v in e.properties.items()}
+        lines.append(
+            f"{'  ' * depth[e.element_id]}{e.element_id} ({e.kind}) {json.dumps(props, ensure_ascii=False)}"
+        )
+    return "\n".join(lines) or "(empty)"
+
+
+def _plain(value: Any) -> Any:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(value)
+
+
+async def get(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        reply = await _stub(client).GetDocument(
+            pb.GetDocumentRequest(document_id=args.document_id), timeout=args.timeout
+        )
+        emit(args, reply, _info_text(reply.document) + "\n" + _tree_text(reply.snapshot))
+    return 0
+
+
+async def list_docs(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        token = ""
+        while True:
+            reply = await _stub(client).ListDocuments(
+                pb.ListDocumentsRequest(page_size=args.page_size, page_token=token), timeout=args.timeout
+            )
+            for d in reply.documents:
+                emit(args, d, _info_text(d))
+            token = reply.next_page_token
+            if not token:
+                return 0
+
+
+async def share(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        reply = await _stub(client).ShareDocument(
+            pb.ShareDocumentRequest(
+                document_id=args.document_id, user_id=args.user_id, role=ROLES[args.role]
+            ),
+            timeout=args.timeout,
+        )
+        emit(args, reply.document, _info_text(reply.document))
+    return 0
+
+
+async def delete(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        await _stub(client).DeleteDocument(
+            pb.DeleteDocumentRequest(document_id=args.document_id), timeout=args.timeout
+        )
+        emit(args, {"deleted": args.document_id}, f"deleted {args.document_id}")
+    return 0
+
+
+# -- the live session ------------------------------------------------------------------------------
+class Session:
+    """One `join`: a Collaborate stream, a Replica of the document, and the event printer."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.replica = Replica(args.client_id or uuid.uuid4().hex[:12], args.document_id)
+        self.queue: asyncio.Queue[pb.CollaborateRequest | None] = asyncio.Queue(maxsize=1000)
+        self.ids = 0
+        self.joined = asyncio.Event()
+        self.synced = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.failed = False
+        self.rejections = 0
+
+    def send(self, **command: Any) -> None:
+        self.ids += 1
+        self.queue.put_nowait(pb.CollaborateRequest(id=f"c{self.ids}", **command))
+
+    def flush(self) -> None:
+        batch = self.replica.take_batch()
+        if batch is not None:
+            base, ops = batch
+            self.send(
+                op=pb.SubmitOperationsCommand(
+                    base_version=base, operations=[op_to_pb(c.client_seq, c.op) for c in ops]
+                )
+            )
+        if not self.replica.pending:
+            self.synced.set()
+
+    def local(self, op: Op) -> None:
+        self.synced.clear()
+        self.replica.local(op)
+        self.flush()
+
+    async def requests(self) -> AsyncIterator[pb.CollaborateRequest]:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            yield item
+
+    def show(self, kind: str, obj: Any, text: str) -> None:
+        if self.args.json:
+            from google.protobuf import json_format
+
+            body = (
+                json_format.MessageToDict(obj, preserving_proto_field_name=True)
+                if hasattr(obj, "DESCRIPTOR")
+                else obj
+            )
+            print(
+                json.dumps({"event": kind, **({kind: body} if kind else body)}, ensure_ascii=False),
+                flush=True,
+            )
+        else:
+            print(text, flush=True)
+
+    def on_event(self, event: pb.CollaborateResponse) -> None:
+        kind = event.WhichOneof("event") or ""
+        body = getattr(event, kind) if kind else event
+        r = self.replica
+        text = f"{kind}: {body}".strip().replace("\n", " ")
+        if kind == "joined":
+            j = event.joined
+            r.load(
+                snapshot_from_pb(j.snapshot) if j.HasField("snapshot") else None,
+                [applied_from_pb(a) for a in j.replay],
+            )
+            names = ", ".join(p.display_name for p in j.participants)
+            text = f"joined {j.document_id} at v{j.version} as {_role(j.role)}; here: {names}"
+            self.joined.set()
+        elif kind == "applied":
+            for a in event.applied.operations:
+                r.receive(applied_from_pb(a))
+            ops = event.applied.operations
+            text = f"applied v{ops[0].version}-v{ops[-1].version} by {ops[0].author}"
+            self.flush()
+        elif kind == "rejected":
+            r.rejected(o.client_seq for o in event.rejected.operations)
+            self.rejections += 1
+            text = "rejected: " + "; ".join(f"{o.reason}: {o.message}" for o in event.rejected.operations)
+            self.flush()
+        elif kind == "duplicate":
+            r.duplicate(event.duplicate.client_seqs)
+            self.flush()
+        elif kind == "cursor":
+            c = event.cursor
+            text = f"cursor {c.user_id} at ({c.x:g}, {c.y:g}) {c.element_id}"
+        elif kind == "error":
+            text = f"error {event.error.reason}: {event.error.message}"
+        elif kind == "lease_granted":
+            lease = event.lease_granted.lease
+            text = f"lease on {lease.element_id} granted to {lease.holder_name}"
+        elif kind == "lease_denied":
+            held = event.lease_denied.held_by
+            text = f"lease on {event.lease_denied.element_id} denied: held by {held.holder_name}"
+        elif kind == "lease_released":
+            lr = event.lease_released
+            why = pb.LeaseReleaseReason.Name(lr.reason).removeprefix("LEASE_RELEASE_REASON_").lower()
+            text = f"lease on {lr.lease.element_id} released ({why})"
+        elif kind in ("participant_joined", "presence"):
+            p = body.participant
+            status = pb.ParticipantStatus.Name(p.status).removeprefix("PARTICIPANT_STATUS_").lower()
+            text = f"{kind.replace('_', ' ')}: {p.display_name} ({status})"
+        elif kind == "participant_left":
+            text = f"participant left: {event.participant_left.user_id}"
+        self.show(kind, body, text)
+        if kind == "going_away":
+            self.ended.set()
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            self.send(ping=pb.CollaborateRequest().ping)
+
+    def document(self) -> dict[str, Any]:
+        doc = self.replica.view()
+        return {
+            "document_id": self.args.document_id,
+            "version": self.replica.version,
+            "elements": [
+                {"id": e.element_id, "parent": e.parent_id, "kind": e.kind, "properties": e.properties}
+                for e in doc.ordered()
+            ],
+        }
+
+    # -- commands -------------------------------------------------------------------------------
+    def after_last_child(self, parent: str, skip: str = "") -> str:
+        kids = [k for k in self.replica.view().children(parent) if k.element_id != skip]
+        return str(fractional.between(kids[-1].position if kids else None, None))
+
+    async def run_line(self, line: str) -> bool:
+        """Run one command line; False ends the session."""
+        words = shlex.split(line, comments=True)
+        if not words:
+            return True
+        cmd, rest = words[0], words[1:]
+        view = self.replica.view
+        if cmd == "create":
+            element_id, parent, kind = rest[0], "" if rest[1] == "-" else rest[1], rest[2]
+            props = {k: _json(v) for k, _, v in (p.partition("=") for p in rest[3:])}
+            self.local(CreateElement(element_id, parent, kind, self.after_last_child(parent), props))
+        elif cmd == "set":
+            self.local(SetProperty(rest[0], rest[1], _json(rest[2])))
+        elif cmd == "type":
+            text = view().text(rest[0], rest[1])
+            offset = len(text) if rest[2] == "end" else int(rest[2])
+            self.local(EditText(rest[0], rest[1], textop.splice(offset, 0, " ".join(rest[3:]))))
+        elif cmd == "erase":
+            self.local(EditText(rest[0], rest[1], textop.splice(int(rest[2]), int(rest[3]), "")))
+        elif cmd == "move":
+            parent = "" if rest[1] == "-" else rest[1]
+            kids = [k for k in view().children(parent) if k.element_id != rest[0]]
+            i = max(0, min(int(rest[2]), len(kids)))
+            lo = kids[i - 1].position if i > 0 else None
+            hi = kids[i].position if i < len(kids) else None
+            self.local(MoveElement(rest[0], parent, fractional.place(lo, hi)))
+        elif cmd == "delete":
+            self.local(DeleteElement(rest[0]))
+        elif cmd == "lease":
+            self.send(acquire_lease=pb.AcquireLeaseCommand(element_id=rest[0]))
+        elif cmd in ("release", "break"):
+            self.send(release_lease=pb.ReleaseLeaseCommand(element_id=rest[0], force=cmd == "break"))
+        elif cmd == "presence":
+            self.send(
+                presence=pb.SetPresenceCommand(
+                    status=STATUSES[rest[0]], selected_element_id=(rest[1:] or [""])[0]
+                )
+            )
+        elif cmd == "cursor":
+            self.send(
+                cursor=pb.MoveCursorCommand(
+                    x=float(rest[0]), y=float(rest[1]), element_id=(rest[2:] or [""])[0]
+                )
+            )
+        elif cmd == "sync":
+            await asyncio.wait_for(self.synced.wait(), self.args.timeout)
+        elif cmd == "wait":
+            await asyncio.sleep(float(rest[0]))
+        elif cmd == "show":
+            self.show("document", self.document(), json.dumps(self.document(), ensure_ascii=False, indent=1))
+        elif cmd == "ping":
+            self.send(ping=pb.CollaborateRequest().ping)
+        elif cmd in ("leave", "quit", "exit"):
+            return False
+        else:
+            print(f"unknown command {cmd!r} (see `realtime doc join --help`)", file=sys.stderr)
+        return True
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # bare words are strings
+
+
+async def _lines(args: argparse.Namespace) -> AsyncIterator[str]:
+    if args.script is not None:
+        for line in args.script.read_text().splitlines():
+            yield line
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        yield line
+
+
+async def join(args: argparse.Namespace) -> int:
+    session = Session(args)
+    async with connect(args) as client:
+        call = _stub(client).Collaborate(session.requests())
+
+        async def read() -> None:
+            async for event in call:
+                session.on_event(event)
+            session.ended.set()
+
+        reader = asyncio.get_running_loop().create_task(read())
+        beat = asyncio.get_running_loop().create_task(session.heartbeat())
+        join_cmd = pb.JoinDocumentCommand(
+            document_id=args.document_id, client_id=session.replica.client_id, display_name=args.name
+        )
+        session.send(join=join_cmd)
+        try:
+            done, _ = await asyncio.wait(
+                [reader, asyncio.ensure_future(session.joined.wait())],
+                timeout=args.timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if reader in done:
+                reader.result()  # raises the stream's error
+            if not session.joined.is_set():
+                print("error: not joined (see the error above)", file=sys.stderr)
+                return 1
+            async for line in _lines(args):
+                if session.ended.is_set() or not await session.run_line(line):
+                    break
+            if args.script is not None and not session.ended.is_set():
+                await asyncio.wait_for(session.synced.wait(), args.timeout)
+                session.show(
+                    "document", session.document(), json.dumps(session.document(), ensure_ascii=False)
+                )
+            session.send(leave=pb.LeaveDocumentCommand())
+            session.queue.put_nowait(None)
+            await asyncio.wait_for(reader, args.timeout)
+        finally:
+            beat.cancel()
+            reader.cancel()
+            await asyncio.gather(beat, reader, return_exceptions=True)
+    return 0

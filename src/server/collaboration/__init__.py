@@ -1,0 +1,1 @@
+"""Collaboration: shared documents edited live through a server-authoritative sequencer."""

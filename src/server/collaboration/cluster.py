@@ -1,0 +1,113 @@
+"""Several hub replicas on one broker: one owner per document, an op journal, and forwarding.
+
+- Ownership: `collab:owner:{doc}` holds the owning replica's instance id with a TTL
+  (`owner_ttl`), renewed by the owner. A replica that finds no owner claims the document.
+  If the owner dies (even SIGKILL) its claim expires and the next join elsewhere claims it.
+- Journal: the owner appends every accepted batch to the broker channel
+  `collab:log:{doc}` (with history) BEFORE broadcasting it, so an acknowledged operation
+  is never lost; a new owner loads the saved snapshot and replays the journal after it.
+- Forwarding: a client connected to a replica that does not own its document is served
+  through the owner: the replica forwards the client's commands, as bytes, to the owner's
+  inbox channel `collab:to:{instance}` and relays the owner's events back from its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..broker.base import Broker, Subscription
+from .codec import applied_from_json, applied_to_json
+from .ops import Applied
+
+log = logging.getLogger("realtime.collaboration")
+#: Journal batches kept; snapshots are saved within seconds, so this only needs to cover that gap.
+LOG_HISTORY = 10_000
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+class Cluster:
+    def __init__(self, broker: Broker, instance_id: str, owner_ttl: float) -> None:
+        self.broker = broker
+        self.instance_id = instance_id
+        self.owner_ttl = owner_ttl
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- ownership -----------------------------------------------------------------------------
+    @staticmethod
+    def owner_key(document_id: str) -> str:
+        return f"collab:owner:{document_id}"
+
+    async def owner_of(self, document_id: str) -> str | None:
+        raw = await self.broker.kv_get(self.owner_key(document_id))
+        return raw.decode() if raw is not None else None
+
+    async def claim(self, document_id: str) -> str:
+        """The owner after trying to claim the document (this replica if it was free)."""
+        me = self.instance_id.encode()
+        if await self.broker.kv_set_if_absent(self.owner_key(document_id), me, ttl=self.owner_ttl):
+            return self.instance_id
+        owner = await self.owner_of(document_id)
+        if owner is None:  # expired between the two calls: try once more
+            return await self.claim(document_id)
+        return owner
+
+    async def renew(self, document_id: str) -> bool:
+        me = self.instance_id.encode()
+        return await self.broker.kv_compare_and_set(self.owner_key(document_id), me, me, ttl=self.owner_ttl)
+
+    async def release(self, document_id: str) -> None:
+        await self.broker.kv_compare_and_delete(self.owner_key(document_id), self.instance_id.encode())
+
+    # -- the journal -----------------------------------------------------------------------------
+    async def journal(self, document_id: str, applied: list[Applied]) -> None:
+        data = json.dumps([applied_to_json(a) for a in applied]).encode()
+        await self.broker.publish(f"collab:log:{document_id}", data, history_size=LOG_HISTORY)
+
+    async def journal_since(self, document_id: str, version: int) -> list[Applied]:
+        result = await self.broker.history(f"collab:log:{document_id}")
+        out: list[Applied] = []
+        for pub in result.publications:
+            for item in json.loads(pub.data):
+                a = applied_from_json(item)
+                if a.version > version and (not out or a.version == out[-1].version + 1):
+                    out.append(a)
+        return out
+
+    # -- forwarding ------------------------------------------------------------------------------------
+    async def send(self, instance_id: str, message: dict[str, Any]) -> None:
+        await self.broker.publish(f"collab:to:{instance_id}", json.dumps(message).encode(), history_size=0)
+
+    async def start(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        sub = self.broker.subscribe(maxsize=100_000, max_bytes=256 * 1024 * 1024)
+        await sub.add(f"collab:to:{self.instance_id}")
+        self._sub = sub
+
+        async def pump() -> None:
+            async for pub in sub:
+                try:
+                    await handler(json.loads(pub.data))
+                except Exception:
+                    log.exception("collaboration: forwarded message failed")
+            log.warning("collaboration inbox closed (%s)", sub.closed_reason)
+
+        self._task = asyncio.get_running_loop().create_task(pump(), name="collab-inbox")
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.close()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
