@@ -122,6 +122,7 @@ class RedisBroker(Broker):
         self._connected = asyncio.Event()
         self._closed = False
         self._ping_sent: float | None = None
+        self.pongs_received = 0  # answered pings on the pub/sub connection (diagnostics and tests)
         self._ping_timeout = ping_timeout if ping_timeout is not None else max(15.0, 5 * ping_interval)
 
     @property
@@ -148,16 +149,24 @@ class RedisBroker(Broker):
         for task in (self._supervisor, self._reader):
             if task is not None:
                 task.cancel()
-        for task in (self._supervisor, self._reader):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        tasks = {t for t in (self._supervisor, self._reader) if t is not None}
+        if tasks:
+            done, stuck = await asyncio.wait(tasks, timeout=5.0)
+            for task in done:  # collect failures so asyncio does not log them as never retrieved
+                if not task.cancelled() and task.exception() is not None:
+                    log.debug("Redis broker task %s ended with %r", task.get_name(), task.exception())
+            if stuck:  # never hang a shutdown on a wedged task
+                log.warning("Redis broker tasks did not stop in 5 s: %s", [t.get_name() for t in stuck])
         self._drop_subscriptions()
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.disconnect()
-        await self._redis.aclose()
-        await self._pool.disconnect()
+        try:
+            async with asyncio.timeout(5.0):  # a dead or wedged Redis must not hold up shutdown
+                if self._conn is not None:
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._conn.disconnect()
+                await self._redis.aclose()
+                await self._pool.disconnect()
+        except TimeoutError:
+            log.warning("closing the Redis connections took over 5 s; abandoned them")
         self._set_healthy(False)
 
     async def _connect_pubsub(self) -> None:
@@ -174,7 +183,7 @@ class RedisBroker(Broker):
     async def _supervise(self) -> None:
         """Ping the pub/sub connection; on loss mark unhealthy, close subscriptions, reconnect."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closed:
             assert self._reader is not None
             done, _ = await asyncio.wait({self._reader}, timeout=self._ping_interval)
             lost = bool(done)
@@ -201,13 +210,14 @@ class RedisBroker(Broker):
             log.error("lost the Redis pub/sub connection (%s); subscriptions closed until it is back", reason)
             self._connected.clear()
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+            # asyncio.wait, not `await reader`: suppressing the reader's CancelledError would also
+            # swallow OUR cancellation by close(), and the loop below would run forever.
+            await asyncio.wait({self._reader})
             with contextlib.suppress(Exception):
                 await self._conn.disconnect(nowait=True)
             self._set_healthy(False)
             self._drop_subscriptions()
-            while True:
+            while not self._closed:
                 await asyncio.sleep(self._reconnect_delay)
                 try:
                     await self._redis.ping()
@@ -216,6 +226,8 @@ class RedisBroker(Broker):
                     log.debug("Redis still unavailable: %s", exc)
                     continue
                 break
+            if self._closed:
+                return
             log.info("Redis pub/sub connection restored")
             self._set_healthy(True)
 
@@ -237,7 +249,7 @@ class RedisBroker(Broker):
             msg = await conn.read_response(timeout=math.inf)
             if not isinstance(msg, list) or not msg:
                 if msg in (b"PONG", "PONG"):  # PING answered outside subscribed mode
-                    self._ping_sent = None
+                    self._pong()
                 continue
             kind = msg[0]
             if kind == b"message":
@@ -258,7 +270,11 @@ class RedisBroker(Broker):
                     if not fut.done():
                         fut.set_result(None)
             elif kind == b"pong":
-                self._ping_sent = None
+                self._pong()
+
+    def _pong(self) -> None:
+        self._ping_sent = None
+        self.pongs_received += 1
 
     async def _send_subscribe(self, channel: str) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
