@@ -47,7 +47,7 @@ _REASONS = {
 
 
 class _Malformed:
-    """A request that did not parse (e.g. a string field holding invalid UTF-8 or a lone surrogate)."""
+    """A Session command that did not parse (e.g. a string field holding invalid UTF-8)."""
 
     __slots__ = ("detail",)
 
@@ -63,7 +63,7 @@ class _Malformed:
 
 
 def _tolerant(cls: Any) -> Callable[[bytes], Any]:
-    # grpc would answer an undecodable message with INTERNAL; we answer INVALID_ARGUMENT instead.
+    # An undecodable command becomes an error event for its stream, not the end of the stream.
     def parse(data: bytes) -> Any:
         try:
             return cls.FromString(data)
@@ -185,8 +185,6 @@ class TextServicer:
     # --- unary --------------------------------------------------------------------------
 
     async def FixText(self, request: Any, context: Any) -> bytes:
-        if isinstance(request, _Malformed):
-            raise request.error()
         check_text(request.text, "text")
         ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
@@ -196,8 +194,6 @@ class TextServicer:
         return wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
 
     async def FixTextBatch(self, request: Any, context: Any) -> bytes:
-        if isinstance(request, _Malformed):
-            raise request.error()
         items = request.items
         if not items or len(items) > MAX_BATCH:
             raise invalid_argument(
@@ -392,17 +388,19 @@ def _serialize(message: Any) -> bytes:
 
 
 def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
-    """Like the generated `add_TextServiceServicer_to_server`, with deserializers that turn an
-    undecodable message into INVALID_ARGUMENT (or an error event) instead of INTERNAL."""
+    """Like the generated `add_TextServiceServicer_to_server`, but unary answers are bytes the
+    service encoded itself, and Session parses tolerantly: an undecodable command gets an error
+    event and the stream stays open (the platform interceptor would end the stream). Undecodable
+    unary requests are the interceptor's: INVALID_ARGUMENT with reason MALFORMED_REQUEST."""
     handlers = {
         "FixText": grpc.unary_unary_rpc_method_handler(
             servicer.FixText,
-            request_deserializer=_tolerant(text_pb2.FixTextRequest),
+            request_deserializer=text_pb2.FixTextRequest.FromString,
             response_serializer=_serialize,
         ),
         "FixTextBatch": grpc.unary_unary_rpc_method_handler(
             servicer.FixTextBatch,
-            request_deserializer=_tolerant(text_pb2.FixTextBatchRequest),
+            request_deserializer=text_pb2.FixTextBatchRequest.FromString,
             response_serializer=_serialize,
         ),
         "Session": grpc.stream_stream_rpc_method_handler(
