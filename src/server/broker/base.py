@@ -36,6 +36,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 Clock = Callable[[], float]
 
@@ -46,6 +47,7 @@ DEFAULT_HISTORY_TTL = 24 * 3600.0
 DEFAULT_IDEMPOTENCY_TTL = 300.0
 #: Default bound of one subscription's queue (publications, then bytes).
 DEFAULT_QUEUE_SIZE = 1024
+_NO_ITEMS: deque[Any] = deque(maxlen=0)  # shared stand-in until a subscription's first publication
 DEFAULT_QUEUE_BYTES = 4 * 1024 * 1024
 
 
@@ -161,7 +163,9 @@ class Subscription:
         self._max_bytes = max_bytes
         # A plain deque plus one waiter future (not an asyncio.Queue): an idle subscription costs
         # little, and a stream handler can wait on `ready()` beside its other futures without a task.
-        self._items: deque[Publication] = deque()
+        # The deque is made on the first publication: an empty one holds a 64-slot block (~600 B),
+        # and most subscriber streams sit idle.
+        self._items: deque[Publication] = _NO_ITEMS
         self._waiter: asyncio.Future[None] | None = None
         self._bytes = 0
         self._on_close = on_close
@@ -185,7 +189,8 @@ class Subscription:
     def ready(self) -> asyncio.Future[None]:
         """A future that is done once `get_nowait()` has a publication or the subscription closed.
 
-        Wait on it with `asyncio.wait` (which never cancels it); do not cancel it yourself.
+        One consumer per subscription: await it directly or with `asyncio.wait`. If the awaiting
+        task is cancelled, the future is cancelled with it and the next call makes a fresh one.
         """
         if self._items or self.closed:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -268,6 +273,8 @@ class Subscription:
             self._close(CLOSED_OVERFLOW)
             return
         self._bytes += size
+        if self._items is _NO_ITEMS:
+            self._items = deque()
         self._items.append(pub)
         self._wake()
 

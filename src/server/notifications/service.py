@@ -40,12 +40,6 @@ IDEMPOTENCY_TTL = 300.0
 DRAIN_BATCH = 64
 
 
-def _quiet(task: asyncio.Future[Any]) -> None:
-    # A read abandoned when the stream ends may still fail; its error is expected, not "never retrieved".
-    if not task.cancelled():
-        task.exception()
-
-
 pb = notifications_pb2
 
 
@@ -123,8 +117,10 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             )
         except BrokerUnavailable as exc:
             raise _broker_down(exc) from exc
-        # No task per stream beyond the read of the next command (an idle subscriber stream should
-        # cost little memory); shutdown wakes every stream through its subscription (wake_on_shutdown).
+        # An idle subscriber stream should cost little memory: no task beyond the read of the next
+        # command, and one future to wait on (the subscription's `ready()`), which a publication,
+        # the next command (`command_arrived`) and shutdown (`wake_on_shutdown`) all complete.
+        # asyncio.wait would hold a set, a waiter, callbacks and two coroutine frames per stream.
         nxt: asyncio.Future[Any] | None = None
         self._sessions.add(session)
         try:
@@ -136,9 +132,11 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             while True:
                 if nxt is None:
                     nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
-                    nxt.add_done_callback(_quiet)
-                if not self._hub.shutdown.started:
-                    await asyncio.wait((nxt, session.sub.ready()), return_when=asyncio.FIRST_COMPLETED)
+                    nxt.add_done_callback(session.command_arrived)
+                if not self._hub.shutdown.started and not nxt.done():
+                    # Awaiting it directly is fine: ready() hands out a fresh future once this one
+                    # is done or cancelled. A wake-up may be spurious; the loop just goes round.
+                    await session.sub.ready()
                 if self._hub.shutdown.started:  # say so, then end (clients resume elsewhere)
                     grace = duration_pb2.Duration()
                     grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))

@@ -9,8 +9,10 @@ publications one at a time, so the filter and command handling never interleave.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition, Subscription
 from ..platform.auth import Principal
@@ -184,6 +186,14 @@ class NotificationSession:
             return False
         state.last = pub.offset
         return True
+
+    def command_arrived(self, read: asyncio.Future[Any]) -> None:
+        """Done-callback of the stream's pending command read: wake the stream loop, which waits
+        on the subscription alone. A read abandoned at the end of the stream may fail; that error
+        is expected, not "never retrieved"."""
+        if not read.cancelled():
+            read.exception()
+        self.sub.wake()
 
     async def close(self) -> None:
         channels = list(self._channels)

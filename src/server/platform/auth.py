@@ -146,13 +146,16 @@ class TokenVerifier:
         return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
 
 
+_NO_ROLES: frozenset[str] = frozenset()  # shared: most callers have no roles, and streams keep theirs
+
+
 def _roles(raw: object) -> frozenset[str]:
     if raw is None:
-        return frozenset()
+        return _NO_ROLES
     if isinstance(raw, str):
-        return frozenset(raw.split())
+        return frozenset(raw.split()) or _NO_ROLES
     if isinstance(raw, list) and all(isinstance(r, str) for r in raw):
-        return frozenset(raw)
+        return frozenset(raw) or _NO_ROLES
     raise unauthenticated("token claim 'roles' must be a list of strings")
 
 

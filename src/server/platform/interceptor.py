@@ -196,6 +196,29 @@ class _CallSpec:
         self.streaming = False
 
 
+class _CountedRequests:
+    """A stream's requests as the handler sees them (see `_Call.count`).
+
+    A class, not an async generator: every open stream holds one, and an async generator
+    costs a frame plus an entry in the event loop's weak set of generators."""
+
+    __slots__ = ("_call", "_requests")
+
+    def __init__(self, call: _Call, requests: AsyncIterator[Any]) -> None:
+        self._call = call
+        self._requests = requests
+
+    def __aiter__(self) -> _CountedRequests:
+        return self
+
+    async def __anext__(self) -> Any:
+        request = await self._requests.__anext__()
+        self._call.received += 1
+        if type(request) is _Malformed:
+            raise request.error
+        return request
+
+
 class _Call:
     """One call's lifetime: checks on entry; status, metrics and the log line on exit."""
 
@@ -258,28 +281,19 @@ class _Call:
     def _arm_expiry(self, principal: Principal) -> None:
         # A long stream ends with UNAUTHENTICATED when its token expires; the
         # client reconnects with a fresh token (gRPC cannot refresh metadata mid-call).
-        task = asyncio.current_task()
-        assert task is not None
-
-        def expire() -> None:
-            self.token_expired = True
-            task.cancel()
-
+        # A bound method and an argument, not a closure: every open stream holds this timer.
         delay = max(principal.expires_at - time.time(), 0.0)
-        self.timer = asyncio.get_running_loop().call_later(delay, expire)
+        self.timer = asyncio.get_running_loop().call_later(delay, self._expire, asyncio.current_task())
+
+    def _expire(self, task: asyncio.Task[Any] | None) -> None:
+        self.token_expired = True
+        if task is not None:
+            task.cancel()
 
     def count(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The handler's request iterator: counts messages; one that did not parse raises
         INVALID_ARGUMENT out of the iterator, ending the stream with that status."""
-
-        async def counted() -> AsyncIterator[Any]:
-            async for request in requests:
-                self.received += 1
-                if type(request) is _Malformed:
-                    raise request.error
-                yield request
-
-        return counted()
+        return _CountedRequests(self, requests)
 
     async def _finish_with(self, err: HubError) -> None:
         self.code = err.code.name

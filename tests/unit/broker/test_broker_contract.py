@@ -286,3 +286,27 @@ async def test_bad_arguments_are_refused(broker: Broker) -> None:
         await broker.kv_set("k", b"x", ttl=-1)
     with pytest.raises(ValueError):
         broker.subscribe(maxsize=0)
+
+
+async def test_ready_survives_a_cancelled_waiter_and_wakes_the_next(broker: Broker) -> None:
+    """The notification stream awaits `ready()` directly: a cancelled wait must not break the
+    subscription, and the next `ready()` must still be completed by a publication."""
+    sub = broker.subscribe()
+    await sub.add("c")
+    try:
+        first = asyncio.ensure_future(asyncio.wait_for(sub.ready(), 0.05))
+        with pytest.raises(TimeoutError):
+            await first  # nothing published: the wait times out and cancels the future
+        assert sub.get_nowait() is None and not sub.closed
+        nxt = sub.ready()
+        assert not nxt.done()
+        await broker.publish("c", b"x")
+        async with asyncio.timeout(10):
+            await nxt
+        got = sub.get_nowait()
+        assert got is not None and got.data == b"x"
+        woken = sub.ready()
+        sub.wake()  # a wake-up without a publication (a command, shutdown) completes ready()
+        assert woken.done() and sub.get_nowait() is None
+    finally:
+        await sub.close()
