@@ -15,6 +15,7 @@ import time
 from prometheus_client import Counter, Gauge, Histogram
 
 from ..platform.errors import Code
+from ..platform.logs import call_log
 from ..platform.metrics import HANDLING_BUCKETS, Metrics
 
 log = logging.getLogger("realtime.gateway")
@@ -50,6 +51,7 @@ class GatewayMetrics:
         # Label children are cached: labels() costs a lock and a dict build per call.
         self.active_by = {p: self.active.labels(p) for p in PROTOCOLS}
         self.seconds_by = {p: self.seconds.labels(p) for p in PROTOCOLS}
+        self.messages_by = {(p, d): self.messages.labels(p, d) for p in PROTOCOLS for d in ("in", "out")}
         self._calls_by: dict[tuple[str, str], Counter] = {}
 
     def count_call(self, protocol: str, code: str) -> None:
@@ -89,19 +91,20 @@ class CallRecord:
         m.count_call(self.protocol, name)
         m.seconds_by[self.protocol].observe(elapsed)
         if self.msgs_in:
-            m.messages.labels(self.protocol, "in").inc(self.msgs_in)
+            m.messages_by[(self.protocol, "in")].inc(self.msgs_in)
         if self.msgs_out:
-            m.messages.labels(self.protocol, "out").inc(self.msgs_out)
-        log.info(
-            "gateway call finished",
-            extra={
-                "protocol": self.protocol,
-                "method": self.method,
-                "code": name,
-                "duration_ms": round(elapsed * 1000, 3),
-                "msgs_in": self.msgs_in,
-                "msgs_out": self.msgs_out,
-                "peer": self.peer,
-                **({"detail": message[:200]} if code and message else {}),
-            },
-        )
+            m.messages_by[(self.protocol, "out")].inc(self.msgs_out)
+        fields = {
+            "protocol": self.protocol,
+            "method": self.method,
+            "code": name,
+            "duration_ms": round(elapsed * 1000, 3),
+            "msgs_in": self.msgs_in,
+            "msgs_out": self.msgs_out,
+            "peer": self.peer,
+        }
+        if code and message:
+            fields["detail"] = message[:200]
+        # The hub's fast call-log path: a `logging` record cost more than the rest of a unary
+        # gRPC-Web call's bookkeeping together (profiled: ~140 us of ~700 us).
+        call_log.emit(log, "gateway call finished", fields)

@@ -1,0 +1,72 @@
+"""The one-line-per-call log: same shape on the fast path as through `logging`, never a token."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+
+import pytest
+
+from realtime.server.platform.logs import CallLog, JsonFormatter, TextFormatter
+
+FIELDS = {"protocol": "grpc-web", "method": "/realtime.v1.X/Y", "code": "OK", "duration_ms": 1.25}
+
+
+@pytest.fixture
+def logger() -> logging.Logger:
+    log = logging.getLogger("realtime.test-calls")
+    log.setLevel(logging.INFO)
+    return log
+
+
+async def test_json_lines_are_batched_per_loop_turn(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logging.getLogger("realtime.calls"), "level", logging.INFO)
+    out = io.StringIO()
+    calls = CallLog()
+    calls.configure("json", out)
+    calls.emit(logger, "gateway call finished", FIELDS)
+    calls.finished("alice", "/realtime.v1.X/Y", "OK", 0.5, 1, 2)
+    assert out.getvalue() == ""  # written once per event-loop turn, not per call
+    await asyncio.sleep(0)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["logger"] == "realtime.test-calls" and first["message"] == "gateway call finished"
+    assert {k: first[k] for k in FIELDS} == FIELDS and first["level"] == "info"
+    assert first["time"].endswith("Z") and "T" in first["time"]
+    assert second["logger"] == "realtime.calls" and second["user"] == "alice"
+    assert (second["msgs_in"], second["msgs_out"]) == (1, 2)
+
+
+async def test_text_line_matches_the_text_formatter(logger: logging.Logger) -> None:
+    out = io.StringIO()
+    calls = CallLog()
+    calls.configure("text", out)
+    calls.emit(logger, "gateway call finished", FIELDS)
+    await asyncio.sleep(0)
+    line = out.getvalue().strip()
+    assert " INFO realtime.test-calls: gateway call finished protocol=grpc-web " in line
+    assert line.endswith("code=OK duration_ms=1.25")
+    record = logging.LogRecord(logger.name, logging.INFO, "", 0, "gateway call finished", None, None)
+    record.__dict__.update(FIELDS)
+    slow = TextFormatter().format(record)
+    assert slow.split(" ", 2)[2] == line.split(" ", 2)[2]  # same after the timestamp
+    assert json.loads(JsonFormatter().format(record))["protocol"] == "grpc-web"
+
+
+def test_unconfigured_goes_through_logging_and_respects_the_level(
+    logger: logging.Logger, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = CallLog()
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        calls.emit(logger, "gateway call finished", FIELDS)
+    [record] = caplog.records
+    assert record.getMessage() == "gateway call finished" and record.__dict__["code"] == "OK"
+    caplog.clear()
+    logger.setLevel(logging.WARNING)
+    out = io.StringIO()
+    calls.configure("json", out)
+    calls.emit(logger, "gateway call finished", FIELDS)
+    assert calls._pending == [] and not caplog.records
