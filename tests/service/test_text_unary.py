@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -133,3 +135,49 @@ async def test_batch_of_large_texts_runs_off_the_loop(hub: TestHub) -> None:
         stub = client.stub(text_pb2_grpc.TextServiceStub)
         reply = await stub.FixTextBatch(text_pb2.FixTextBatchRequest(items=items), timeout=30)
     assert all(r.fix.text.startswith("שלום מה שלומך ") for r in reply.results)
+
+
+def _metric(hub: TestHub, name: str) -> float:
+    with urllib.request.urlopen(f"{hub.http_url}/metrics", timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+async def test_big_batches_move_to_worker_processes_with_the_same_answers(hub: TestHub) -> None:
+    """A big batch first runs on threads while the worker processes start, then on them:
+    the answers (fixes and per-item errors) must not change with the runner."""
+    items = [
+        text_pb2.FixTextBatchItem(id="a", text="akuo nv akunl " * 200),
+        text_pb2.FixTextBatchItem(id="b", text=""),
+        text_pb2.FixTextBatchItem(id="c", text="susu", operations=[7]),
+        text_pb2.FixTextBatchItem(id="d", text="caf\u00c3\u00a9  ok", operations=[text_pb2.OPERATION_CLEAN]),
+        text_pb2.FixTextBatchItem(id="e", text="x" * 100_001),
+    ]
+    request = text_pb2.FixTextBatchRequest(items=items, options=text_pb2.FixOptions(language_hints=["he"]))
+
+    def comparable(reply: text_pb2.FixTextBatchResponse) -> list[text_pb2.FixTextBatchResult]:
+        out = []
+        for r in reply.results:
+            r = text_pb2.FixTextBatchResult.FromString(r.SerializeToString())
+            if r.HasField("fix"):  # (touching r.fix otherwise would switch the oneof to it)
+                r.fix.ClearField("compute_time")
+            out.append(r)
+        return out
+
+    processes = 'realtime_text_batches_total{runner="processes"}'
+    async with hub.client("alice") as client:
+        stub = client.stub(text_pb2_grpc.TextServiceStub)
+        first = comparable(await stub.FixTextBatch(request, timeout=30))
+        assert first[0].fix.text.startswith("שלום מה שלומך ") and first[3].fix.text == "café ok"
+        assert [r.error.command_id for r in first[1:3]] == ["b", "c"] and first[4].error.code == 3
+        for _ in range(120):  # at most ~60 s for a spawned worker to import and load its lexicon
+            reply = comparable(await stub.FixTextBatch(request, timeout=30))
+            assert reply == first
+            if await asyncio.to_thread(_metric, hub, processes) > 0:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise AssertionError("big batches never ran in the worker processes")
+    assert await asyncio.to_thread(_metric, hub, 'realtime_text_batches_total{runner="threads"}') >= 1

@@ -95,10 +95,14 @@ def fix_text_response(fix: FixResult) -> bytes:
 
 def batch_result(item_id: str, fix: FixResult | None, error: bytes | None) -> bytes:
     """A serialized realtime.v1.FixTextBatchResult: the fix, or an already serialized ErrorEvent."""
-    head = _string(1, item_id)
     if fix is not None:
-        return head + field_bytes(2, text_fix(fix))
-    return head + field_bytes(3, error or b"")
+        return batch_result_encoded(item_id, text_fix(fix))
+    return _string(1, item_id) + field_bytes(3, error or b"")
+
+
+def batch_result_encoded(item_id: str, fix: bytes) -> bytes:
+    """A serialized realtime.v1.FixTextBatchResult around an already serialized TextFix."""
+    return _string(1, item_id) + field_bytes(2, fix)
 
 
 def batch_response(results: Iterable[bytes]) -> bytes:
