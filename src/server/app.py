@@ -127,7 +127,10 @@ class Hub:
         ctx.broker = await self._start_broker()
         for module_name in self._service_modules:
             module = importlib.import_module(module_name)
-            names = await module.register(ctx)
+            try:
+                names = await module.register(ctx)
+            except ValueError as exc:  # a service setting (REALTIME_<SERVICE>_*) that does not parse
+                raise StartupError(f"{module_name.rsplit('.', 2)[-2]} service: {exc}") from exc
             ctx.services.extend(names)
         for name in ctx.services:
             await self.health.register(name)

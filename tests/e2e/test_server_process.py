@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -119,3 +120,21 @@ def test_require_auth_config_refuses_to_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--require-auth-config" in result.stderr
     assert not (tmp_path / ".realtime").exists()
+
+
+def test_a_bad_service_setting_is_a_clear_startup_error(tmp_path: Path) -> None:
+    for name, value, expected in (
+        ("REALTIME_TEXT_BATCH_WORKERS", "many", "text service: REALTIME_TEXT_BATCH_WORKERS='many'"),
+        ("REALTIME_NOTIFICATIONS_HISTORY_SIZE", "-x", "notifications service: REALTIME_NOTIFICATIONS_"),
+    ):
+        result = subprocess.run(
+            [tool("realtime-server"), "--grpc-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env={**os.environ, name: value},
+        )
+        assert result.returncode == 2, result.stderr
+        assert "cannot start: " + expected in result.stderr
+        assert "Traceback" not in result.stderr
