@@ -51,6 +51,11 @@ def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
             commands(), metadata=metadata, timeout=20
         )
         assert next(stream).HasField("pong")
+        for _ in range(100):  # the Watch answers on its own thread: see SERVING before stopping
+            if statuses:
+                break
+            time.sleep(0.05)
+        assert statuses == [health_pb2.HealthCheckResponse.SERVING]
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         going_away = next(stream)
