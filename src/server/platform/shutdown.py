@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
 class Shutdown:
     """Set once when graceful shutdown starts.
 
     Stream handlers race their work against `future` (one shared future, so an
-    open stream costs no extra task); when it fires they send a `going_away`
-    event and end the stream, within `grace` seconds.
+    open stream costs no extra task) or register a pending read with `interrupt`;
+    when shutdown starts they send a `going_away` event and end the stream, within
+    `grace` seconds.
     """
 
     def __init__(self, grace: float) -> None:
         self.grace = grace
         self._future: asyncio.Future[None] | None = None
         self._started = False
+        self._interruptible: set[asyncio.Future[Any]] = set()
 
     @property
     def started(self) -> bool:
@@ -35,6 +38,20 @@ class Shutdown:
         self._started = True
         if self._future is not None and not self._future.done():
             self._future.set_result(None)
+        pending, self._interruptible = self._interruptible, set()
+        for fut in pending:
+            fut.cancel()
+
+    def interrupt(self, fut: asyncio.Future[Any]) -> None:
+        """Cancel `fut` when shutdown starts (at once if it has): e.g. a stream's pending read.
+
+        Cheaper per idle stream than racing each read against `future` with asyncio.wait
+        (a set, a waiter, callbacks and two coroutine frames per stream)."""
+        if self._started:
+            fut.cancel()
+            return
+        self._interruptible.add(fut)
+        fut.add_done_callback(self._interruptible.discard)
 
     async def wait(self) -> None:
         await asyncio.shield(self.future)

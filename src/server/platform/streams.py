@@ -27,19 +27,23 @@ async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown
     if shutdown.started:
         yield None
         return
-    stop = shutdown.future
     nxt: asyncio.Future[T] | None = None
     try:
         while True:
+            # One task per stream for the pending read, cancelled by shutdown (`interrupt`); an
+            # idle stream holds nothing more.
             nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
             nxt.add_done_callback(_quiet)
-            done, _ = await asyncio.wait((nxt, stop), return_when=asyncio.FIRST_COMPLETED)
-            if nxt not in done:
-                yield None
-                return
+            shutdown.interrupt(nxt)
             try:
-                command = nxt.result()
+                command = await nxt
             except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if (task is not None and task.cancelling()) or not (shutdown.started and nxt.cancelled()):
+                    raise  # this stream itself is being cancelled (client gone, token expired...)
+                yield None  # shutdown interrupted the read
                 return
             yield command
     finally:
