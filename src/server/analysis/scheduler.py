@@ -704,6 +704,12 @@ class Scheduler:
                     if job is None:
                         break
                     run = _LocalRun(CancelToken(), job.attempt)
+                    stale = self._local.get(job.id)
+                    if stale is not None:
+                        # Our earlier attempt lost its lease (a stalled loop) and the job came back
+                        # to us: the new attempt supersedes it, and the lease it renews is the new one's.
+                        stale.token.cancel("lease_lost")
+                        stale.stopped.set()
                     self._local[job.id] = run
                     self._spawn(self._run_local(job, run), f"analysis-job-{job.id}")
             except Exception:  # the store is unreachable (Redis down): keep the runner alive, retry
@@ -785,7 +791,8 @@ class Scheduler:
         except HubError as err:
             log.warning("analysis job %s could not finish here: %s", job.id, err)
         finally:
-            self._local.pop(job.id, None)
+            if self._local.get(job.id) is run:  # not a newer attempt of the same job
+                del self._local[job.id]
             self.wake()
 
     async def _pump(self, job_id: str, reports: asyncio.Queue[tuple[str, Any]], run: _LocalRun) -> None:

@@ -326,3 +326,30 @@ async def test_reported_job_fails_when_its_worker_goes_silent(
     done = await s.create_reported(worker, "slides.generate", [("render", 100)], "alice", "")
     await s.report(worker, done.id, "", 0.0, [], AnalyzerResult({"ok": True}), None)
     assert done.id not in (await s.store.queue()).reported
+
+
+async def test_a_job_that_comes_back_to_its_replica_supersedes_the_stale_attempt(
+    backend: Backend, clock: FakeClock, gate: Gate
+) -> None:
+    """A stalled loop let our lease lapse; another replica re-queued the job and it came back to
+    us while attempt 1 still ran. Attempt 1 must stop (it would renew and report under the same
+    replica name) and must not take attempt 2's bookkeeping with it when it ends."""
+    s = await make(backend, clock, gate, True)
+    try:
+        job = await s.submit("alice", "test.gate", text("x"))
+        await asyncio.to_thread(gate.entered.acquire, True, 10)
+        stale = s._local[job.id]
+        assert await s._requeue(job.id, "lease expired")  # what the other replica did
+        s.wake()
+        await asyncio.to_thread(gate.entered.acquire, True, 10)  # attempt 2 started here
+        current = s._local[job.id]
+        assert current is not stale and current.attempt == 2
+        assert stale.stopped.is_set() and stale.token.cancelled
+        gate.release.set()
+        async with asyncio.timeout(10):
+            done = await s.wait(job.id, ALICE, 10)
+        assert done.job_state == JobState.SUCCEEDED and done.attempt == 2
+        await eventually(lambda: job.id not in s._local)
+    finally:
+        gate.release.set()
+        await s.stop()
