@@ -37,10 +37,14 @@ def _init_worker() -> None:
     _fixer = TextFixer()
 
 
-def _fix_encoded(plans: Sequence[Plan], hints: Collection[str]) -> list[bytes]:
-    """In a worker: each text fixed and serialized as a realtime.v1.TextFix."""
-    fixer = _fixer if _fixer is not None else TextFixer()
+def fix_and_encode(fixer: TextFixer, plans: Sequence[Plan], hints: Collection[str]) -> list[bytes]:
+    """Each text fixed and serialized as a realtime.v1.TextFix (any runner: loop, thread, worker)."""
     return [wire.text_fix(fixer.fix(text, ops, hints)) for text, ops in plans]
+
+
+def _fix_in_worker(plans: Sequence[Plan], hints: Collection[str]) -> list[bytes]:
+    assert _fixer is not None, "the pool's initializer builds the fixer"
+    return fix_and_encode(_fixer, plans, hints)
 
 
 def _ready() -> bool:
@@ -84,12 +88,14 @@ class ProcessBatches:
             self._starting = None
 
     async def fix(self, plans: Sequence[Plan], hints: Collection[str]) -> list[bytes] | None:
-        """Encoded TextFix per plan, or None when the workers cannot take it (use a thread)."""
+        """Encoded TextFix per plan, or None when the workers cannot take it yet (use a thread);
+        the first call starts them."""
         pool = self._pool
         if not self.ready or pool is None:
+            self.warm()
             return None
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, _fix_encoded, plans, hints)
+            return await asyncio.get_running_loop().run_in_executor(pool, _fix_in_worker, plans, hints)
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: submit after shutdown
             if not self._closed:
                 log.warning("a text batch worker died (%s); restarting the workers", exc)

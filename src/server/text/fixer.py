@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from ..platform.errors import HubError, invalid_argument
+from ..platform.errors import invalid_argument
 from .clean import clean_suggestions
 from .layout import Cancelled, LayoutFixer
 from .suggestions import Kind, Suggestion, apply
@@ -134,13 +134,3 @@ class TextFixer:
                 suggestions = _merge(clean, cleaned, layout)
         result = apply(text, suggestions) if suggestions else text
         return FixResult(result, tuple(suggestions), time.perf_counter() - started)
-
-    def fix_checked(
-        self, text: str, operations: Collection[Operation], hints: Collection[str], field: str = "text"
-    ) -> FixResult | HubError:
-        """`fix` for one batch item: a bad item returns its own error instead of raising."""
-        try:
-            check_text(text, field)
-            return self.fix(text, operations, hints)
-        except HubError as err:
-            return err

@@ -24,7 +24,7 @@ from ..platform.status import error_event
 from ..platform.streams import commands_until_shutdown
 from . import session as sess
 from . import wire
-from .batches import ProcessBatches
+from .batches import Plan, ProcessBatches, fix_and_encode
 from .documents import Change
 from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_hints, check_text
 from .lexicon import default_lexicon
@@ -240,82 +240,42 @@ class TextServicer:
             )
         default_ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
-        plans: list[tuple[str, frozenset[Operation]] | HubError] = []
+        plans: list[Plan | HubError] = []
         for i, item in enumerate(items):
             try:
                 ops = _operations(item.operations, f"items[{i}].operations") or default_ops
+                check_text(item.text, f"items[{i}].text")
                 plans.append((item.text, ops))
-            except HubError as err:
+            except HubError as err:  # this item's own error; one bad item never fails the batch
                 plans.append(err)
-        size = sum(len(item.text) for item in items)
-        if size > INLINE_CHARS and self._batches is not None:
-            encoded = await self._in_processes(items, plans, hints)
-            if encoded is not None:
-                self._computed["FixTextBatch"].inc(len(items))
-                self._batch_runs["processes"].inc()
-                return encoded
-        fixer = self._fixer
-
-        def work() -> list[FixResult | HubError]:
-            out: list[FixResult | HubError] = []
-            for i, plan in enumerate(plans):
-                out.append(
-                    plan
-                    if isinstance(plan, HubError)
-                    else fixer.fix_checked(*plan, hints, f"items[{i}].text")
-                )
-            return out
-
-        if size <= INLINE_CHARS:
-            outcomes = work()
-            self._batch_runs["inline"].inc()
-        else:
-            outcomes = await asyncio.get_running_loop().run_in_executor(self._pool, work)
-            self._batch_runs["threads"].inc()
-        results = []
-        for item, outcome in zip(items, outcomes, strict=True):
-            if isinstance(outcome, HubError):
-                error = error_event(outcome, item.id).SerializeToString()
-                results.append(wire.batch_result(item.id, None, error))
-            else:
-                results.append(wire.batch_result(item.id, outcome, None))
+        valid = [plan for plan in plans if not isinstance(plan, HubError)]
+        fixes = await self._fix_batch(valid, hints)
+        done = iter(fixes)
+        results = [
+            wire.batch_result(item.id, error=error_event(plan, item.id).SerializeToString())
+            if isinstance(plan, HubError)
+            else wire.batch_result(item.id, fix=next(done))
+            for item, plan in zip(items, plans, strict=True)
+        ]
         self._computed["FixTextBatch"].inc(len(items))
         return wire.batch_response(results)  # FixTextBatchResponse, hand-encoded (see wire.py)
 
-    async def _in_processes(
-        self,
-        items: Sequence[Any],
-        plans: list[tuple[str, frozenset[Operation]] | HubError],
-        hints: Sequence[str],
-    ) -> bytes | None:
-        """The batch response fixed by the worker processes; None while they are not ready."""
-        batches = self._batches
-        assert batches is not None
-        batches.warm()
-        if not batches.ready:
-            return None
-        valid: list[tuple[str, frozenset[Operation]]] = []
-        for i, plan in enumerate(plans):
-            if isinstance(plan, HubError):
-                continue
-            try:
-                check_text(plan[0], f"items[{i}].text")
-            except HubError as err:
-                plans[i] = err
-                continue
-            valid.append(plan)
-        fixes = await batches.fix(valid, hints)
-        if fixes is None:
-            return None
-        done = iter(fixes)
-        results = []
-        for item, plan in zip(items, plans, strict=True):
-            if isinstance(plan, HubError):
-                error = error_event(plan, item.id).SerializeToString()
-                results.append(wire.batch_result(item.id, None, error))
-            else:
-                results.append(wire.batch_result_encoded(item.id, next(done)))
-        return wire.batch_response(results)
+    async def _fix_batch(self, plans: list[Plan], hints: Sequence[str]) -> list[bytes]:
+        """Each text fixed and encoded as a TextFix: small batches on the loop, big ones in the
+        worker processes once they are ready, else on the thread pool."""
+        size = sum(len(text) for text, _ in plans)
+        if size <= INLINE_CHARS:
+            self._batch_runs["inline"].inc()
+            return fix_and_encode(self._fixer, plans, hints)
+        if self._batches is not None:
+            fixes = await self._batches.fix(plans, hints)
+            if fixes is not None:
+                self._batch_runs["processes"].inc()
+                return fixes
+        self._batch_runs["threads"].inc()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, fix_and_encode, self._fixer, plans, hints
+        )
 
     # --- session ------------------------------------------------------------------------
 

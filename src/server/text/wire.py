@@ -93,16 +93,12 @@ def fix_text_response(fix: FixResult) -> bytes:
     return field_bytes(1, text_fix(fix))
 
 
-def batch_result(item_id: str, fix: FixResult | None, error: bytes | None) -> bytes:
-    """A serialized realtime.v1.FixTextBatchResult: the fix, or an already serialized ErrorEvent."""
+def batch_result(item_id: str, *, fix: bytes | None = None, error: bytes | None = None) -> bytes:
+    """A serialized realtime.v1.FixTextBatchResult around a serialized TextFix (`text_fix`) or
+    a serialized ErrorEvent."""
     if fix is not None:
-        return batch_result_encoded(item_id, text_fix(fix))
+        return _string(1, item_id) + field_bytes(2, fix)
     return _string(1, item_id) + field_bytes(3, error or b"")
-
-
-def batch_result_encoded(item_id: str, fix: bytes) -> bytes:
-    """A serialized realtime.v1.FixTextBatchResult around an already serialized TextFix."""
-    return _string(1, item_id) + field_bytes(2, fix)
 
 
 def batch_response(results: Iterable[bytes]) -> bytes:

@@ -24,7 +24,7 @@ async def _ready(batches: ProcessBatches) -> None:
 async def test_workers_answer_the_same_bytes_as_the_loop() -> None:
     batches = ProcessBatches(1)
     try:
-        assert await batches.fix([(TEXTS[0], ALL_OPERATIONS)], ()) is None  # not started: caller uses threads
+        assert await batches.fix([(TEXTS[0], ALL_OPERATIONS)], ()) is None  # starts them; threads for now
         await _ready(batches)
         plans = [(t, ALL_OPERATIONS) for t in TEXTS] + [(TEXTS[0], frozenset({Operation.CLEAN}))]
         got = await batches.fix(plans, ("he",))

@@ -117,8 +117,3 @@ def test_hints_are_checked() -> None:
     with pytest.raises(HubError) as err:
         check_hints(["fr"], "options.language_hints")
     assert err.value.violations[0].field == "options.language_hints[0]"
-
-
-def test_batch_item_errors_are_returned_not_raised(fixer: TextFixer) -> None:
-    outcome = fixer.fix_checked("", set(Operation), (), "items[3].text")
-    assert isinstance(outcome, HubError) and outcome.violations[0].field == "items[3].text"

@@ -34,8 +34,8 @@ def test_zero_and_large_values() -> None:
 def test_batch_response_matches_the_runtime() -> None:
     fixes = [FIXER.fix(t) for t in TEXTS]
     err = error_event(invalid_argument("text is empty", [("items[6].text", "must not be empty")]), "bad")
-    encoded = [wire.batch_result(str(i), f, None) for i, f in enumerate(fixes)]
-    encoded.append(wire.batch_result("bad", None, err.SerializeToString()))
+    encoded = [wire.batch_result(str(i), fix=wire.text_fix(f)) for i, f in enumerate(fixes)]
+    encoded.append(wire.batch_result("bad", error=err.SerializeToString()))
     parsed = text_pb2.FixTextBatchResponse.FromString(wire.batch_response(encoded))
     expected = text_pb2.FixTextBatchResponse(
         results=[text_pb2.FixTextBatchResult(id=str(i), fix=to_pb(f)) for i, f in enumerate(fixes)]
