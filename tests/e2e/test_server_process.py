@@ -31,12 +31,14 @@ def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
         metadata = [("authorization", f"Bearer {server.token('alice')}")]
         channel = grpc.insecure_channel(server.target)
         statuses: list[int] = []
+        first_status = threading.Event()
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=15)
 
         def follow_health() -> None:
             try:
                 for reply in watch:
                     statuses.append(reply.status)
+                    first_status.set()
             except grpc.RpcError:
                 pass
 
@@ -51,11 +53,8 @@ def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
             commands(), metadata=metadata, timeout=20
         )
         assert next(stream).HasField("pong")
-        for _ in range(100):  # the Watch answers on its own thread: see SERVING before stopping
-            if statuses:
-                break
-            time.sleep(0.05)
-        assert statuses == [health_pb2.HealthCheckResponse.SERVING]
+        # The Watch answers on its own thread: see SERVING before stopping the hub.
+        assert first_status.wait(5) and statuses == [health_pb2.HealthCheckResponse.SERVING]
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         going_away = next(stream)

@@ -42,6 +42,7 @@ from ..platform.errors import (
     permission_denied,
     resource_exhausted,
 )
+from ..platform.streams import quiet
 from .analyzers.base import AnalysisInput, Analyzer, AnalyzerResult, Cancelled, CancelToken
 from .analyzers.registry import Registry
 from .backend import Backend, ListenerOverflow
@@ -739,7 +740,7 @@ class Scheduler:
             work: asyncio.Future[AnalyzerResult] = loop.run_in_executor(
                 self._executor, analyzer.run, data, job.options, reporter, run.token
             )
-            work.add_done_callback(_quiet)  # its outcome is read below, unless the job is abandoned
+            work.add_done_callback(quiet)  # its outcome is read below, unless the job is abandoned
             pump = asyncio.ensure_future(self._pump(job.id, reports, run))
             stopped: asyncio.Future[Any] = asyncio.ensure_future(run.stopped.wait())
             try:
@@ -1033,11 +1034,6 @@ class Scheduler:
                         )
         await self._expire_reported(doc, now)
         self.stats.queue_depth(len(doc.entries), len(doc.running))
-
-
-def _quiet(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def _check_access(job: Job, who: Principal) -> None:

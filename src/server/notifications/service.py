@@ -97,7 +97,6 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         self.publish_rate = RateLimiter(config.publish_rate, config.publish_burst)
         self.queue_bytes = config.queue_bytes
         self.max_message_bytes = hub.settings.max_message_bytes
-        self._sessions: set[NotificationSession] = set()
 
     # -- the stream ---------------------------------------------------------------
     async def Subscribe(
@@ -119,10 +118,9 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             raise _broker_down(exc) from exc
         # An idle subscriber stream should cost little memory: no task beyond the read of the next
         # command, and one future to wait on (the subscription's `ready()`), which a publication,
-        # the next command (`command_arrived`) and shutdown (`wake_on_shutdown`) all complete.
+        # the next command (`command_arrived`) and shutdown (which cancels the pending read) complete.
         # asyncio.wait would hold a set, a waiter, callbacks and two coroutine frames per stream.
         nxt: asyncio.Future[Any] | None = None
-        self._sessions.add(session)
         try:
             for channel in (GENERAL, user_channel(who.subject)):
                 done = await session.subscribe(channel, None)
@@ -133,6 +131,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 if nxt is None:
                     nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
                     nxt.add_done_callback(session.command_arrived)
+                    self._hub.shutdown.interrupt(nxt)
                 if not self._hub.shutdown.started and not nxt.done():
                     # Awaiting it directly is fine: ready() hands out a fresh future once this one
                     # is done or cancelled. A wake-up may be spurious; the loop just goes round.
@@ -162,16 +161,10 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     async for event in self._command(session, command):
                         yield event
         finally:
-            self._sessions.discard(session)
             if nxt is not None and not nxt.done():
                 nxt.cancel()
             with contextlib.suppress(Exception):
                 await session.close()
-
-    async def wake_on_shutdown(self) -> None:
-        await self._hub.shutdown.wait()
-        for session in list(self._sessions):
-            session.sub.wake()
 
     async def _command(
         self, session: NotificationSession, command: notifications_pb2.SubscribeRequest
@@ -343,7 +336,6 @@ async def register(hub: HubContext) -> list[str]:
     servicer = NotificationServicer(hub, hub.broker, config)
     notifications_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, hub.server)
     hub.spawn(servicer.presence.run(), name="notifications-presence")
-    hub.spawn(servicer.wake_on_shutdown(), name="notifications-shutdown")
     if config.stats_interval > 0:
         stats = StatsPublisher(hub.broker, hub.metrics, hub.instance_id, config.stats_interval)
         hub.spawn(stats.run(), name=f"notifications-{STATS_CHANNEL}")

@@ -17,6 +17,7 @@ from typing import Any
 from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition, Subscription
 from ..platform.auth import Principal
 from ..platform.errors import HubError, resource_exhausted, unavailable
+from ..platform.streams import quiet
 from .channels import ChannelConfig, validate_channel
 from .policy import ChannelPolicy
 from .presence import PresenceKeeper
@@ -189,10 +190,8 @@ class NotificationSession:
 
     def command_arrived(self, read: asyncio.Future[Any]) -> None:
         """Done-callback of the stream's pending command read: wake the stream loop, which waits
-        on the subscription alone. A read abandoned at the end of the stream may fail; that error
-        is expected, not "never retrieved"."""
-        if not read.cancelled():
-            read.exception()
+        on the subscription alone."""
+        quiet(read)
         self.sub.wake()
 
     async def close(self) -> None:

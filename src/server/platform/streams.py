@@ -11,8 +11,9 @@ from .shutdown import Shutdown
 T = TypeVar("T")
 
 
-def _quiet(task: asyncio.Future[Any]) -> None:
-    # A read abandoned at shutdown or abort may still fail; its error is expected, not "never retrieved".
+def quiet(task: asyncio.Future[Any]) -> None:
+    """Done-callback for a future whose failure is expected and may go unread (a read abandoned
+    at shutdown or abort): retrieve it so asyncio does not log "exception was never retrieved"."""
     if not task.cancelled():
         task.exception()
 
@@ -33,7 +34,7 @@ async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown
             # One task per stream for the pending read, cancelled by shutdown (`interrupt`); an
             # idle stream holds nothing more.
             nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
-            nxt.add_done_callback(_quiet)
+            nxt.add_done_callback(quiet)
             shutdown.interrupt(nxt)
             try:
                 command = await nxt
