@@ -327,7 +327,15 @@ class Broker(ABC):
     @property
     @abstractmethod
     def engine(self) -> str:
-        """'memory' or 'redis'."""
+        """'memory', 'sqlite' or 'redis'."""
+
+    @property
+    def durable(self) -> bool:
+        """True when history, key-value state and read marks survive a restart of this process.
+
+        Services use it to tell the truth at startup: re-queue what the engine kept, or say it is gone.
+        """
+        return False
 
     # -- publications -----------------------------------------------------
     @abstractmethod

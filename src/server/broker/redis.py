@@ -129,6 +129,10 @@ class RedisBroker(Broker):
     def engine(self) -> str:
         return "redis"
 
+    @property
+    def durable(self) -> bool:
+        return True
+
     def _pubsub_name(self, channel: str) -> bytes:
         return f"{self.prefix}pub:{channel}".encode()
 
