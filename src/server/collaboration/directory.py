@@ -27,7 +27,7 @@ from ..platform.errors import (
 )
 from . import events as ev
 from .config import CollabConfig
-from .document import Document
+from .document import Document, Limits
 from .ops import Applied
 from .room import EDITOR, OWNER, VIEWER, Room, Session
 from .sequencer import Sequencer
@@ -190,7 +190,8 @@ class Directory:
                 return live
             meta = await self.meta(document_id)
             state = await self.store.load(document_id)
-            doc = Document.from_dict(state["doc"]) if state else Document(document_id)
+            limits = Limits(max_insert_length=self.config.max_insert_length)
+            doc = Document.from_dict(state["doc"], limits) if state else Document(document_id, limits=limits)
             clients = state["clients"] if state else {}
             seq = Sequencer(
                 doc, clients, log_limit=self.config.log_limit, keep=self.config.log_keep, clock=self.clock

@@ -76,7 +76,6 @@ LEFT_REASON_TO_PB = {
     "presence_expired": pb.PARTICIPANT_LEFT_REASON_PRESENCE_EXPIRED,
     "document_deleted": pb.PARTICIPANT_LEFT_REASON_DOCUMENT_DELETED,
 }
-MAX_INSERT = 64 * 1024
 
 
 def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
@@ -98,8 +97,11 @@ def value_to_pb(value: JSON) -> struct_pb2.Value:
 
 
 # -- operations ---------------------------------------------------------------------------------
-def op_from_pb(p: pb.DocumentOperation) -> ClientOp:
-    """Decode one operation; what cannot be decoded becomes `Malformed` (refused with a reason)."""
+def op_from_pb(p: pb.DocumentOperation, max_insert: int | None = None) -> ClientOp:
+    """Decode one operation; what cannot be decoded becomes `Malformed` (refused with a reason).
+
+    `max_insert=None` decodes what a server sent (an applied operation): any well-formed edit,
+    even one that changes nothing, is accepted as it is."""
     kind = p.WhichOneof("kind")
     op: Op
     try:
@@ -133,7 +135,8 @@ def op_from_pb(p: pb.DocumentOperation) -> ClientOp:
                     comps.append(-comp.delete)
                 else:
                     raise textop.TextOpError("a text component has no kind set")
-            op = EditText(e.element_id, e.key, textop.validate(comps, MAX_INSERT))
+            checked = textop.normalize(comps) if max_insert is None else textop.validate(comps, max_insert)
+            op = EditText(e.element_id, e.key, checked)
         else:
             op = Malformed("the operation has no kind set (create, delete, set, move or edit_text)")
     except textop.TextOpError as exc:
@@ -292,6 +295,7 @@ def encode(event: ev.Event) -> pb.CollaborateResponse:
         j.leases.extend(lease_to_pb(x) for x in event.leases)
         j.role = ROLE_TO_PB[event.role]
         j.session_id = event.session_id
+        j.last_client_seq = event.last_client_seq
     elif isinstance(event, ev.Rejected):
         for x in event.rejections:
             item = r.rejected.operations.add(
@@ -323,6 +327,7 @@ def encode(event: ev.Event) -> pb.CollaborateResponse:
     elif isinstance(event, ev.Duplicate):
         r.duplicate.client_seqs.extend(event.client_seqs)
         r.duplicate.version = event.version
+        r.duplicate.absorbed_client_seqs.extend(event.absorbed)
     elif isinstance(event, ev.Left):
         r.left.document_id = event.document_id
     elif isinstance(event, ev.GoingAway):
@@ -614,7 +619,8 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         room = session.room
         room.touch(session)
         if kind == "op":
-            ops = [op_from_pb(o) for o in command.op.operations]
+            limit = room.seq.doc.limits.max_insert_length
+            ops = [op_from_pb(o, limit) for o in command.op.operations]
             if room.journal is None:
                 room.submit(session, command.op.base_version, ops, cid)
             else:
