@@ -43,14 +43,20 @@ class RedisProcess:
             self.proc.wait(timeout=10)
 
 
-def start_redis(port: int | None = None, timeout: float = 10.0) -> RedisProcess:
-    """A fresh redis-server (no persistence) on `port` (default: a free one); waits for PING."""
+def start_redis(
+    port: int | None = None,
+    timeout: float = 10.0,
+    args: tuple[str, ...] = ("--save", "", "--appendonly", "no"),
+) -> RedisProcess:
+    """A fresh redis-server (default: no persistence) on `port` (default: a free one); waits for PING.
+
+    `args` replaces the persistence options (e.g. an append-only file to survive a restart)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (see scripts/system-packages.txt)")
     port = port or free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path("/tmp"),
@@ -68,8 +74,8 @@ def start_redis(port: int | None = None, timeout: float = 10.0) -> RedisProcess:
 
 
 @contextlib.contextmanager
-def redis_process(port: int | None = None) -> Iterator[RedisProcess]:
-    server = start_redis(port)
+def redis_process(port: int | None = None, args: tuple[str, ...] | None = None) -> Iterator[RedisProcess]:
+    server = start_redis(port) if args is None else start_redis(port, args=args)
     try:
         yield server
     finally:

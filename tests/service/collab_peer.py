@@ -73,7 +73,7 @@ class Peer:
             for a in event.applied.operations:
                 r.receive(applied_from_pb(a))
         elif kind == "rejected":
-            r.rejected(o.client_seq for o in event.rejected.operations)
+            r.refused((o.client_seq, o.reason) for o in event.rejected.operations)
         elif kind == "duplicate":
             r.duplicate(event.duplicate.client_seqs)
 

@@ -13,6 +13,7 @@ back it matches what the client already shows (the ShareDB/Jupiter scheme).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ class Replica:
         #: confirmed state is no longer trustworthy, so the client must rejoin WITHOUT
         #: since_version; `load` then rebases the pending operations onto the snapshot.
         self.out_of_sync: str | None = None
+        self._resend = 0  # the size of the batch to resend first after a reconnect
 
     @property
     def version(self) -> int:
@@ -62,6 +64,8 @@ class Replica:
         """The next batch to send (base version, operations), or None while one is in flight."""
         if self.inflight or not self.buffer or self.out_of_sync is not None:
             return None
+        if self._resend:  # a batch sent before a reconnect goes again exactly as it was cut
+            limit, self._resend = min(limit, self._resend), 0
         self.inflight, self.buffer = self.buffer[:limit], self.buffer[limit:]
         return self.version, list(self.inflight)
 
@@ -75,15 +79,33 @@ class Replica:
         dropped and the others are rebased onto it: text edits are transformed over the change
         between the old and the new text, so offline typing survives a compacted log. What
         cannot be carried over is returned (and never sent)."""
-        refused: list[NotRebased] = []
-        if snapshot is not None:
-            if last_client_seq is not None:
-                self._ack(last_client_seq)
-            refused = self._rebase_onto(snapshot)
-            self.confirmed = snapshot.copy()
-            self.out_of_sync = None
+        if snapshot is None:
+            for applied in tail:
+                self.receive(applied)
+            return []
+        # The server's current state is the snapshot plus the tail: rebase onto that (the tail
+        # may hold operations of ours that `last_client_seq` already counts as applied).
+        current = snapshot.copy()
         for applied in tail:
-            self.receive(applied)
+            if applied.version == current.version + 1:
+                try:
+                    current.apply(applied.op, applied.author, applied.version)
+                except OpRefused as exc:
+                    self.out_of_sync = f"the replay does not apply to the snapshot: {exc.message}"
+                    return []
+                current.version = applied.version
+        # Our operations the server applied are in `current`; the later pending ones were made
+        # on top of them as we had them, so the rebase starts from our state with them applied.
+        old = self.confirmed.copy()
+        if last_client_seq is not None:
+            for cop in self.pending:
+                if cop.client_seq <= last_client_seq:
+                    with contextlib.suppress(OpRefused):
+                        old.apply(cop.op)
+            self._ack(last_client_seq)
+        refused = self._rebase_onto(old, current)
+        self.confirmed = current
+        self.out_of_sync = None
         return refused
 
     def receive(self, applied: Applied) -> None:
@@ -112,13 +134,35 @@ class Replica:
         self.inflight = [c for c in self.inflight if c.client_seq not in gone]
         self.buffer = [c for c in self.buffer if c.client_seq not in gone]
 
+    def refused(self, rejections: Iterable[tuple[int, str]]) -> list[int]:
+        """A batch was refused: (client_seq, reason) per operation; returns the seqs dropped.
+
+        A batch refused only because its base version fell behind the server's kept log
+        (STALE_BASE_VERSION, and the BATCH_ABORTED rest of it) is not lost: it goes back to
+        the front of the buffer and the replica asks for a snapshot (`out_of_sync`), onto
+        which `load` rebases it."""
+        reasons = dict(rejections)
+        if reasons and set(reasons.values()) <= {"STALE_BASE_VERSION", "BATCH_ABORTED"}:
+            if "STALE_BASE_VERSION" in reasons.values():
+                self.reconnected()
+                self.out_of_sync = "the batch's base version is older than the server's log"
+                return []
+        self.rejected(reasons)
+        return sorted(reasons)
+
     def duplicate(self, client_seqs: Iterable[int]) -> None:
         """The server had applied these before (we saw them, or will in a replay), or they
         became no-ops against concurrent edits (absorbed): either way they are done."""
         self.rejected(client_seqs)
 
     def reconnected(self) -> None:
-        """The stream was lost: what was in flight is sent again (the server de-duplicates)."""
+        """The stream was lost: what was in flight is sent again (the server de-duplicates).
+
+        It goes again as one batch of its own: the server applies a batch whole or not at all,
+        so the resend is then wholly a duplicate or wholly new, never a mix whose new part
+        would be rebased over our own already-applied operations."""
+        if self.inflight:
+            self._resend = len(self.inflight)
         self.buffer = self.inflight + self.buffer
         self.inflight = []
 
@@ -144,9 +188,8 @@ class Replica:
         # An unsent edit that became a no-op (someone deleted the same text) is not sent at all.
         self.buffer = [c for c in self.buffer if not _empty_edit(c.op)]
 
-    def _rebase_onto(self, new: Document) -> list[NotRebased]:
-        """Rebase every pending text edit over (old confirmed text -> new text) per property."""
-        old = self.confirmed
+    def _rebase_onto(self, old: Document, new: Document) -> list[NotRebased]:
+        """Rebase every pending text edit over (old text -> new text) per property."""
         concurrent: dict[tuple[str, str], textop.TextOp] = {}
         replaced: set[tuple[str, str]] = set()
         kept: list[ClientOp] = []

@@ -106,6 +106,16 @@ class Sequencer:
         # acknowledged as duplicates, the rest applied (refusing all would lose the new ones).
         duplicate = [s for s in seqs if s <= last]
         ops = [c for c in ops if c.client_seq > last]
+        if duplicate and any(a.client_id == client_id and a.version > base_version for a in self.log):
+            # The rest is relative to our own earlier operations as the client had them, but
+            # they were applied after base_version: rebasing over the log would count them twice.
+            return self._reject_all(
+                ops,
+                Code.FAILED_PRECONDITION,
+                "STALE_BASE_VERSION",
+                f"operations up to {last} of this client were applied after base_version "
+                f"{base_version}; rejoin and resend the rest",
+            )
         if base_version > self.version:
             return self._reject_all(
                 ops,

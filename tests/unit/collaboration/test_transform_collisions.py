@@ -159,3 +159,15 @@ def test_offline_edits_already_applied_are_not_sent_twice_and_impossible_ones_ar
     refused = r.load(snap, [], last_client_seq=1)
     assert [(x.op.client_seq, x.reason) for x in refused] == [(2, "NOT_TEXT")]
     assert r.pending == []
+
+
+def test_rebase_onto_a_snapshot_counts_our_applied_operations_once() -> None:
+    r = Replica("me", "d")
+    r.receive(Applied(1, "u", "x", 1, CreateElement("t", "", "text", "V", {"body": "abc"}), 0.0))
+    r.local(EditText("t", "body", (3, "XY")))  # applied by the server; the ack was lost
+    r.local(EditText("t", "body", (5, "Z")))  # made on top of it: "abcXYZ"
+    snap = Document("d", 40)
+    snap.apply(CreateElement("t", "", "text", "V", {"body": "0abcXY"}))  # others typed "0"
+    assert r.load(snap, [], last_client_seq=1) == []
+    assert [c.client_seq for c in r.pending] == [2]
+    assert r.view().text("t", "body") == "0abcXYZ"

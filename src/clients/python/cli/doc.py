@@ -259,11 +259,15 @@ class Session:
             self.resync_if_needed()
             self.flush()
         elif kind == "rejected":
-            r.rejected(o.client_seq for o in event.rejected.operations)
-            self.rejections += 1
-            text = "rejected: " + "; ".join(
-                f"operation {o.client_seq} {o.reason}: {o.message}" for o in event.rejected.operations
-            )
+            dropped = r.refused((o.client_seq, o.reason) for o in event.rejected.operations)
+            if dropped:
+                self.rejections += 1
+                text = "rejected: " + "; ".join(
+                    f"operation {o.client_seq} {o.reason}: {o.message}" for o in event.rejected.operations
+                )
+            else:
+                text = "behind the server's log: rebasing the batch onto a fresh snapshot"
+            self.resync_if_needed()
             self.flush()
         elif kind == "duplicate":
             d = event.duplicate
