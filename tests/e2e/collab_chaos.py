@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import grpc
 
 from realtime.client import Client
+from realtime.server.collaboration.convert import applied_from_pb
 from realtime.server.collaboration.ops import EditText
 from realtime.server.collaboration.replica import Replica
-from realtime.server.collaboration.service import applied_from_pb
 from realtime.server.collaboration.textop import splice
 from realtime.v1 import collaboration_pb2 as pb
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..broker.base import Broker, Subscription
+from ..broker.base import Broker, BrokerError, Subscription
 from .codec import applied_from_json, applied_to_json
 from .ops import Applied
 
@@ -44,6 +44,12 @@ class Cluster:
         self.owner_ttl = owner_ttl
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._handler: Callable[[dict[str, Any]], Awaitable[None]] = _ignore
+        self._on_relay: Callable[[bool], Awaitable[None]] | None = None
+        self._closing = False
+        #: False while the inbox subscription is lost (this replica cannot relay).
+        self.relaying = False
+        self.retry_delay = 0.5
 
     # -- ownership -----------------------------------------------------------------------------
     @staticmethod
@@ -90,24 +96,64 @@ class Cluster:
     async def send(self, instance_id: str, message: dict[str, Any]) -> None:
         await self.broker.publish(f"collab:to:{instance_id}", json.dumps(message).encode(), history_size=0)
 
-    async def start(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        sub = self.broker.subscribe(maxsize=100_000, max_bytes=256 * 1024 * 1024)
-        await sub.add(f"collab:to:{self.instance_id}")
-        self._sub = sub
+    async def start(
+        self,
+        handler: Callable[[dict[str, Any]], Awaitable[None]],
+        on_relay: Callable[[bool], Awaitable[None]] | None = None,
+    ) -> None:
+        """Receive this replica's inbox; after the subscription is lost (Redis restarted or
+        unreachable) it is made again, and `on_relay(False)` / `on_relay(True)` report the gap
+        (messages sent to us meanwhile are gone: the service ends the streams that relied on them)."""
+        self._handler = handler
+        self._on_relay = on_relay
+        self._sub = await self._subscribe()
+        self.relaying = True
+        self._task = asyncio.get_running_loop().create_task(self._pump(), name="collab-inbox")
 
-        async def pump() -> None:
+    async def _subscribe(self) -> Subscription:
+        sub = self.broker.subscribe(maxsize=100_000, max_bytes=256 * 1024 * 1024)
+        try:
+            await sub.add(f"collab:to:{self.instance_id}")
+        except BaseException:
+            await sub.close()
+            raise
+        return sub
+
+    async def _pump(self) -> None:
+        while True:
+            sub = self._sub
+            assert sub is not None
             async for pub in sub:
                 try:
-                    await handler(json.loads(pub.data))
+                    await self._handler(json.loads(pub.data))
                 except Exception:
                     log.exception("collaboration: forwarded message failed")
-            log.warning("collaboration inbox closed (%s)", sub.closed_reason)
-
-        self._task = asyncio.get_running_loop().create_task(pump(), name="collab-inbox")
+            if self._closing:
+                return
+            log.warning("collaboration inbox closed (%s); subscribing again", sub.closed_reason)
+            self.relaying = False
+            if self._on_relay is not None:
+                await self._on_relay(False)
+            while True:
+                await asyncio.sleep(self.retry_delay)
+                try:
+                    self._sub = await self._subscribe()
+                    break
+                except BrokerError:
+                    continue
+            self.relaying = True
+            log.warning("collaboration inbox subscribed again")
+            if self._on_relay is not None:
+                await self._on_relay(True)
 
     async def close(self) -> None:
+        self._closing = True
         if self._sub is not None:
             await self._sub.close()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def _ignore(message: dict[str, Any]) -> None:
+    return None

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtime.server.collaboration import textop
+from realtime.server.collaboration.convert import applied_from_pb, applied_to_pb
 from realtime.server.collaboration.document import Document
 from realtime.server.collaboration.ops import Applied, ClientOp, CreateElement, EditText
 from realtime.server.collaboration.replica import Replica
 from realtime.server.collaboration.sequencer import Sequencer
-from realtime.server.collaboration.service import applied_from_pb, applied_to_pb
 
 texts = st.text(alphabet="abcdef", max_size=12)
 

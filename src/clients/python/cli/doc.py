@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.server.collaboration import fractional, textop
+from realtime.server.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
 from realtime.server.collaboration.ops import (
     CreateElement,
     DeleteElement,
@@ -40,7 +41,6 @@ from realtime.server.collaboration.ops import (
     SetProperty,
 )
 from realtime.server.collaboration.replica import Replica
-from realtime.server.collaboration.service import applied_from_pb, op_to_pb, snapshot_from_pb
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 
