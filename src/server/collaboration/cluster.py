@@ -49,7 +49,7 @@ class Cluster:
         self._closing = False
         #: False while the inbox subscription is lost (this replica cannot relay).
         self.relaying = False
-        self.retry_delay = 0.5
+        self.retry_delay = 0.2
 
     # -- ownership -----------------------------------------------------------------------------
     @staticmethod

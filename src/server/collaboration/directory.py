@@ -1,7 +1,8 @@
 """The directory: which documents exist, who may do what, and their live rooms.
 
 Access: the owner and the members shared with see a document; admins see
-every document (as owner). Others get PERMISSION_DENIED; unknown ids NOT_FOUND.
+every document (as owner). Others get NOT_FOUND, as for unknown ids, so nobody
+learns which ids exist; a member lacking the role for an action gets PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ class Directory:
     async def access(self, who: Principal, document_id: str) -> tuple[DocumentMeta, str]:
         meta = await self.meta(document_id)
         role = self.role_of(who, meta)
-        if role is None:
-            raise permission_denied(f"you have no access to document {document_id!r}")
+        if role is None:  # the same answer as for a missing document: ids are not revealed
+            raise not_found(f"document {document_id!r} does not exist", reason="DOCUMENT_NOT_FOUND")
         return meta, role
 
     # -- documents -----------------------------------------------------------------------------
@@ -131,12 +132,12 @@ class Directory:
                 f"you own {owned} documents; the limit is {self.config.max_documents_per_user}"
             )
         document_id = document_id or uuid.uuid4().hex[:16]
-        if await self.store.load_meta(document_id) is not None:
-            raise already_exists(f"document {document_id!r} already exists")
         meta = DocumentMeta(
             document_id, title or document_id, who.subject, {who.subject: OWNER}, self.clock()
         )
-        await self.store.save_meta(document_id, meta.to_dict())
+        # compare-and-set: of two replicas creating one id at once, exactly one gets here
+        if not await self.store.create_meta(document_id, meta.to_dict()):
+            raise already_exists(f"document {document_id!r} already exists")
         await self.store.save(document_id, Sequencer(Document(document_id)).state())
         return meta
 

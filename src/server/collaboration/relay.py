@@ -32,6 +32,8 @@ from .outbox import OVERFLOW, Outbox
 from .room import Session
 
 log = logging.getLogger("realtime.collaboration")
+#: Seconds a relayed join may wait for the owner's answer before the client is told to retry.
+JOIN_TIMEOUT = 5.0
 
 
 def unavailable(message: str, reason: str = "OWNER_MOVED") -> HubError:
@@ -163,6 +165,7 @@ class Connection:
         self.remote: tuple[str, str] | None = None  # (client's replica, stream id there)
         self.forwarder: asyncio.Task[None] | None = None
         self.read_error: HubError | None = None  # a request that did not parse ends the stream with it
+        self.proxy_since = 0.0  # when the relayed join was sent
         self.sent = 0  # relayed commands (proxy) or events (twin) sent
         self.received = 0  # relayed events (proxy) or commands (twin) received
 
@@ -207,6 +210,7 @@ class Relay:
     ) -> None:
         conn.proxy = (owner, document_id)
         conn.proxy_join = command_id
+        conn.proxy_since = self.clock()
         conn.sent = conn.received = 0
         self.proxies[conn.stream_id] = conn
         who = conn.who
@@ -346,6 +350,10 @@ class Relay:
                 if conn.proxy is None:
                     continue
                 owner, document_id = conn.proxy
+                if conn.proxy_join and self.clock() - conn.proxy_since > JOIN_TIMEOUT:
+                    # the owner never answered (its inbox was down when the join was sent)
+                    self._cut(conn, unavailable("the document's replica did not answer; reconnect"))
+                    continue
                 try:
                     current = await owner_of(document_id)
                 except BrokerError:

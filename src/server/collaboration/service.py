@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
@@ -24,7 +25,6 @@ from ..broker.base import BrokerError
 from ..context import HubContext
 from ..platform.auth import Principal, current_principal
 from ..platform.errors import Code, HubError, failed_precondition, invalid_argument
-from ..platform.health import NOT_SERVING, SERVING
 from ..platform.streams import commands_until_shutdown
 from . import events as ev
 from .cluster import Cluster
@@ -60,6 +60,31 @@ GOING_AWAY = "going_away"
 log = logging.getLogger("realtime.collaboration")
 
 
+def _broker_down(exc: BrokerError) -> HubError:
+    return HubError(
+        Code.UNAVAILABLE,
+        f"the shared store is unavailable: {exc}",
+        reason="BROKER_UNAVAILABLE",
+        retry_after=1.0,
+    )
+
+
+_M = TypeVar("_M", bound=Callable[..., Awaitable[Any]])
+
+
+def _available(method: _M) -> _M:
+    """A unary method: the broker or store being down is UNAVAILABLE (retryable), not INTERNAL."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except BrokerError as exc:
+            raise _broker_down(exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer):
     def __init__(
         self, hub: HubContext, directory: Directory, config: CollabConfig, cluster: Cluster | None = None
@@ -68,6 +93,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         self.directory = directory
         self.config = config
         self.cluster = cluster
+        self._tasks: set[asyncio.Task[None]] = set()
         self.relay = Relay(cluster, self, config.presence_ttl, directory.clock) if cluster else None
         self.owned: dict[str, asyncio.Task[None]] = {}  # document id -> ownership renewal
 
@@ -91,6 +117,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
             participant_count=count,
         )
 
+    @_available
     async def CreateDocument(
         self, request: pb.CreateDocumentRequest, context: Any
     ) -> pb.CreateDocumentResponse:
@@ -98,6 +125,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         meta = await self.directory.create(who, request.document_id, request.title)
         return pb.CreateDocumentResponse(document=await self._info(meta, who))
 
+    @_available
     async def GetDocument(self, request: pb.GetDocumentRequest, context: Any) -> pb.GetDocumentResponse:
         who = current_principal()
         meta, _ = await self.directory.access(who, request.document_id)
@@ -120,6 +148,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
                 doc.version = applied.version
         return doc
 
+    @_available
     async def ListDocuments(self, request: pb.ListDocumentsRequest, context: Any) -> pb.ListDocumentsResponse:
         who = current_principal()
         size = request.page_size or 100
@@ -132,6 +161,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
             documents=[await self._info(m, who) for m in page], next_page_token=token
         )
 
+    @_available
     async def DeleteDocument(
         self, request: pb.DeleteDocumentRequest, context: Any
     ) -> pb.DeleteDocumentResponse:
@@ -148,6 +178,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
             self._disown(request.document_id)
         return pb.DeleteDocumentResponse(document_id=request.document_id)
 
+    @_available
     async def ShareDocument(self, request: pb.ShareDocumentRequest, context: Any) -> pb.ShareDocumentResponse:
         who = current_principal()
         if request.role == pb.DOCUMENT_ROLE_OWNER:
@@ -238,6 +269,8 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
             await self._handle(command, conn)
         except HubError as err:
             conn.outbox.put(ev.Error(err, command_id=command.id))
+        except BrokerError as exc:
+            conn.outbox.put(ev.Error(_broker_down(exc), command_id=command.id))
         except Exception:
             log.exception("collaboration command failed")
             conn.outbox.put(
@@ -249,9 +282,36 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         conn.session = None
         if session is None:
             return
-        if session.room is not None:
-            session.room.leave(session, reason)
+        room = session.room
+        if room is not None:
+            room.leave(session, reason)
         self.directory.release(session)
+        if room is not None and not room.sessions and self.cluster is not None:
+            task = asyncio.get_running_loop().create_task(self._hand_back(room.document_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _hand_back(self, document_id: str) -> None:
+        """Everyone left: close the room and remove our owner claim, so no claim outlives its use
+        and the next participant, on any replica, opens the document where it connects."""
+        assert self.cluster is not None
+        live = self.directory.live.get(document_id)
+        if live is None:
+            return
+        async with live.room.lock:  # no journal write in flight
+            if live.room.sessions or self.directory.live.get(document_id) is not live:
+                return
+            del self.directory.live[document_id]
+            self._disown(document_id)
+            if live.saver is not None:
+                live.saver.cancel()
+        try:
+            if live.schedule.dirty:
+                await self.directory.save(live)
+            if document_id not in self.directory.live:  # nobody reopened it meanwhile
+                await self.cluster.release(document_id)
+        except BrokerError as exc:
+            log.warning("could not hand document %s back: %s (the claim expires)", document_id, exc)
 
     async def _end(self, conn: Connection) -> None:
         """The client's stream ended."""
@@ -366,7 +426,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         try:
             return await self.cluster.claim(document_id)
         except BrokerError as exc:
-            raise HubError(Code.UNAVAILABLE, f"the broker is unavailable: {exc}", retry_after=1.0) from None
+            raise _broker_down(exc) from None
 
     async def _open(self, document_id: str) -> LiveDocument:
         live = await self.directory.open(document_id)
@@ -413,8 +473,8 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         """The inbox subscription was lost or is back: end relayed streams; health follows."""
         assert self.relay is not None
         await self.relay.relay_changed(relaying)
-        serving = relaying and not self._hub.health.problems and not self._hub.shutdown.started
-        await self._hub.health.servicer.set(SERVICE, SERVING if serving else NOT_SERVING)
+        # a named problem: the broker coming back does not say SERVING before the relay is back
+        await self._hub.health.mark_problem("collaboration-relay", not relaying)
 
     # -- what the relay borrows (relay.Host) ---------------------------------------------------------
     def connection(self, who: Principal) -> Connection:
