@@ -133,6 +133,7 @@ class Editor:
         #: Characters of this editor's inserts the server acknowledged.
         self.acked: set[str] = set()
         self.reconnects = 0
+        self.target = ""
         self.trace: list[str] = []
 
     # -- connection ----------------------------------------------------------------------------
@@ -146,6 +147,7 @@ class Editor:
             attempt += 1
             targets = self.world.targets()
             target = prefer or targets[(self.rng.randrange(len(targets)) + attempt) % len(targets)]
+            self.target = target
             self.client = Client(target, token=self.world.token(self.name))
             peer = TrackingPeer(self.client, self.replica.client_id, self.replica)
             peer.world = self.world
@@ -170,7 +172,8 @@ class Editor:
 
     def _check_end(self, exc: BaseException) -> None:
         ended = self.peer.ended if self.peer is not None else None
-        if isinstance(ended, grpc.aio.AioRpcError) and ended.code() not in RETRYABLE:
+        killed = self.target not in self.world.targets()  # SIGKILLed: the transport may say INTERNAL
+        if isinstance(ended, grpc.aio.AioRpcError) and ended.code() not in RETRYABLE and not killed:
             self.world.problems.append(f"{self.name}: stream ended {ended.code()}: {ended.details()}")
         if self.peer is not None:
             for event in self.peer.events:

@@ -134,9 +134,9 @@ async def _run(
         await kill_now.wait()
         owner = servers["a"]
         print(f"SIGKILL owner replica a (pid {owner.proc.pid}) after {done_steps} steps")
+        dead.add("a")  # first: a stream cut by the kill may end INTERNAL at the transport
         owner.proc.send_signal(signal.SIGKILL)
         await loop.run_in_executor(None, owner.proc.wait, 10)
-        dead.add("a")
         await loop.run_in_executor(None, start, "c")  # type: ignore[arg-type]
         await restart_now.wait()
         print(f"restarting Redis after {done_steps} steps")

@@ -143,3 +143,59 @@ async def test_redis_restart_relay_heals_and_errors_are_retryable(tmp_path: Path
                 assert await cluster_two.owner_of("deck2") == cluster_two.instance_id
     finally:
         redis.kill()
+
+
+async def test_a_replica_that_lost_its_claim_unnoticed_cannot_acknowledge(tmp_path: Path) -> None:
+    """The lost-characters run: the owner's claim expired while its event loop stalled, the other
+    replica took the document over, and the old owner went on acknowledging edits (journaled,
+    never loaded by the new owner) until its next renewal noticed. The journal is fenced now."""
+    redis = start_redis()
+    slow = {"collab_owner_ttl": 60.0}  # renewal every 20 s: the stall lasts the whole test
+    try:
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        async with (
+            running_hub(tmp_path / "a", services=SERVICES, broker=redis.url, extra=slow) as one,
+            running_hub(
+                tmp_path / "b",
+                services=SERVICES,
+                broker=redis.url,
+                extra=slow,
+                jwt_secret_file=tmp_path / "a" / "jwt-secret",
+            ) as two,
+        ):
+            two.secret = one.secret
+            async with one.client("alice") as ca:
+                await stub(ca).CreateDocument(pb.CreateDocumentRequest(document_id="deck"), timeout=10)
+                await stub(ca).ShareDocument(
+                    pb.ShareDocumentRequest(document_id="deck", user_id="bob", role=pb.DOCUMENT_ROLE_EDITOR),
+                    timeout=10,
+                )
+            async with one.client("alice") as ca, two.client("bob") as cb, Peer(ca, "a") as alice:
+                await alice.join("deck")  # replica one owns the document
+                first = await alice.answer(alice.submit(CreateElement("s1", "", "slide", "V")))
+                assert first.WhichOneof("event") == "applied"
+                # the claim expires without replica one noticing (as after a long stall)
+                cluster_one = one.hub.ctx.collaboration.cluster  # type: ignore[union-attr]
+                await cluster_one.broker.kv_delete(cluster_one.owner_key("deck"))
+                async with Peer(cb, "b") as bob:
+                    await bob.join("deck")  # replica two claims and opens the document
+                    alice.submit(CreateElement("s2", "", "slide", "W"))
+                    # not acknowledged: the stream ends UNAVAILABLE (the client goes elsewhere)
+                    await asyncio.wait_for(alice.done.wait(), 10)
+                    assert isinstance(alice.ended, grpc.aio.AioRpcError)
+                    assert alice.ended.code() == grpc.StatusCode.UNAVAILABLE
+                    assert [e.WhichOneof("event") for e in alice.events] == ["joined", "applied", "error"]
+                    done = await bob.answer(bob.submit(CreateElement("s3", "", "slide", "X")))
+                    assert [a.version for a in done.applied.operations] == [2]
+                    # alice comes back through replica two and resends what was not acknowledged
+                    alice.replica.reconnected()
+                    async with Peer(cb, "a", alice.replica) as again:
+                        await again.join("deck", since=alice.replica.version)
+                        resent = await again.answer(again.flush())
+                        assert resent.WhichOneof("event") == "applied"
+                    got = await stub(cb).GetDocument(pb.GetDocumentRequest(document_id="deck"), timeout=10)
+                    assert {e.element_id for e in got.snapshot.elements} == {"s1", "s2", "s3"}
+                    assert got.snapshot.version == 3
+    finally:
+        redis.kill()

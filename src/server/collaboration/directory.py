@@ -86,6 +86,9 @@ class Directory:
         self.shared = shared
         #: With several replicas: the journal entries after a saved version (replayed on open).
         self.tail_loader: Callable[[str, int], Awaitable[list[Applied]]] | None = None
+        #: With several replicas: whether this replica still writes the document (else a
+        #: replica that lost it without noticing could overwrite the new owner's snapshot).
+        self.may_save: Callable[[str], Awaitable[bool]] | None = None
         self.config = config
         self.store = store or MemorySnapshotStore()
         self.clock = clock
@@ -234,7 +237,11 @@ class Directory:
     async def save(self, live: LiveDocument) -> None:
         live.schedule.saved()
         try:
-            await self.store.save(live.meta.document_id, live.room.seq.state())
+            state = live.room.seq.state()
+            if self.may_save is not None and not await self.may_save(live.meta.document_id):
+                log.warning("not saving %s: another replica writes it now", live.meta.document_id)
+                return
+            await self.store.save(live.meta.document_id, state)
         except Exception:
             log.exception("saving document %s failed; will retry", live.meta.document_id)
             live.schedule.mark(self.clock())

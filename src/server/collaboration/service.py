@@ -302,13 +302,13 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
             if live.room.sessions or self.directory.live.get(document_id) is not live:
                 return
             del self.directory.live[document_id]
-            self._disown(document_id)
             if live.saver is not None:
                 live.saver.cancel()
         try:
             if live.schedule.dirty:
                 await self.directory.save(live)
             if document_id not in self.directory.live:  # nobody reopened it meanwhile
+                self._disown(document_id)
                 await self.cluster.release(document_id)
         except BrokerError as exc:
             log.warning("could not hand document %s back: %s (the claim expires)", document_id, exc)
@@ -460,11 +460,15 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
 
     def _evict(self, document_id: str, error: HubError) -> None:
         self.directory.evict(document_id, error)
+        if self.cluster is not None:
+            self.cluster.epochs.pop(document_id, None)
         task = self.owned.pop(document_id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
     def _disown(self, document_id: str) -> None:
+        if self.cluster is not None:
+            self.cluster.epochs.pop(document_id, None)
         task = self.owned.pop(document_id, None)
         if task is not None:
             task.cancel()
@@ -574,7 +578,8 @@ async def register(hub: HubContext) -> list[str]:
         # store, each has one owning replica, and accepted operations go to its journal.
         cluster = Cluster(broker, hub.instance_id, config.owner_ttl)
         directory = Directory(config, BrokerSnapshotStore(broker), clock=clock, shared=True)
-        directory.tail_loader = cluster.journal_since
+        directory.tail_loader = cluster.open_tail
+        directory.may_save = cluster.still_writer
     else:
         directory = Directory(config, clock=clock)
     servicer = CollaborationServicer(hub, directory, config, cluster)

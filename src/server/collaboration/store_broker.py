@@ -49,6 +49,7 @@ class BrokerSnapshotStore(SnapshotStore):
         await self.broker.kv_delete(f"collab:meta:{document_id}")
         await self.broker.kv_delete(f"collab:state:{document_id}")
         await self.broker.remove_history(f"collab:log:{document_id}")
+        await self.broker.kv_delete(f"collab:head:{document_id}")
         await self._update_index(lambda ids: ids - {document_id})
 
     async def _ids(self) -> set[str]:
