@@ -28,6 +28,8 @@ from ..service.collab_peer import Peer
 DOC, EL, KEY = "chaos", "t", "body"
 #: Codes a stream may end with while a replica or Redis is being restarted (the client retries).
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE}
+#: Seconds a client waits for the answer to its in-flight batch before it reconnects.
+ACK_TIMEOUT = 8.0
 
 
 @dataclass
@@ -213,7 +215,8 @@ class Editor:
             await self.connect(since=self.rng.random() < 0.7)
 
     # -- editing -------------------------------------------------------------------------------
-    def edit(self) -> None:
+    def edit(self) -> str:
+        """One random local edit; returns the characters it inserted ("" for a delete)."""
         text = self.replica.view().text(EL, KEY)
         # colliding positions: most edits land at the start, the middle or the end
         spot = self.rng.choice((0, 1, len(text) // 2, len(text), self.rng.randint(0, len(text))))
@@ -223,8 +226,10 @@ class Editor:
             n = self.rng.randint(1, min(2, len(text) - start))
             self.world.targeted |= set(text[start : start + n])
             self.replica.local(EditText(EL, KEY, splice(start, n, "")))
-        else:
-            self.replica.local(EditText(EL, KEY, splice(spot, 0, self.world.fresh(self.rng.randint(1, 2)))))
+            return ""
+        typed = self.world.fresh(self.rng.randint(1, 2))
+        self.replica.local(EditText(EL, KEY, splice(spot, 0, typed)))
+        return typed
 
     async def step(self) -> None:
         await self.alive()
@@ -241,6 +246,7 @@ class Editor:
         """Send everything pending and wait until it is answered."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
+        seen, progress_at = self._pending_seqs(), loop.time()
         while loop.time() < end:
             await self.alive()
             assert self.peer is not None
@@ -249,10 +255,21 @@ class Editor:
             if self.replica.out_of_sync is not None:
                 await self.connect(since=False)
                 continue
+            if self._pending_seqs() != seen:
+                seen, progress_at = self._pending_seqs(), loop.time()
+            elif loop.time() - progress_at > ACK_TIMEOUT:
+                # no answer for long: reconnect and resend, as a client with an ack deadline does
+                self.trace.append(f"no answer in {ACK_TIMEOUT}s; reconnecting")
+                await self.connect(since=True)
+                progress_at = loop.time()
+                continue
             self.peer.flush()
             with contextlib.suppress(TimeoutError):
-                await self.peer.next_event(len(self.peer.events), 2.0)
+                await self.peer.next_event(len(self.peer.events), 1.0)
         raise AssertionError(f"{self.name} did not settle: {self.replica.pending}")
+
+    def _pending_seqs(self) -> list[int]:
+        return [c.client_seq for c in self.replica.pending]
 
     async def catch_up(self, version: int, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()

@@ -42,6 +42,8 @@ ENV = {
     "REALTIME_COLLAB_SAVE_DEBOUNCE": "0.3",
 }
 STEPS = 40
+#: Characters the offline editor typed while offline (one run at a time).
+OFFLINE_TYPED: set[str] = set()
 
 
 def _seeds() -> list[int]:
@@ -60,6 +62,7 @@ async def test_random_editors_converge_through_owner_kill_and_redis_restart(
     tmp_path: Path, seed: int
 ) -> None:
     print(f"collaboration chaos seed {seed}")
+    OFFLINE_TYPED.clear()
     rng = random.Random(seed)
     (tmp_path / "redis").mkdir()
     redis = start_redis(args=_redis_args(tmp_path / "redis"))
@@ -162,9 +165,6 @@ async def _run(
             f"{len(final)} characters at v{version}; {len(acked)} acknowledged inserts; "
             f"reconnects {sum(e.reconnects for e in editors)}"
         )
-        for e in editors:
-            (tmp_path / f"trace-{e.name}.txt").write_text("\n".join(e.trace))
-        print(f"traces in {tmp_path}")
         assert world.problems == [], "\n".join(world.problems)
         assert all(t == final for t in texts.values()), texts
         assert all(not e.replica.pending for e in editors)
@@ -172,9 +172,14 @@ async def _run(
         assert all(c == 1 for c in counts.values()), "a character appears twice"
         lost = acked - set(final) - world.targeted
         assert not lost, f"acknowledged characters lost: {sorted(lost)}"
+        offline_lost = OFFLINE_TYPED - set(final) - world.targeted
+        assert OFFLINE_TYPED and not offline_lost, f"offline typing lost: {sorted(offline_lost)}"
         back = world.removed & set(final)
         assert not back, f"deleted characters came back: {sorted(back)}"
     finally:
+        for e in editors:
+            (tmp_path / f"trace-{e.name}.txt").write_text("\n".join(e.trace))
+        print(f"traces in {tmp_path}")
         fault_task.cancel()
         await asyncio.gather(fault_task, return_exceptions=True)
         for e in [*editors, boss]:
@@ -200,11 +205,14 @@ async def _offline_stretch(e: Editor, editors: list[Editor]) -> None:
         if top > start_version + LOG_LIMIT + 10 and typed >= 8:
             break
         if typed < 12:
-            e.edit()
+            OFFLINE_TYPED.update(e.edit())
             typed += 1
         await asyncio.sleep(0.05)
     print(f"{e.name} comes back after v{start_version} with {len(e.replica.pending)} offline edits")
     await e.connect(since=True)
+    assert e.peer is not None
+    joined = [x for x in e.peer.events if x.WhichOneof("event") == "joined"]
+    assert joined and joined[-1].joined.HasField("snapshot")  # it was behind the kept log
 
 
 async def _server_version(world: World) -> int:

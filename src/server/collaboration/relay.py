@@ -196,6 +196,7 @@ class Relay:
         self.clock = clock
         self.proxies: dict[str, Connection] = {}  # stream id -> relayed connection
         self.remotes: dict[tuple[str, str], Connection] = {}  # (replica, stream id) -> twin
+        self._dropped: list[tuple[str, str]] = []  # twins dropped while the relay was down
 
     @property
     def me(self) -> str:
@@ -334,12 +335,21 @@ class Relay:
         """Our inbox subscription was lost (False) or is back (True). Whatever was sent to us
         meanwhile is gone, so every relayed stream here ends: clients rejoin and catch up."""
         if relaying:
+            # the clients' replicas still relay to twins we dropped: tell them (their clients
+            # may be waiting for an answer to a command that never reached us)
+            dropped, self._dropped = self._dropped, []
+            for replica, stream_id in dropped:
+                try:
+                    await self.send(replica, End(self.me, stream_id, "the owner lost its relay; reconnect"))
+                except BrokerError:
+                    log.warning("could not tell replica %s that stream %s ended", replica, stream_id)
             return
         for conn in list(self.proxies.values()):
             self._cut(conn, unavailable("this replica lost its link to the document's owner; reconnect"))
         for key, twin in list(self.remotes.items()):
             self._drop_twin(key)
             twin.outbox.close(OWNER_MOVED)
+            self._dropped.append(key)
 
     async def watch(self, owner_of: Callable[[str], Awaitable[str | None]]) -> None:
         """Expire what other replicas left behind: relayed streams whose owner changed, and twins
