@@ -237,7 +237,8 @@ class Directory:
     async def save(self, live: LiveDocument) -> None:
         live.schedule.saved()
         try:
-            state = live.room.seq.state()
+            async with live.room.lock:  # committed state only (no batch halfway through its journal)
+                state = live.room.seq.state()
             if self.may_save is not None and not await self.may_save(live.meta.document_id):
                 log.warning("not saving %s: another replica writes it now", live.meta.document_id)
                 return
@@ -266,6 +267,7 @@ class Directory:
         if live.saver is not None:
             live.saver.cancel()
         room = live.room
+        room.closed = True
         for session in list(room.sessions.values()):
             room.sessions.pop(session.session_id)
             session.room = None

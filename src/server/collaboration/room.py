@@ -76,6 +76,8 @@ class Room:
         #: With several replicas: appends applied batches to the broker's journal.
         self.journal: Callable[[list[Applied]], Awaitable[None]] | None = None
         self.lock = asyncio.Lock()
+        #: Set once the room left its directory (evicted, handed back, deleted): no more joins.
+        self.closed = False
 
     # -- membership ---------------------------------------------------------------------
     def join(self, session: Session, since_version: int | None, command_id: str = "") -> None:
@@ -313,6 +315,7 @@ class Room:
 
     def close(self) -> None:
         """The document was deleted: every session is told and detached."""
+        self.closed = True
         for session in list(self.sessions.values()):
             self.sessions.pop(session.session_id)
             session.room = None

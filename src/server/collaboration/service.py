@@ -129,10 +129,13 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
     async def GetDocument(self, request: pb.GetDocumentRequest, context: Any) -> pb.GetDocumentResponse:
         who = current_principal()
         meta, _ = await self.directory.access(who, request.document_id)
-        if self.cluster is not None and await self._owner(request.document_id) != self.cluster.instance_id:
-            doc = await self._read_shared(request.document_id)
-        else:
+        live = self.directory.live.get(request.document_id)
+        if self.cluster is None:
             doc = (await self._open(request.document_id)).room.seq.doc
+        elif live is not None and request.document_id in self.cluster.epochs:
+            doc = live.room.seq.doc  # we own it and write it
+        else:  # a read does not claim the document (a claim lives only while someone edits)
+            doc = await self._read_shared(request.document_id)
         info = await self._info(meta, who)
         info.version = doc.version
         return pb.GetDocumentResponse(document=info, snapshot=snapshot_to_pb(doc))
@@ -302,6 +305,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
             if live.room.sessions or self.directory.live.get(document_id) is not live:
                 return
             del self.directory.live[document_id]
+            live.room.closed = True
             if live.saver is not None:
                 live.saver.cancel()
         try:
@@ -413,7 +417,13 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         )
         self.directory.admit(session)
         try:
-            live.room.join(session, join.since_version if join.HasField("since_version") else None, cid)
+            # under the lock: a batch being journaled is not in the snapshot or replay yet (if
+            # its commit fails, nobody may have seen it, or that client would keep a version
+            # the document never had)
+            async with live.room.lock:
+                if live.room.closed:  # evicted or handed back while we waited
+                    raise unavailable("the document moved while joining; reconnect")
+                live.room.join(session, join.since_version if join.HasField("since_version") else None, cid)
         except BaseException:
             self.directory.release(session)
             raise
