@@ -160,6 +160,8 @@ class Connection:
         self.outbox = outbox
         self.session: Session | None = None
         self.stream_id = uuid.uuid4().hex[:12]
+        self.joins = 0  # relayed joins made on this stream
+        self.relay_stream = ""  # "{stream_id}.{joins}": the current relayed join's name
         self.proxy: tuple[str, str] | None = None  # (owner instance, document id)
         self.proxy_join: str = ""  # the relayed join's command id until the owner answers it
         self.remote: tuple[str, str] | None = None  # (client's replica, stream id there)
@@ -213,15 +215,17 @@ class Relay:
         conn.proxy_join = command_id
         conn.proxy_since = self.clock()
         conn.sent = conn.received = 0
-        self.proxies[conn.stream_id] = conn
+        conn.joins += 1  # each relayed join is its own stream: late events of an earlier one are ignored
+        conn.relay_stream = f"{conn.stream_id}.{conn.joins}"
+        self.proxies[conn.relay_stream] = conn
         who = conn.who
         caller = Caller(who.subject, tuple(sorted(who.roles)), who.expires_at)
-        await self.send(owner, Join(self.me, conn.stream_id, caller, data))
+        await self.send(owner, Join(self.me, conn.relay_stream, caller, data))
 
     async def command(self, conn: Connection, data: bytes) -> None:
         assert conn.proxy is not None
         conn.sent += 1
-        await self.send(conn.proxy[0], Command(self.me, conn.stream_id, conn.sent, data))
+        await self.send(conn.proxy[0], Command(self.me, conn.relay_stream, conn.sent, data))
 
     async def ended(self, conn: Connection) -> None:
         """The client's stream ended: tell the owner to drop the twin."""
@@ -229,14 +233,14 @@ class Relay:
             return
         owner, _ = conn.proxy
         conn.proxy = None
-        self.proxies.pop(conn.stream_id, None)
+        self.proxies.pop(conn.relay_stream, None)
         try:
-            await self.send(owner, Detach(self.me, conn.stream_id))
+            await self.send(owner, Detach(self.me, conn.relay_stream))
         except BrokerError:
             pass  # the owner expires silent twins (see watch)
 
     def _cut(self, conn: Connection, error: HubError) -> None:
-        self.proxies.pop(conn.stream_id, None)
+        self.proxies.pop(conn.relay_stream, None)
         conn.proxy = None
         conn.outbox.put(ev.Error(error))
         conn.outbox.close(OWNER_MOVED)
