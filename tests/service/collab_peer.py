@@ -82,6 +82,7 @@ class Peer:
 
     async def close(self) -> None:
         if self.call is not None:
+            self._out.put_nowait(None)  # end the request generator first (no aclose() race)
             self.call.cancel()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
