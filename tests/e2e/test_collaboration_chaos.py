@@ -116,15 +116,18 @@ async def _run(
     offline = editors[-1]
     done_steps = 0
     total = STEPS * n
-    kill_now, restart_now = asyncio.Event(), asyncio.Event()
+    warm, kill_now, restart_now = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def run_editor(e: Editor) -> None:
         nonlocal done_steps
         for i in range(STEPS):
-            if e is offline and i == 5:
+            if e is offline and i == 0:  # once the text has grown, while the others still edit
+                await warm.wait()
                 await _offline_stretch(e, editors)
             await e.step()
             done_steps += 1
+            if done_steps >= total * 0.1:
+                warm.set()
             if done_steps >= total * 0.3:
                 kill_now.set()
             if done_steps >= total * 0.6:
