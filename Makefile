@@ -66,7 +66,7 @@ test: setup setup-system
 
 # The randomized collaboration suite over 50 seeds (CI runs its two default seeds).
 soak-collab: setup setup-system
-	REALTIME_COLLAB_CHAOS_SEEDS=50 $(PY) -m pytest -q -p no:cacheprovider -s tests/e2e/test_collaboration_chaos.py $(PYTEST_ARGS)
+	REALTIME_COLLAB_CHAOS_COUNT=50 $(PY) -m pytest -q -p no:cacheprovider -s tests/e2e/test_collaboration_chaos.py $(PYTEST_ARGS)
 
 test-unit: setup-python
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
