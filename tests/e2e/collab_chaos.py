@@ -174,8 +174,13 @@ class Editor:
 
     def _check_end(self, exc: BaseException) -> None:
         ended = self.peer.ended if self.peer is not None else None
-        killed = self.target not in self.world.targets()  # SIGKILLed: the transport may say INTERNAL
-        if isinstance(ended, grpc.aio.AioRpcError) and ended.code() not in RETRYABLE and not killed:
+        # The client's gRPC core reports "Internal error from Core" (INTERNAL) for a stream whose
+        # server vanished (SIGKILL) or, rarely, that the server ended (UNAVAILABLE, in its call
+        # log) while the client was still writing: a transport artifact, not an answer of ours
+        # (the service's own INTERNAL says "internal error; see the server log").
+        killed = self.target not in self.world.targets()
+        core = isinstance(ended, grpc.aio.AioRpcError) and ended.details() == "Internal error from Core"
+        if isinstance(ended, grpc.aio.AioRpcError) and ended.code() not in RETRYABLE and not (killed or core):
             self.world.problems.append(f"{self.name}: stream ended {ended.code()}: {ended.details()}")
         if self.peer is not None:
             for event in self.peer.events:
