@@ -203,7 +203,8 @@ class PostgresStore(SnapshotStore, HistoryStore):
         async with self._conn() as conn:
             await conn.executemany(
                 "INSERT INTO collab_ops "
-                "(document_id, version, author, client_id, client_seq, op, applied_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                "(document_id, version, author, client_id, client_seq, op, applied_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 rows,
             )
 
