@@ -65,6 +65,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = cmds.add_parser("get", help="show a document's members and content")
     p.add_argument("document_id")
     p.set_defaults(func=get)
+    p = cmds.add_parser("history", help="list a document's versions, newest first (who, when, what)")
+    p.add_argument("document_id")
+    p.add_argument("--limit", type=int, default=50, help="at most this many versions (default 50)")
+    p.add_argument("--before", type=int, default=0, help="only versions older than this one")
+    p.set_defaults(func=history)
+    p = cmds.add_parser("show", help="show a document's content at a version (default: the current one)")
+    p.add_argument("document_id")
+    p.add_argument("--version", type=int, default=None, help="the version to show (0: empty)")
+    p.set_defaults(func=show)
     p = cmds.add_parser("list", help="list the documents you can open")
     p.add_argument("--page-size", type=int, default=100)
     p.set_defaults(func=list_docs)
@@ -129,6 +138,42 @@ async def get(args: argparse.Namespace) -> int:
         reply = await _stub(client).GetDocument(
             pb.GetDocumentRequest(document_id=args.document_id), timeout=args.timeout
         )
+        emit(args, reply, _info_text(reply.document) + "\n" + _tree_text(reply.snapshot))
+    return 0
+
+
+async def history(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        token = str(args.before) if args.before > 0 else ""
+        left, oldest = max(args.limit, 0), 0
+        while left > 0:
+            reply = await _stub(client).ListVersions(
+                pb.ListVersionsRequest(
+                    document_id=args.document_id, page_size=min(left, 1000), page_token=token
+                ),
+                timeout=args.timeout,
+            )
+            for v in reply.versions:
+                when = v.applied_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+                emit(args, v, f"v{v.version}  {when}  {v.author}  {v.summary}")
+            left -= len(reply.versions)
+            token, oldest = reply.next_page_token, reply.oldest_version
+            if not token or not reply.versions:
+                break
+        if not args.json and oldest:
+            print(f"(versions before {oldest} are no longer kept)", flush=True)
+    return 0
+
+
+async def show(args: argparse.Namespace) -> int:
+    request = pb.GetDocumentRequest(document_id=args.document_id)
+    if args.version is not None:
+        if args.version < 0:
+            print("--version must be 0 or more", file=sys.stderr)
+            return 2
+        request.version = args.version
+    async with connect(args) as client:
+        reply = await _stub(client).GetDocument(request, timeout=args.timeout)
         emit(args, reply, _info_text(reply.document) + "\n" + _tree_text(reply.snapshot))
     return 0
 
