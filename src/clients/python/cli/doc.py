@@ -12,6 +12,8 @@ from stdin (interactive) or from `--script FILE` (demos and tests), one per line
     lease ID | release ID | break ID          take, release, or (owner) break a lease
     presence viewing|editing|idle [ID]        your presence
     cursor X Y [ID]                           your cursor
+    undo | redo                               undo your own last text edit or property change
+                                              (others' edits around it are kept), or redo it
     sync                                      wait until all your operations are acknowledged
     wait SECONDS | show | ping | leave        (# starts a comment)
 
@@ -41,6 +43,7 @@ from realtime.server.collaboration.ops import (
 )
 from realtime.server.collaboration.replica import Replica
 from realtime.server.collaboration.service import applied_from_pb, op_to_pb, snapshot_from_pb
+from realtime.server.collaboration.undo import UndoManager
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 
@@ -220,6 +223,7 @@ class Session:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.replica = Replica(args.client_id or uuid.uuid4().hex[:12], args.document_id)
+        self.history = UndoManager(self.replica)  # the replica's updates go through it
         self.queue: asyncio.Queue[pb.CollaborateRequest | None] = asyncio.Queue(maxsize=1000)
         self.ids = 0
         self.joined = asyncio.Event()
@@ -246,7 +250,16 @@ class Session:
 
     def local(self, op: Op) -> None:
         self.synced.clear()
-        self.replica.local(op)
+        self.history.edit(op)
+        self.flush()
+
+    def undo_redo(self, which: str) -> None:
+        self.synced.clear()
+        cop = self.history.undo() if which == "undo" else self.history.redo()
+        if cop is None:
+            self.show(which, {"done": False}, f"nothing to {which}")
+        else:
+            self.show(which, {"done": True, "client_seq": cop.client_seq}, f"{which} sent")
         self.flush()
 
     async def requests(self) -> AsyncIterator[pb.CollaborateRequest]:
@@ -279,7 +292,7 @@ class Session:
         text = f"{kind}: {body}".strip().replace("\n", " ")
         if kind == "joined":
             j = event.joined
-            r.load(
+            self.history.load(
                 snapshot_from_pb(j.snapshot) if j.HasField("snapshot") else None,
                 [applied_from_pb(a) for a in j.replay],
             )
@@ -288,12 +301,12 @@ class Session:
             self.joined.set()
         elif kind == "applied":
             for a in event.applied.operations:
-                r.receive(applied_from_pb(a))
+                self.history.receive(applied_from_pb(a))
             ops = event.applied.operations
             text = f"applied v{ops[0].version}-v{ops[-1].version} by {ops[0].author}"
             self.flush()
         elif kind == "rejected":
-            r.rejected(o.client_seq for o in event.rejected.operations)
+            self.history.rejected(o.client_seq for o in event.rejected.operations)
             self.rejections += 1
             text = "rejected: " + "; ".join(f"{o.reason}: {o.message}" for o in event.rejected.operations)
             self.flush()
@@ -390,6 +403,8 @@ class Session:
                     x=float(rest[0]), y=float(rest[1]), element_id=(rest[2:] or [""])[0]
                 )
             )
+        elif cmd in ("undo", "redo"):
+            self.undo_redo(cmd)
         elif cmd == "sync":
             await asyncio.wait_for(self.synced.wait(), self.args.timeout)
         elif cmd == "wait":
