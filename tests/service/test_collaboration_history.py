@@ -261,3 +261,34 @@ async def test_history_through_the_cli_and_buf_curl(tmp_path: Path, pg_url: str)
             at2["snapshot"]["version"] == "2"
             and at2["snapshot"]["elements"][0]["properties"]["text"] == "Hello"
         )
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("kind", ["broker", "postgresql"])
+async def test_history_on_two_replicas(
+    tmp_path: Path, redis_url: str, redis_prefix: str, pg_url: str, kind: str
+) -> None:
+    """Both replicas answer history: the owner from its live log, the other from the store and journal."""
+    store = pg_url if kind == "postgresql" else "broker"
+    broker = f"{redis_url}?prefix={redis_prefix}"
+    doc = f"two-{redis_prefix.split(':')[1]}"
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    async with (
+        running_hub(tmp_path / "a", services=SERVICES, broker=broker, document_store=store) as one,
+        running_hub(
+            tmp_path / "b",
+            services=SERVICES,
+            broker=broker,
+            document_store=store,
+            jwt_secret_file=tmp_path / "a" / "jwt-secret",
+        ) as two,
+    ):
+        two.secret = one.secret
+        await type_words(one, doc)  # replica one owns the document
+        for hub in (one, two):
+            async with hub.client("alice") as c:
+                page = await stub(c).ListVersions(pb.ListVersionsRequest(document_id=doc), timeout=5)
+                assert [v.version for v in page.versions] == [6, 5, 4, 3, 2, 1]
+                got = await stub(c).GetDocument(pb.GetDocumentRequest(document_id=doc, version=3), timeout=5)
+                assert text_of(got) == "Hello brave"
