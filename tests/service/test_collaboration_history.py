@@ -292,3 +292,36 @@ async def test_history_on_two_replicas(
                 assert [v.version for v in page.versions] == [6, 5, 4, 3, 2, 1]
                 got = await stub(c).GetDocument(pb.GetDocumentRequest(document_id=doc, version=3), timeout=5)
                 assert text_of(got) == "Hello brave"
+
+
+async def test_long_history_uses_checkpoints(tmp_path: Path, pg_url: str) -> None:
+    """1,201 versions: checkpoints every 500 are written, and any version reads back exactly."""
+    import asyncpg
+
+    doc = f"long-{tmp_path.name[-12:]}"
+    fast = {"collab_save_debounce": 0.05, "collab_save_max_wait": 0.2}
+    async with hub_on(tmp_path / "a", pg_url, **fast) as hub, hub.client("alice") as c:
+        await stub(c).CreateDocument(pb.CreateDocumentRequest(document_id=doc), timeout=5)
+        async with Peer(c, "a") as alice:
+            await alice.join(doc)
+            await alice.answer(alice.submit(CreateElement("t", "", "text", "V", {"text": ""})))
+            for batch in range(6):
+                ops = [
+                    EditText("t", "text", splice(batch * 200 + i, 0, chr(0x4E00 + batch))) for i in range(200)
+                ]
+                ack = await alice.answer(alice.submit(*ops))
+                assert ack.WhichOneof("event") == "applied"
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch("SELECT version FROM collab_checkpoints WHERE document_id = $1", doc)
+    finally:
+        await conn.close()
+    assert rows and all(r["version"] >= 500 for r in rows)
+    async with hub_on(tmp_path / "b", pg_url) as hub, hub.client("alice") as c:
+        for version in (1, 499, 500, 777, 1201):
+            got = await stub(c).GetDocument(
+                pb.GetDocumentRequest(document_id=doc, version=version), timeout=10
+            )
+            written = version - 1
+            expected = "".join(chr(0x4E00 + i // 200) for i in range(written))
+            assert text_of(got) == expected, version

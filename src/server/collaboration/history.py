@@ -63,6 +63,10 @@ class HistoryStore(ABC):
         """The newest checkpoint (a sequencer state) at or before `version`, or None."""
 
     @abstractmethod
+    async def last_checkpoint(self, document_id: str) -> int:
+        """The version of the newest checkpoint (0: none)."""
+
+    @abstractmethod
     async def save_checkpoint(self, document_id: str, version: int, state: dict[str, Any]) -> None:
         """Keep a checkpoint of the document at `version`."""
 
@@ -82,7 +86,7 @@ class OpLog:
         last = await self.store.last_logged(document_id)
         self.logged[document_id] = last
         self.pending[document_id] = [a for a in seq.log if a.version > last]
-        self.checkpointed.setdefault(document_id, 0)
+        self.checkpointed[document_id] = await self.store.last_checkpoint(document_id)
 
     def collect(self, document_id: str, seq: Sequencer) -> None:
         """After a change: queue the operations not seen yet (the just-applied batch is in the log)."""

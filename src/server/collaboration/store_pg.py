@@ -255,6 +255,12 @@ class PostgresStore(SnapshotStore, HistoryStore):
         )
         return json.loads(rows[0]["state"]) if rows else None
 
+    async def last_checkpoint(self, document_id: str) -> int:
+        rows = await self._fetch(
+            "SELECT coalesce(max(version), 0) AS v FROM collab_checkpoints WHERE document_id = $1", document_id
+        )
+        return int(rows[0]["v"])
+
     async def save_checkpoint(self, document_id: str, version: int, state: dict[str, Any]) -> None:
         await self._execute(
             "INSERT INTO collab_checkpoints (document_id, version, state) VALUES ($1, $2, $3) "

@@ -74,6 +74,7 @@ async def test_the_postgres_log_is_idempotent_and_paged(pg_url: str) -> None:
         assert [a.version for a in await pg.newest_ops(doc, 8, 3)] == [7, 6, 5]
         await pg.save_checkpoint(doc, 5, state(5))
         assert await pg.checkpoint(doc, 9) == state(5) and await pg.checkpoint(doc, 4) is None
+        assert await pg.last_checkpoint(doc) == 5
         await pg.delete(doc)
         assert await pg.last_logged(doc) == 0
     finally:
