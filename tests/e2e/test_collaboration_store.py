@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 from .servers import free_port, tool
 
 
-def start(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool("realtime-server"), "--grpc-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0", *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=tmp_path,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -36,3 +38,5 @@ def test_wrong_document_store_is_a_clear_startup_error(tmp_path: Path, pg_url: s
     assert (
         result.returncode == 2 and "--document-store must be 'broker' or a postgresql:// URL" in result.stderr
     )
+    result = start(tmp_path, env={"REALTIME_DOCUMENT_STORE": f"postgresql://postgres@127.0.0.1:{nobody}/x"})
+    assert result.returncode == 2 and "cannot start: collaboration service: document store" in result.stderr
