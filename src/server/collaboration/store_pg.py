@@ -257,7 +257,8 @@ class PostgresStore(SnapshotStore, HistoryStore):
 
     async def last_checkpoint(self, document_id: str) -> int:
         rows = await self._fetch(
-            "SELECT coalesce(max(version), 0) AS v FROM collab_checkpoints WHERE document_id = $1", document_id
+            "SELECT coalesce(max(version), 0) AS v FROM collab_checkpoints WHERE document_id = $1",
+            document_id,
         )
         return int(rows[0]["v"])
 
