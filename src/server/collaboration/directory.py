@@ -245,6 +245,9 @@ class Directory:
             if self.oplog is not None:  # operations first: a saved snapshot never runs ahead of the log
                 await self.oplog.flush(live.meta.document_id, state)
             await self.store.save(live.meta.document_id, state)
+        except HubError as exc:  # the store is down (UNAVAILABLE): expected, no traceback every retry
+            log.warning("saving document %s failed (%s); will retry", live.meta.document_id, exc)
+            live.schedule.mark(self.clock())
         except Exception:
             log.exception("saving document %s failed; will retry", live.meta.document_id)
             live.schedule.mark(self.clock())
