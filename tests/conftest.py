@@ -9,6 +9,7 @@ import hypothesis  # noqa: F401  (imported here, at shallow depth: pytest's asse
 import pytest  # CPython 3.11.7 ast bug when hypothesis's plugin first imports it during the final summary)
 
 from realtime.server.testing import TestHub, running_hub
+from tests.postgres_server import pg_database
 from tests.redis_server import delete_prefix, ping, redis_process, test_prefix
 
 
@@ -34,3 +35,10 @@ async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
     prefix = test_prefix()
     yield prefix
     await delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test run (the machine's server, else a private cluster)."""
+    with pg_database() as url:
+        yield url

@@ -22,6 +22,7 @@ class Settings:
     grpc_listen: str = "127.0.0.1:50051"
     http_listen: str = "127.0.0.1:8080"
     broker: str = "memory"
+    document_store: str = "broker"
     jwt_secret_file: Path | None = None
     jwt_public_key_file: Path | None = None
     jwt_audience: str | None = None
@@ -95,6 +96,11 @@ OPTIONS: Sequence[_Option] = (
     _Option("http_listen", "address of the HTTP port (/metrics, browser gateway)", _listen),
     _Option(
         "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
+    ),
+    _Option(
+        "document_store",
+        "where collaboration documents and their history are kept: 'broker' (the broker's store) "
+        "or postgresql://USER@HOST:PORT/DB",
     ),
     _Option("jwt_secret_file", "file holding the HS256 secret that signs tokens", Path),
     _Option("jwt_public_key_file", "PEM file holding the RS256 public key that verifies tokens", Path),
@@ -172,4 +178,9 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
     if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
         parser.error("--broker must be 'memory' or a redis:// URL")
+    if not (
+        settings.document_store == "broker"
+        or settings.document_store.startswith(("postgresql://", "postgres://"))
+    ):
+        parser.error("--document-store must be 'broker' or a postgresql:// URL")
     return settings
