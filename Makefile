@@ -9,7 +9,7 @@ PROTOS := $(sort $(wildcard proto/realtime/v1/*.proto))
 PYTEST_ARGS ?=
 WEB_BUNDLE := src/server/gateway/static/app.js
 
-.PHONY: setup setup-python setup-node setup-system gen check-gen lint test test-unit run bench breaking clean
+.PHONY: setup setup-python setup-node setup-system gen check-gen check-wheel lint test test-unit run bench breaking clean
 
 setup: setup-python setup-node
 
@@ -62,7 +62,12 @@ breaking: setup-node
 	else echo "buf breaking: no earlier contract to compare with"; fi
 
 test: setup setup-system
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not wheel" $(PYTEST_ARGS)
+
+# Build the wheel, install it in a throwaway virtualenv (dependencies from pip's index, cache or
+# --find-links), start `realtime-server` from it and check every service is SERVING.
+check-wheel: setup-python
+	$(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_wheel_install.py $(PYTEST_ARGS)
 
 test-unit: setup-python
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
