@@ -93,7 +93,7 @@ class Hub:
         self._service_modules = services
         self.metrics = Metrics()
         self.shutdown = Shutdown(settings.shutdown_grace)
-        self.health = Health(self.shutdown)
+        self.health = Health(self.shutdown, settings.max_health_watches_per_peer)
         self.verifier: TokenVerifier | None = None
         self.ctx: HubContext | None = None
         self.grpc_port = 0

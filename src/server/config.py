@@ -40,6 +40,7 @@ class Settings:
     keepalive_time: float = 30.0
     keepalive_timeout: float = 10.0
     cors_origins: tuple[str, ...] = ()
+    max_health_watches_per_peer: int = 100
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +117,11 @@ OPTIONS: Sequence[_Option] = (
     _Option("keepalive_time", "seconds between keepalive pings on an idle connection", float),
     _Option("keepalive_timeout", "seconds to wait for a keepalive ack before dropping the peer", float),
     _Option("cors_origins", "comma-separated origins the browser gateway accepts besides its own", _origins),
+    _Option(
+        "max_health_watches_per_peer",
+        "health Watch streams one peer address may hold open (they need no token); 0 disables",
+        int,
+    ),
 )
 
 
