@@ -78,7 +78,9 @@ check-wheel: setup-python
 test-unit: setup-python
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-# The hub on its embedded defaults: memory broker, a dev JWT secret in .realtime/.
+# The hub on its embedded defaults: memory broker, a dev JWT secret in the per-user state directory
+# ($XDG_STATE_HOME/realtime or ~/.local/state/realtime; REALTIME_DEV_DIR or ARGS=--dev-dir=DIR moves
+# it), which the `realtime` CLI finds from any folder.
 run: setup-python
 	$(VENV)/bin/realtime-server $(ARGS)
 

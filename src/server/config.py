@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from realtime.common.tokens import DEV_SECRET_NAME, default_dev_dir
+
 MIB = 1024 * 1024
 
 
@@ -27,7 +29,9 @@ class Settings:
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     require_auth_config: bool = False
-    dev_dir: Path = Path(".realtime")
+    # Per-user ($XDG_STATE_HOME/realtime or ~/.local/state/realtime): the CLI finds the dev secret
+    # from any folder (realtime.common.tokens, shared with the client).
+    dev_dir: Path = field(default_factory=default_dev_dir)
     max_message_bytes: int = MIB
     shutdown_grace: float = 30.0
     log_format: str = "text"
@@ -45,7 +49,7 @@ class Settings:
 
     @property
     def dev_secret_path(self) -> Path:
-        return self.dev_dir / "dev-jwt-secret"
+        return Path(self.dev_dir, DEV_SECRET_NAME)
 
     @property
     def dev_mode(self) -> bool:
@@ -80,6 +84,10 @@ def _listen(text: str) -> str:
     return text
 
 
+def _user_path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
 def _origins(text: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in text.split(",") if o.strip())
 
@@ -106,7 +114,12 @@ OPTIONS: Sequence[_Option] = (
         "refuse to start without --jwt-secret-file or --jwt-public-key-file (no dev secret)",
         _bool,
     ),
-    _Option("dev_dir", "where the dev default keeps its files (dev-jwt-secret)", Path),
+    _Option(
+        "dev_dir",
+        "where the dev default keeps its files (dev-jwt-secret); the CLI looks there too "
+        "(default $XDG_STATE_HOME/realtime or ~/.local/state/realtime)",
+        _user_path,
+    ),
     _Option("max_message_bytes", "largest message accepted or sent, in bytes", _positive_int),
     _Option("shutdown_grace", "seconds open streams get to finish after SIGTERM", float),
     _Option("log_format", "log format: text or json"),

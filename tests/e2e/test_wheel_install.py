@@ -24,7 +24,15 @@ from .servers import free_port, wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 # What setup.py maps into the wheel; copied so the build never writes into the source tree.
-SOURCES = ("setup.py", "pyproject.toml", "README.md", "src/server", "src/clients/python", "gen/python")
+SOURCES = (
+    "setup.py",
+    "pyproject.toml",
+    "README.md",
+    "src/server",
+    "src/clients/python",
+    "src/common",
+    "gen/python",
+)
 DATA_SUFFIXES = (".lua", ".html", ".js", ".css", ".json")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.wheel, pytest.mark.timeout(900)]

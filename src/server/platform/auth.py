@@ -10,15 +10,14 @@ Handlers never parse metadata: they call `current_principal()`.
 from __future__ import annotations
 
 import contextvars
-import os
-import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
+
+from realtime.common.tokens import load_or_create_dev_secret, mint_token, read_secret_file
 
 from .errors import HubError, unauthenticated
 
@@ -159,62 +158,6 @@ def _roles(raw: object) -> frozenset[str]:
     raise unauthenticated("token claim 'roles' must be a list of strings")
 
 
-def mint_token(
-    key: str | bytes,
-    subject: str,
-    *,
-    roles: Iterable[str] = (),
-    ttl: float = 3600.0,
-    algorithm: str = "HS256",
-    audience: str | None = None,
-    issuer: str | None = None,
-    now: float | None = None,
-) -> str:
-    """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in)."""
-    issued = time.time() if now is None else now
-    claims: dict[str, object] = {
-        "sub": subject,
-        "roles": sorted(set(roles)),
-        "iat": int(issued),
-        "exp": int(issued + ttl),
-    }
-    if audience:
-        claims["aud"] = audience
-    if issuer:
-        claims["iss"] = issuer
-    return jwt.encode(claims, key, algorithm=algorithm)
-
-
-DEV_SECRET_PATH = Path(".realtime") / "dev-jwt-secret"
-
-
-def load_or_create_dev_secret(path: Path = DEV_SECRET_PATH) -> tuple[bytes, bool]:
-    """Read the dev HS256 secret, creating a random one (mode 0600) when missing.
-
-    Returns (secret, created).
-    """
-    try:
-        return read_secret_file(path), False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return read_secret_file(path), False
-    with os.fdopen(fd, "wb") as out:
-        out.write(secret + b"\n")
-    return secret, True
-
-
-def read_secret_file(path: Path) -> bytes:
-    secret = path.read_bytes().strip()
-    if not secret:
-        raise ValueError(f"JWT secret file {path} is empty")
-    return secret
-
-
 __all__ = [
     "ADMIN_ROLE",
     "HubError",
@@ -224,4 +167,5 @@ __all__ = [
     "current_principal",
     "load_or_create_dev_secret",
     "mint_token",
+    "read_secret_file",
 ]
