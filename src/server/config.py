@@ -45,6 +45,9 @@ class Settings:
     keepalive_timeout: float = 10.0
     cors_origins: tuple[str, ...] = ()
     max_health_watches_per_peer: int = 100
+    max_token_lifetime: float = 24 * 3600.0
+    http_idle_timeout: float = 60.0
+    allowed_hosts: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -134,6 +137,23 @@ OPTIONS: Sequence[_Option] = (
         "max_health_watches_per_peer",
         "health Watch streams one peer address may hold open (they need no token); 0 disables",
         int,
+    ),
+    _Option(
+        "max_token_lifetime",
+        "seconds a token may live (exp - iat, and exp - now): longer ones are refused; 0 disables",
+        float,
+    ),
+    _Option(
+        "http_idle_timeout",
+        "seconds the HTTP port keeps a connection that sends no request (before the first and "
+        "between requests) before closing it; a WebSocket gets at most this (and 10 s) for its header block",
+        float,
+    ),
+    _Option(
+        "allowed_hosts",
+        "comma-separated host names the HTTP port answers besides its listen address and loopback "
+        "names (DNS-rebinding guard on the Host header); '*' accepts any",
+        _origins,
     ),
 )
 

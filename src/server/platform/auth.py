@@ -70,6 +70,7 @@ class TokenVerifier:
         leeway: float = 0.0,
         clock: Callable[[], float] | None = None,
         cache_size: int = 4096,
+        max_lifetime: float | None = None,
     ) -> None:
         if algorithm not in ("HS256", "RS256"):
             raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
@@ -81,6 +82,7 @@ class TokenVerifier:
         self._clock = clock or time.time
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
+        self._max_lifetime = max_lifetime
 
     @property
     def algorithm(self) -> str:
@@ -142,7 +144,26 @@ class TokenVerifier:
         exp = float(claims["exp"])
         if exp + self._leeway <= now:  # pyjwt uses its own clock; ours may be injected
             raise unauthenticated("token expired")
+        self._check_lifetime(claims, exp, now)
         return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
+
+    def _check_lifetime(self, claims: dict[str, object], exp: float, now: float) -> None:
+        """A token may not live longer than `max_lifetime`: neither as issued (exp - iat) nor
+        from now (exp - now), so a token without `iat` cannot escape the limit."""
+        limit = self._max_lifetime
+        if limit is None:
+            return
+        iat = claims.get("iat")
+        if isinstance(iat, int | float) and exp - float(iat) > limit + self._leeway:
+            raise unauthenticated(
+                f"token lifetime exp - iat = {exp - float(iat):.0f} s exceeds this hub's maximum of "
+                f"{limit:.0f} s (--max-token-lifetime); mint a shorter-lived token"
+            )
+        if exp - now > limit + self._leeway:
+            raise unauthenticated(
+                f"token expires in {exp - now:.0f} s, beyond this hub's maximum lifetime of {limit:.0f} s "
+                "(--max-token-lifetime); mint a shorter-lived token"
+            )
 
 
 _NO_ROLES: frozenset[str] = frozenset()  # shared: most callers have no roles, and streams keep theirs
