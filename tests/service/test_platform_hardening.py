@@ -152,3 +152,28 @@ async def test_tokens_longer_than_the_maximum_lifetime_are_refused(tmp_path: Pat
                 diagnostics_pb2.GetIdentityRequest(), metadata=[("authorization", f"Bearer {token}")]
             )
             assert who.subject == "bob"
+
+
+async def test_health_watch_budget_follows_the_gateway_browser_not_loopback(tmp_path: Path) -> None:
+    """Through the gateway every Watch arrives from loopback with x-forwarded-for: counted per
+    browser address. From a remote peer the header would be ignored (only loopback is trusted)."""
+    async with running_hub(tmp_path, max_health_watches_per_peer=2) as h:
+        async with grpc.aio.insecure_channel(h.target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            watches = []
+            for browser in ("10.0.0.1", "10.0.0.2"):
+                for _ in range(2):
+                    watch = health.Watch(
+                        health_pb2.HealthCheckRequest(), metadata=(("x-forwarded-for", browser),)
+                    )
+                    assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+                    watches.append(watch)
+            extra = health.Watch(health_pb2.HealthCheckRequest(), metadata=(("x-forwarded-for", "10.0.0.1"),))
+            try:
+                await extra.read()
+                raise AssertionError("a third Watch for one browser was accepted")
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert h.hub.health.servicer.open_watches("10.0.0.2") == 2
+            for watch in watches:
+                watch.cancel()

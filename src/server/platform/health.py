@@ -45,7 +45,7 @@ class _Servicer(health_aio.HealthServicer):  # type: ignore[misc]
         )
 
     async def Watch(self, request: Any, context: Any) -> None:
-        peer = peer_host(context.peer() or "")
+        peer = watcher_address(context)
         if self._max_watches and self._watches[peer] >= self._max_watches:
             await abort(
                 context,
@@ -90,6 +90,19 @@ def peer_host(peer: str) -> str:
     if kind == "ipv6":
         return rest.rpartition(":")[0].strip("[]") or rest
     return peer
+
+
+def watcher_address(context: Any) -> str:
+    """Whom a Watch is counted against: the peer's address; for a call from loopback that
+    carries `x-forwarded-for` (the browser gateway, which runs beside the gRPC port) the browser's
+    address, so browsers behind the gateway do not share one budget. A remote peer cannot choose
+    its address this way."""
+    host = peer_host(context.peer() or "")
+    if host in ("127.0.0.1", "::1") or host.startswith("127."):
+        for key, value in context.invocation_metadata() or ():
+            if key == "x-forwarded-for" and isinstance(value, str) and value:
+                return value.rsplit(",", 1)[-1].strip()
+    return host
 
 
 class Health:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from realtime.server.gateway.pages import _is_loopback
+from realtime.server.platform.health import watcher_address
 from realtime.server.platform.hosts import HostPolicy, host_name
 
 
@@ -63,3 +64,22 @@ def test_loopback_peer() -> None:
         assert _is_loopback(peer)
     for peer in (None, "", "10.0.0.1", "::ffff:10.0.0.1", "not an ip"):
         assert not _is_loopback(peer)
+
+
+class _Context:
+    def __init__(self, peer: str, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._peer, self._metadata = peer, metadata
+
+    def peer(self) -> str:
+        return self._peer
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+
+def test_health_watchers_are_counted_per_address() -> None:
+    xff = (("x-forwarded-for", "10.0.0.7"),)
+    assert watcher_address(_Context("ipv4:127.0.0.1:5555", xff)) == "10.0.0.7"  # the gateway
+    assert watcher_address(_Context("ipv6:[::1]:5555", xff)) == "10.0.0.7"
+    assert watcher_address(_Context("ipv4:192.0.2.9:5555", xff)) == "192.0.2.9"  # remote: header ignored
+    assert watcher_address(_Context("ipv4:127.0.0.1:5555", ())) == "127.0.0.1"
