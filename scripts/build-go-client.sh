@@ -9,11 +9,13 @@ out=${1:?usage: build-go-client.sh OUTPUT_BINARY}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/gopath/src/realtime.dev/hub" "$work/cache"
+mkdir -p "$work/gopath/src/realtime.dev/hub"
 ln -s "$root/gen" "$work/gopath/src/realtime.dev/hub/gen"
 ln -s "$root/src/clients" "$work/gopath/src/realtime.dev/hub/clients"
-export GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOCACHE="${GOCACHE:-$work/cache}" \
+export GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOCACHE="${GOCACHE:-$root/build/go-cache}" \
   GOPROXY=off GOFLAGS= CGO_ENABLED=0
 cd "$work/gopath/src/realtime.dev/hub/clients/go"
+unformatted=$(gofmt -l "$root/src/clients/go")
+[ -z "$unformatted" ] || { echo "gofmt -w these files: $unformatted" >&2; exit 1; }
 go vet ./realtime ./cmd/realtime-go
 go build -o "$out" ./cmd/realtime-go

@@ -14,8 +14,8 @@ import (
 	"strconv"
 	"time"
 
-	realtimev1 "realtime.dev/hub/gen/go/realtime/v1"
 	"realtime.dev/hub/clients/go/realtime"
+	realtimev1 "realtime.dev/hub/gen/go/realtime/v1"
 )
 
 func main() {
