@@ -66,3 +66,16 @@ def error_event(err: HubError, command_id: str = "") -> common_pb2.ErrorEvent:
             **{f"field:{v.field}": v.description for v in err.violations},
         },
     )
+
+
+def duration(seconds: float) -> duration_pb2.Duration:
+    """`google.protobuf.Duration` from seconds (the one conversion services share)."""
+    value = duration_pb2.Duration()
+    value.FromNanoseconds(int(seconds * 1e9))
+    return value
+
+
+def going_away_event(grace: float, reason: str = "server shutting down") -> common_pb2.GoingAwayEvent:
+    """The `going_away` event every stream sends before it ends UNAVAILABLE/GOING_AWAY
+    (`errors.going_away()`; shutdown.py has the rule)."""
+    return common_pb2.GoingAwayEvent(reason=reason, grace=duration(grace))
