@@ -103,6 +103,7 @@ class Dispatcher(Submitter):
                     entry.priority,
                     entry.enqueued,
                     entry.seq,
+                    entry.size,
                 )
                 snapshot.append(doc)
                 return entry
@@ -155,7 +156,7 @@ class Dispatcher(Submitter):
             if r is None or (expect_runner is not None and r.runner != expect_runner):
                 return UNCHANGED
             del doc.running[job_id]
-            doc.entries.append(Entry(job_id, r.owner, r.analyzer, r.priority, r.enqueued, r.seq))
+            doc.entries.append(r.entry())
             return r
 
         r = await self.store.update_queue(back)

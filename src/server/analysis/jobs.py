@@ -55,6 +55,9 @@ class SchedulerConfig:
     concurrency: int = 5
     per_user_concurrency: int = 3
     queue_limit: int = 1000
+    user_queue_limit: int = 100
+    user_queue_bytes: int = 256 * 1024 * 1024
+    decode_pixels: int = 40_000_000
     aging: float = 10.0
     job_timeout: float = 120.0
     lease_ttl: float = 10.0

@@ -20,7 +20,8 @@ from ..platform.errors import (
     HubError,
 )
 from ..platform.streams import quiet
-from .analyzers.base import AnalyzerResult, Cancelled, CancelToken
+from .analyzers.base import AnalysisInput, Analyzer, AnalyzerResult, Cancelled, CancelToken, Progress
+from .analyzers.imaging import BUDGET
 from .dispatch import Dispatcher
 from .jobs import LocalRun
 from .model import (
@@ -74,7 +75,7 @@ class LocalRunner(Dispatcher):
             reports: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
             reporter = _ThreadProgress(loop, reports, analyzer.phases)
             work: asyncio.Future[AnalyzerResult] = loop.run_in_executor(
-                self._executor, analyzer.run, data, job.options, reporter, run.token
+                self._executor, _run_analyzer, analyzer, data, job.options, reporter, run.token
             )
             work.add_done_callback(quiet)  # its outcome is read below, unless the job is abandoned
             pump = asyncio.ensure_future(self._pump(job.id, reports, run))
@@ -188,3 +189,15 @@ class _ThreadProgress:
 
     def unavailable(self, name: str, reason: str) -> None:
         self._put(("unavailable", (name, reason)))
+
+
+def _run_analyzer(
+    analyzer: Analyzer,
+    data: AnalysisInput,
+    options: Mapping[str, Any],
+    progress: Progress,
+    cancel: CancelToken,
+) -> AnalyzerResult:
+    """`analyzer.run` on a pool thread; the pixels it decodes stay reserved until it returns."""
+    with BUDGET.scope():
+        return analyzer.run(data, options, progress, cancel)

@@ -25,6 +25,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ..platform.errors import HubError
+from .analyzers.imaging import BUDGET
 from .jobs import WORKER_ROLE, Event, NoStats, SchedulerConfig, Stats
 from .maintenance import Maintenance
 
@@ -36,6 +37,7 @@ class Scheduler(Maintenance):
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
+        BUDGET.configure(self.config.decode_pixels)
         if self._dispatch_enabled:
             self._spawn(self._dispatch_loop(), "analysis-dispatch")
         self._spawn(self._maintenance_loop(), "analysis-maintenance")

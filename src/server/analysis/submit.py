@@ -23,7 +23,7 @@ from .model import (
     new_phases,
     plan_from_ends,
 )
-from .queue import Entry, estimated_wait
+from .queue import Entry, estimated_wait, queued_by
 from .store import QueueDoc
 
 #: Plan of jobs for analyzers only remote workers know.
@@ -97,6 +97,7 @@ class Submitter(JobsCore):
                 if existing is not None:
                     return existing
                 await self.store.bind_request_id(owner, request_id, job.id, fp)  # its job expired
+        self._admit(await self.store.queue(), owner, len(raw))  # before storing a refused input
         await self.store.create(job, raw)
         try:
             await self._enqueue(job)
@@ -107,19 +108,44 @@ class Submitter(JobsCore):
         return job
 
     async def _enqueue(self, job: Job) -> None:
-        limit = self.config.queue_limit
-
         def add(doc: QueueDoc) -> None:
-            if len(doc.entries) >= limit:
-                wait = estimated_wait(
-                    len(doc.entries) - limit + 1, len(doc.running), self.config.concurrency, self._mean_run
-                )
-                raise resource_exhausted(
-                    f"the analysis queue is full ({limit} jobs waiting); retry later",
-                    reason="QUEUE_FULL",
-                    retry_after=max(1.0, wait),
-                )
+            self._admit(doc, job.owner, job.input_size)
             doc.seq += 1
-            doc.entries.append(Entry(job.id, job.owner, job.analyzer, job.priority, job.enqueued, doc.seq))
+            doc.entries.append(
+                Entry(job.id, job.owner, job.analyzer, job.priority, job.enqueued, doc.seq, job.input_size)
+            )
 
         await self.store.update_queue(add)
+
+    def _admit(self, doc: QueueDoc, owner: str, size: int) -> None:
+        """RESOURCE_EXHAUSTED (with QuotaFailure and RetryInfo) when `owner` may not queue `size`
+        more bytes: the owner's own limits first, so one user's flood never fills the shared queue."""
+        cfg = self.config
+        jobs, queued = queued_by(doc.entries, owner)
+        wait = max(1.0, estimated_wait(jobs + 1, len(doc.running), cfg.concurrency, self._mean_run))
+        subject = "user:" + owner
+        if cfg.user_queue_limit > 0 and jobs >= cfg.user_queue_limit:
+            raise resource_exhausted(
+                f"you have {jobs} analysis jobs waiting; at most {cfg.user_queue_limit} per user",
+                reason="USER_QUEUE_FULL",
+                retry_after=wait,
+                quota=[(subject, f"queued analysis jobs per user (limit {cfg.user_queue_limit})")],
+            )
+        if cfg.user_queue_bytes > 0 and queued + size > cfg.user_queue_bytes:
+            raise resource_exhausted(
+                f"your waiting analysis jobs hold {queued} input bytes; this one adds {size}, "
+                f"at most {cfg.user_queue_bytes} per user",
+                reason="USER_QUEUE_BYTES",
+                retry_after=wait,
+                quota=[(subject, f"queued input bytes per user (limit {cfg.user_queue_bytes})")],
+            )
+        if cfg.queue_limit > 0 and len(doc.entries) >= cfg.queue_limit:
+            wait = estimated_wait(
+                len(doc.entries) - cfg.queue_limit + 1, len(doc.running), cfg.concurrency, self._mean_run
+            )
+            raise resource_exhausted(
+                f"the analysis queue is full ({cfg.queue_limit} jobs waiting); retry later",
+                reason="QUEUE_FULL",
+                retry_after=max(1.0, wait),
+                quota=[("analysis-queue", f"queued analysis jobs, all users (limit {cfg.queue_limit})")],
+            )
