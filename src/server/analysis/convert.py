@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.longrunning import operations_pb2
@@ -77,7 +78,20 @@ def metadata_of(job: Job, position: int = 0, eta: float = 0.0) -> analysis_pb2.A
         attempt=job.attempt,
         partial_results=[partial_message(p) for p in job.partials],
         cancel_requested=job.cancel_requested,
+        max_attempts=job.max_attempts,
+        next_retry_time=timestamp(job.next_retry) if job.job_state == JobState.QUEUED else None,
+        last_error=error_status(job.last_error) if job.last_error is not None else None,
     )
+
+
+def error_status(error: JobError) -> status_pb2.Status:
+    """A job error as google.rpc.Status with its ErrorInfo."""
+    status = status_pb2.Status(code=error.code, message=error.message)
+    info = error_details_pb2.ErrorInfo(reason=error.reason or Code(error.code).name, domain=DOMAIN)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status.details.append(detail)
+    return status
 
 
 def operation_of(
@@ -95,14 +109,7 @@ def operation_of(
         )
         op.response.Pack(result)
     elif job.error is not None:
-        status = status_pb2.Status(code=job.error.code, message=job.error.message)
-        info = error_details_pb2.ErrorInfo(
-            reason=job.error.reason or Code(job.error.code).name, domain=DOMAIN
-        )
-        detail = any_pb2.Any()
-        detail.Pack(info)
-        status.details.append(detail)
-        op.error.CopyFrom(status)
+        op.error.CopyFrom(error_status(job.error))
     return op
 
 
@@ -149,20 +156,41 @@ def duration(seconds: float) -> duration_pb2.Duration:
     return d
 
 
-def parse_filter(text: str) -> tuple[bool | None, str]:
+@dataclass(frozen=True)
+class JobFilter:
+    """What `ListOperations.filter` selects (unset fields select everything)."""
+
     done: bool | None = None
-    analyzer = ""
+    analyzer: str = ""
+    state: JobState | None = None
+
+
+def parse_filter(text: str) -> JobFilter:
+    """`done=true|false`, `analyzer=NAME`, `state=QUEUED|RUNNING|SUCCEEDED|FAILED|CANCELLED`,
+    separated by spaces or AND (state names in any case, with or without JOB_STATE_)."""
+    found = JobFilter()
     for part in text.replace(" AND ", " ").split():
         key, sep, value = part.partition("=")
+        value = value.strip('"')
+        state = value.upper().removeprefix("JOB_STATE_")
         if key == "done" and sep and value in ("true", "false"):
-            done = value == "true"
+            found = replace(found, done=value == "true")
         elif key == "analyzer" and sep and value:
-            analyzer = value.strip('"')
+            found = replace(found, analyzer=value)
+        elif key == "state" and sep and state in JobState.__members__ and state != "UNSPECIFIED":
+            found = replace(found, state=JobState[state])
         else:
             raise invalid_argument(
-                "unsupported filter", [("filter", "use done=true|false and/or analyzer=NAME")]
+                "unsupported filter",
+                [
+                    (
+                        "filter",
+                        "use done=true|false, analyzer=NAME and/or "
+                        "state=QUEUED|RUNNING|SUCCEEDED|FAILED|CANCELLED",
+                    )
+                ],
             )
-    return done, analyzer
+    return found
 
 
 # -- metrics ------------------------------------------------------------------------

@@ -244,7 +244,6 @@ class Dispatcher(Submitter):
         def end(job: Job) -> Any:
             if job.job_state != JobState.RUNNING or job.runner != runner:
                 return UNCHANGED
-            changes = []
             if error is None and result is not None:
                 changes = finish_phases(job)
                 job.state = int(JobState.SUCCEEDED)
@@ -253,16 +252,22 @@ class Dispatcher(Submitter):
                     {"name": n, "content_type": ct, "size": len(d)} for n, ct, d in result.artifacts
                 ]
             else:
-                job.state = int(
-                    JobState.CANCELLED
-                    if error is not None and error.code == Code.CANCELLED
-                    else JobState.FAILED
-                )
-                job.error = error or JobError(int(Code.INTERNAL), "the analyzer failed", "INTERNAL")
+                failed = error or JobError(int(Code.INTERNAL), "the analyzer failed", "INTERNAL")
+                if self._schedule_retry(job, failed, now):
+                    return [Change("requeued")]
+                changes = []
+                job.state = int(JobState.CANCELLED if failed.code == Code.CANCELLED else JobState.FAILED)
+                job.error = failed
+                if failed.code != Code.CANCELLED:
+                    job.last_error = failed
+                job.next_retry = 0.0
             job.finished = now
             return [*changes, Change("done")]
 
         job, changes = await self.store.update(job_id, end)
+        if job is not None and changes is not None and job.job_state == JobState.QUEUED:
+            await self._requeue_for_retry(job, runner)
+            return job
         await self._release_running(job_id, runner)
         if job is None or changes is None:
             return None
@@ -272,3 +277,46 @@ class Dispatcher(Submitter):
         if job.job_state == JobState.SUCCEEDED:
             self._mean_run = 0.8 * self._mean_run + 0.2 * elapsed
         return job
+
+    def _schedule_retry(self, job: Job, error: JobError, now: float) -> bool:
+        """Turn a failed attempt into a wait for the next one, if the analyzer's policy allows."""
+        policy = self.policy(job.analyzer)
+        if job.external or job.cancel_requested or not policy.retries(error.code, job.attempt):
+            return False
+        if job.attempt >= job.max_attempts:
+            return False
+        job.state = int(JobState.QUEUED)
+        job.runner = ""
+        job.phase = ""
+        job.percent = 0
+        job.partials = []
+        for p in job.phases:
+            p["state"] = 1
+        job.last_error = error
+        job.next_retry = now + policy.backoff(job.attempt, self.random)
+        return True
+
+    async def _requeue_for_retry(self, job: Job, runner: str) -> None:
+        """Move a job whose attempt failed from running back to the queue, not before its retry time."""
+
+        def back(doc: QueueDoc) -> Any:
+            r = doc.running.get(job.id)
+            if r is None or r.runner != runner:
+                return UNCHANGED
+            del doc.running[job.id]
+            doc.entries.append(r.entry(not_before=job.next_retry))
+            return None
+
+        await self.store.update_queue(back)
+        await self.store.release_lease(job.id, runner)
+        assert job.last_error is not None
+        log.info(
+            "analysis job %s attempt %d of %d failed (%s); retry at %.3f",
+            job.id,
+            job.attempt,
+            job.max_attempts,
+            job.last_error.reason,
+            job.next_retry,
+        )
+        await self._emit(job, [Change("requeued")])
+        self.wake()

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -41,6 +42,7 @@ from .model import (
     Priority,
 )
 from .queue import estimated_wait, positions
+from .retry import DEFAULT_RETRY, RetryPolicy
 from .store import JobStore, QueueDoc
 
 log = logging.getLogger("realtime.analysis")
@@ -140,6 +142,7 @@ class JobsCore:
         self._wake = asyncio.Event()
         self._stopping = False
         self._mean_run = 1.0
+        self.random = random.Random()  # retry jitter (tests seed it)
         # Remote runners on this replica: runner id -> callback(job_id, reason) to revoke a job.
         self._remote: dict[str, Callable[[str, str], None]] = {}
         self._remote_seen: dict[str, float] = {}
@@ -173,6 +176,11 @@ class JobsCore:
     def idle_poll(self) -> float:
         """How often an idle runner re-checks the queue (other replicas' submits do not wake us)."""
         return self.config.poll_interval if self.backend.shared else 1.0
+
+    def policy(self, analyzer: str) -> RetryPolicy:
+        """The retry policy of `analyzer` (the default for analyzers only remote workers know)."""
+        found = self.registry.find(analyzer)
+        return found.retry if found is not None else DEFAULT_RETRY
 
     async def job_input(self, job: Job) -> AnalysisInput:
         """The stored input of `job` as its analyzer (local or remote) receives it."""
@@ -210,10 +218,12 @@ class JobsCore:
         *,
         done: bool | None = None,
         analyzer: str = "",
+        state: JobState | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[Job], int]:
-        """The caller's jobs (admins: all), newest first; returns (page, next offset or 0)."""
+        """The caller's jobs (admins: all), newest first; returns (page, next offset or 0).
+        `state=FAILED` is the dead-letter view: jobs out of attempts, with their last error."""
         ids = await self.store.index(None if who.is_admin else who.subject)
         found: list[Job] = []
         skipped = 0
@@ -221,7 +231,7 @@ class JobsCore:
             job = await self.store.load(job_id)
             if job is None or (done is not None and job.done != done):
                 continue
-            if analyzer and job.analyzer != analyzer:
+            if (analyzer and job.analyzer != analyzer) or (state is not None and job.state != state):
                 continue
             if skipped < offset:
                 skipped += 1

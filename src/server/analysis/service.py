@@ -100,7 +100,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     async def ListOperations(
         self, request: operations_pb2.ListOperationsRequest, context: Any
     ) -> operations_pb2.ListOperationsResponse:
-        done, analyzer = parse_filter(request.filter)
+        selected = parse_filter(request.filter)
         size = request.page_size or 50
         if not 0 < size <= MAX_PAGE:
             raise invalid_argument(
@@ -113,7 +113,12 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 "malformed page_token", [("page_token", "not from a previous page")]
             ) from None
         jobs, nxt = await self.scheduler.list_jobs(
-            current_principal(), done=done, analyzer=analyzer, offset=offset, limit=size
+            current_principal(),
+            done=selected.done,
+            analyzer=selected.analyzer,
+            state=selected.state,
+            offset=offset,
+            limit=size,
         )
         # Listing leaves results out (they may be large): GetOperation returns them.
         return operations_pb2.ListOperationsResponse(

@@ -84,6 +84,7 @@ class Submitter(JobsCore):
             request_id=request_id,
             fingerprint=fp,
             input_size=len(raw),
+            max_attempts=self.policy(analyzer_name).attempts,
         )
         if request_id:
             binding = await self.store.claim_request_id(owner, request_id, job.id, fp)
