@@ -25,8 +25,42 @@ log = logging.getLogger("realtime.analysis")
 
 class Maintenance(RemoteRunners):
     # -- maintenance ----------------------------------------------------------------------------
+    async def recover(self) -> int:
+        """At start: say honestly what happened to jobs from before. On a durable engine, re-queue
+        running jobs whose runner is gone (no lease) now; jobs whose lease is still alive come back
+        when it expires (at most lease_ttl). Returns how many were re-queued."""
+        engine = self.backend.engine
+        if not self.backend.durable:
+            log.warning(
+                "analysis: the %s engine keeps no jobs across restarts: jobs submitted before this "
+                "start (if any) were lost; use a durable broker (e.g. --broker redis://...) to keep them",
+                engine,
+            )
+            return 0
+        doc = await self.store.queue()
+        now = self.clock()
+        requeued = 0
+        for job_id, r in list(doc.running.items()):
+            if now - r.started < min(1.0, self.config.lease_ttl):
+                continue  # just claimed by a live replica, which sets its lease right after
+            if await self.store.lease_holder(job_id) is None and await self._requeue(job_id, "restart"):
+                requeued += 1
+        log.info(
+            "analysis: the %s engine keeps jobs across restarts: %d queued job(s) from before kept, "
+            "%d running job(s) whose runner is gone re-queued, %d still held by a live lease",
+            engine,
+            len(doc.entries),
+            requeued,
+            len(doc.running) - requeued,
+        )
+        return requeued
+
     async def _maintenance_loop(self) -> None:
         interval = max(0.05, self.config.lease_ttl / 3)
+        try:
+            await self.recover()
+        except Exception:
+            log.exception("analysis: recovering jobs from before this start failed")
         while not self._stopping:
             try:
                 await self.maintain()

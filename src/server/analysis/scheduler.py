@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..platform.errors import HubError
 from .analyzers.imaging import BUDGET
-from .jobs import WORKER_ROLE, Event, NoStats, SchedulerConfig, Stats
+from .jobs import WORKER_ROLE, Event, NoStats, SchedulerConfig, Stats, log
 from .maintenance import Maintenance
 
 __all__ = ["WORKER_ROLE", "Event", "NoStats", "Scheduler", "SchedulerConfig", "Stats"]
@@ -46,6 +46,8 @@ class Scheduler(Maintenance):
         """Stop taking jobs; jobs running here go back to the queue (another replica or restart runs them)."""
         self._stopping = True
         self.wake()
+        if not self.backend.durable:
+            await self._say_what_is_lost()
         for job_id, run in list(self._local.items()):
             run.token.cancel("shutdown")
             with contextlib.suppress(HubError, OSError):
@@ -55,3 +57,16 @@ class Scheduler(Maintenance):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _say_what_is_lost(self) -> None:
+        """On an engine that forgets on restart, the log must not promise that jobs come back."""
+        with contextlib.suppress(HubError, OSError):
+            doc = await self.store.queue()
+            if doc.entries or self._local:
+                log.warning(
+                    "analysis: stopping on the %s engine, which keeps nothing across restarts: "
+                    "%d queued job(s) and %d running here are lost when this process exits",
+                    self.backend.engine,
+                    len(doc.entries),
+                    len(self._local),
+                )
