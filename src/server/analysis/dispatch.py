@@ -39,6 +39,10 @@ from .submit import Submitter
 log = logging.getLogger("realtime.analysis")
 
 
+#: Re-queue reasons that mean the runner died mid-job (they count against the job's attempts).
+RUNNER_DIED = frozenset({"lease expired", "restart"})
+
+
 class Dispatcher(Submitter):
     # -- cancel / delete ---------------------------------------------------------------------
     async def cancel(self, job_id: str, who: Principal) -> Job:
@@ -164,9 +168,21 @@ class Dispatcher(Submitter):
             return False
         await self.store.release_lease(job_id, r.runner)
 
+        now = self.clock()
+
         def reset(job: Job) -> Any:
             if job.job_state != JobState.RUNNING:
                 return UNCHANGED
+            if reason in RUNNER_DIED and not job.external and job.attempt >= self.attempts_of(job):
+                # Its runner died on every attempt: maybe the job kills it. A dead letter, not a loop.
+                job.state = int(JobState.FAILED)
+                job.error = job.last_error = JobError(
+                    int(Code.ABORTED),
+                    f"the job's runner died during each of its {job.attempt} attempt(s) ({reason})",
+                    "RUNNER_LOST",
+                )
+                job.finished = now
+                return "failed"
             job.state = int(JobState.QUEUED)
             job.runner = ""
             job.phase = ""
@@ -176,7 +192,11 @@ class Dispatcher(Submitter):
             return True
 
         job, ok = await self.store.update(job_id, reset)
-        if job is not None and ok:
+        if job is not None and ok == "failed":
+            log.warning("analysis job %s failed: %s", job_id, job.error.message if job.error else reason)
+            await self.store.update_queue(lambda doc: doc.remove(job_id) or UNCHANGED)
+            await self._emit(job, [Change("done")])
+        elif job is not None and ok:
             log.warning("analysis job %s re-queued (%s)", job_id, reason)
             await self._emit(job, [Change("requeued")])
         elif job is not None and job.done:
@@ -283,7 +303,7 @@ class Dispatcher(Submitter):
         policy = self.policy(job.analyzer)
         if job.external or job.cancel_requested or not policy.retries(error.code, job.attempt):
             return False
-        if job.attempt >= job.max_attempts:
+        if job.attempt >= self.attempts_of(job):
             return False
         job.state = int(JobState.QUEUED)
         job.runner = ""

@@ -182,6 +182,10 @@ class JobsCore:
         found = self.registry.find(analyzer)
         return found.retry if found is not None else DEFAULT_RETRY
 
+    def attempts_of(self, job: Job) -> int:
+        """How many runs `job` may have in all."""
+        return job.max_attempts or self.policy(job.analyzer).attempts
+
     async def job_input(self, job: Job) -> AnalysisInput:
         """The stored input of `job` as its analyzer (local or remote) receives it."""
         raw = await self.store.input(job.id)

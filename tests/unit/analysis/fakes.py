@@ -16,7 +16,7 @@ from realtime.server.analysis.analyzers.base import (
     Progress,
 )
 from realtime.server.analysis.model import plan_from_ends
-from realtime.server.analysis.retry import NO_RETRY, RetryPolicy
+from realtime.server.analysis.retry import RetryPolicy
 from realtime.server.platform.errors import Code, HubError
 
 
@@ -54,7 +54,9 @@ class Gate(Analyzer):
     name = "test.gate"
     input_types = ("text/plain",)
     phases = plan_from_ends([("work", 100)])
-    retry = NO_RETRY  # a timed-out gate job fails at once (retries are tested with Flaky)
+    # A timed-out gate job fails at once (error retries are tested with Flaky); a lost runner
+    # still gets the default three attempts.
+    retry = RetryPolicy(attempts=3, retry_on=frozenset())
 
     def __init__(self) -> None:
         self.release = threading.Event()

@@ -142,3 +142,21 @@ def test_filter_syntax() -> None:
         with pytest.raises(HubError) as err:
             parse_filter(bad)
         assert err.value.code == Code.INVALID_ARGUMENT
+
+
+async def test_a_job_whose_runner_dies_every_time_becomes_a_dead_letter(
+    queue: Scheduler, clock: FakeClock
+) -> None:
+    """A poison job (its runner dies on every attempt) must not circle the replicas for ever."""
+    job = await queue.submit("alice", "test.echo", text("x"))
+    for attempt in (1, 2, 3):
+        taken = await queue.claim(f"doomed-{attempt}", {"test.echo"})
+        assert taken is not None and taken.id == job.id and taken.attempt == attempt
+        clock.advance(queue.config.lease_ttl + 1)  # nobody renews the lease
+        await queue.maintain()
+    final = await queue.get(job.id, ALICE)
+    assert final.job_state == JobState.FAILED and final.error is not None
+    assert final.error.reason == "RUNNER_LOST" and final.error.code == Code.ABORTED
+    assert (await queue.store.queue()).entries == []
+    failed, _ = await queue.list_jobs(ALICE, state=JobState.FAILED)
+    assert [j.id for j in failed] == [job.id]
