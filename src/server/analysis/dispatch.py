@@ -197,7 +197,8 @@ class Dispatcher(Submitter):
             await self.store.update_queue(lambda doc: doc.remove(job_id) or UNCHANGED)
             await self._emit(job, [Change("done")])
         elif job is not None and ok:
-            log.warning("analysis job %s re-queued (%s)", job_id, reason)
+            if self.backend.durable or reason != "shutdown":  # else stop() said they are lost
+                log.warning("analysis job %s re-queued (%s)", job_id, reason)
             await self._emit(job, [Change("requeued")])
         elif job is not None and job.done:
             await self._release_running(job_id, None)

@@ -3,6 +3,7 @@ the jobs of a runner that is gone and another scheduler finishes them."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -17,7 +18,7 @@ from realtime.server.broker.memory import MemoryBroker
 from realtime.server.broker.redis import RedisBroker
 from realtime.server.platform.auth import Principal
 
-from .fakes import Echo, eventually
+from .fakes import Echo, Gate, eventually
 
 ALICE = Principal("alice", frozenset(), 0.0)
 
@@ -37,17 +38,21 @@ async def test_a_non_durable_engine_says_jobs_are_lost(engine: str, caplog: pyte
     if broker is not None:
         await broker.start()
     backend = BrokerBackend(broker) if broker is not None else MemoryBackend()
-    s = Scheduler(backend, Registry([Echo()]), SchedulerConfig(), run_local=False)
+    gate = Gate()
+    s = Scheduler(backend, Registry([Echo(), gate]), SchedulerConfig(concurrency=1))
     s.start()
     await eventually(lambda: "were lost" in messages(caplog))
     assert "the memory engine keeps no jobs across restarts" in messages(caplog)
+    await s.submit("alice", "test.gate", text("running"))
+    await asyncio.to_thread(gate.entered.acquire, True, 10)
     await s.submit("alice", "test.echo", text("a"))
     await s.submit("alice", "test.echo", text("b"))
     await s.stop()
+    gate.release.set()
     if broker is not None:
         await broker.close()
     said = messages(caplog)
-    assert "2 queued job(s) and 0 running here are lost when this process exits" in said
+    assert "2 queued job(s) and 1 running here are lost when this process exits" in said
     assert "re-queued" not in said
 
 
