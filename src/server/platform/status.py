@@ -19,6 +19,15 @@ def _details(err: HubError) -> list[status_pb2.Status]:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(max(err.retry_after, 0.0) * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    if err.quota:
+        details.append(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(subject=q.subject, description=q.description)
+                    for q in err.quota
+                ]
+            )
+        )
     if err.violations:
         details.append(
             error_details_pb2.BadRequest(

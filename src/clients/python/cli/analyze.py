@@ -68,6 +68,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--done", choices=("true", "false"), help="only finished (true) or unfinished (false) jobs"
     )
     ls.add_argument("--analyzer-filter", dest="analyzer_filter", help="only jobs of this analyzer")
+    ls.add_argument(
+        "--state",
+        choices=("queued", "running", "succeeded", "failed", "cancelled"),
+        help="only jobs in this state; 'failed' lists the dead letters (out of attempts, last error shown)",
+    )
     ls.add_argument("--limit", type=int, default=20)
     ls.set_defaults(func=list_jobs)
 
@@ -125,6 +130,13 @@ def summary(op: operations_pb2.Operation) -> dict[str, Any]:
     }
     if meta.queue_position:
         out["queue_position"] = meta.queue_position
+    if meta.attempt:
+        out["attempt"] = meta.attempt
+        out["max_attempts"] = meta.max_attempts
+    if meta.HasField("next_retry_time"):
+        out["next_retry_time"] = meta.next_retry_time.ToJsonString()
+    if meta.HasField("last_error"):
+        out["last_error"] = {"code": meta.last_error.code, "message": meta.last_error.message}
     if op.HasField("response"):
         result = analysis_pb2.AnalysisResult()
         op.response.Unpack(result)
@@ -258,8 +270,13 @@ async def get(args: argparse.Namespace) -> int:
 
 def _line(view: dict[str, Any]) -> str:
     where = f" #{view['queue_position']}" if view.get("queue_position") else ""
+    tries = f" attempt {view['attempt']}/{view['max_attempts']}" if view.get("max_attempts", 0) > 1 else ""
+    retry = f" retry at {view['next_retry_time']}" if view.get("next_retry_time") else ""
+    error = view.get("error") or view.get("last_error")
+    why = f"  {error['message']}" if error and view["state"] in ("FAILED", "QUEUED") else ""
     return (
         f"{view['name']}  {view['analyzer']:20} {view['state']:9}{where} {view['phase']} {view['percent']}%"
+        f"{tries}{retry}{why}"
     )
 
 
@@ -307,6 +324,8 @@ async def list_jobs(args: argparse.Namespace) -> int:
         parts.append(f"done={args.done}")
     if args.analyzer_filter:
         parts.append(f"analyzer={args.analyzer_filter}")
+    if args.state:
+        parts.append(f"state={args.state.upper()}")
     async with connect(args) as client:
         stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
         reply = await stub.ListOperations(
