@@ -40,6 +40,7 @@ from .live import LiveSession
 from .model import Job, JobError, JobState, Priority, job_id_from_name
 from .scheduler import WORKER_ROLE, Event, Scheduler
 from .settings import AnalysisSettings, load
+from .uploaded import upload_input
 
 SERVICE = "realtime.v1.AnalysisService"
 OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -123,9 +124,7 @@ def operation_of(
         result = analysis_pb2.AnalysisResult(
             analyzer=job.analyzer,
             data=_struct(job.result),
-            artifacts=[
-                analysis_pb2.Artifact(name=n, content_type=ct, data=d) for n, ct, d in (artifacts or [])
-            ],
+            artifacts=[artifact_message(job.name, n, ct, d) for n, ct, d in (artifacts or [])],
         )
         op.response.Pack(result)
     elif job.error is not None:
@@ -138,6 +137,19 @@ def operation_of(
         status.details.append(detail)
         op.error.CopyFrom(status)
     return op
+
+
+#: Artifacts larger than this are sent by reference (`resource_name`, read with UploadService.Read)
+#: so an operation always fits the 1 MiB message limit.
+INLINE_ARTIFACT_BYTES = 512 * 1024
+
+
+def artifact_message(job_name: str, name: str, content_type: str, data: bytes) -> analysis_pb2.Artifact:
+    if len(data) <= INLINE_ARTIFACT_BYTES:
+        return analysis_pb2.Artifact(name=name, content_type=content_type, data=data, size=len(data))
+    return analysis_pb2.Artifact(
+        name=name, content_type=content_type, size=len(data), resource_name=f"{job_name}/artifacts/{name}"
+    )
 
 
 def analysis_input(msg: analysis_pb2.AnalysisInput) -> AnalysisInput:
@@ -274,10 +286,17 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         who = current_principal()
         if not request.HasField("input"):
             raise invalid_argument("input is required", [("input", "missing")])
+        source = request.input
+        if source.WhichOneof("source") == "upload":  # a large input, uploaded first (uploaded.py)
+            data = await upload_input(
+                self._hub.instance_id, who.subject, source.upload, source.content_type, source.filename
+            )
+        else:
+            data = analysis_input(source)
         job = await self.scheduler.submit(
             who.subject,
             request.analyzer,
-            analysis_input(request.input),
+            data,
             _dict(request.options),
             int(request.priority),
             request.request_id,

@@ -59,6 +59,8 @@ class HubError(Exception):
     metadata: Mapping[str, str] = field(default_factory=dict)
     violations: tuple[FieldViolation, ...] = ()
     retry_after: float | None = None
+    #: (subject, description) pairs sent as `google.rpc.QuotaFailure` violations.
+    quota: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.reason:
@@ -98,9 +100,16 @@ def failed_precondition(message: str, *, reason: str = "FAILED_PRECONDITION") ->
 
 
 def resource_exhausted(
-    message: str, *, reason: str = "QUOTA_EXCEEDED", retry_after: float | None = None
+    message: str,
+    *,
+    reason: str = "QUOTA_EXCEEDED",
+    retry_after: float | None = None,
+    quota: Iterable[tuple[str, str]] = (),
 ) -> HubError:
-    return HubError(Code.RESOURCE_EXHAUSTED, message, reason=reason, retry_after=retry_after)
+    """RESOURCE_EXHAUSTED; `quota` (subject, description) pairs become a QuotaFailure detail."""
+    return HubError(
+        Code.RESOURCE_EXHAUSTED, message, reason=reason, retry_after=retry_after, quota=tuple(quota)
+    )
 
 
 def unavailable(message: str, *, reason: str = "UNAVAILABLE", retry_after: float | None = None) -> HubError:

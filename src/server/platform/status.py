@@ -28,6 +28,14 @@ def _details(err: HubError) -> list[status_pb2.Status]:
                 ]
             )
         )
+    if err.quota:
+        details.append(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(subject=s, description=d) for s, d in err.quota
+                ]
+            )
+        )
     return details
 
 
