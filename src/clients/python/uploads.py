@@ -169,16 +169,15 @@ async def upload(
 async def _status(
     stub: uploads_pb2_grpc.UploadServiceStub, name: str
 ) -> uploads_pb2.QueryWriteStatusResponse:
-    for _ in range(20):  # the hub may still be restarting: UNAVAILABLE here is retried too
+    """The committed size, waiting (bounded: about a minute) for a hub that is restarting."""
+    request = uploads_pb2.QueryWriteStatusRequest(resource_name=name)
+    for _ in range(6):
         try:
-            return await stub.QueryWriteStatus(
-                uploads_pb2.QueryWriteStatusRequest(resource_name=name), timeout=10
-            )
+            return await stub.QueryWriteStatus(request, timeout=10, wait_for_ready=True)
         except grpc.aio.AioRpcError as err:
             if err.code() not in RESUMABLE:
                 raise
-            await asyncio.sleep(0.5)
-    return await stub.QueryWriteStatus(uploads_pb2.QueryWriteStatusRequest(resource_name=name), timeout=10)
+    return await stub.QueryWriteStatus(request, timeout=10, wait_for_ready=True)
 
 
 async def upload_file(

@@ -41,7 +41,8 @@ class ProgressView:
         if self.json:
             step = p.total / 100 if p.total else 1
             now = time.monotonic()
-            if p.done < p.total and p.done - self._last < step and now - self._shown_at < 1.0:
+            resumed = p.done < self._last  # after a broken connection: always shown
+            if not resumed and p.done < p.total and p.done - self._last < step and now - self._shown_at < 1.0:
                 return
             self._last, self._shown_at = p.done, now
             line = {"event": self.label, "name": p.name, "bytes": p.done, "total": p.total}
