@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -342,3 +343,38 @@ async def test_large_png_by_upload_and_large_artifact_by_read(tmp_path: Path) ->
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await read_to_file(bob, artifact.resource_name, tmp_path / "stolen")
             assert err.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
+
+
+async def test_one_writer_per_upload_and_a_silent_writer_is_cut_off(tmp_path: Path) -> None:
+    data = b"w" * 400_000
+    async with running_hub(tmp_path, services=SERVICES, extra={"uploads_write_idle": 1.0}) as h:
+        async with h.client("alice") as client:
+            stub = client.stub(uploads_pb2_grpc.UploadServiceStub)
+            name = (await stub.CreateUpload(create_request(data))).upload.name
+            sent = asyncio.Event()
+
+            async def silent() -> AsyncIterator[uploads_pb2.WriteRequest]:
+                yield uploads_pb2.WriteRequest(resource_name=name, data=data[:1000])
+                sent.set()
+                await asyncio.Event().wait()  # then never another chunk, never a half-close
+
+            first = asyncio.ensure_future(stub.Write(silent()))
+            async with asyncio.timeout(10):
+                await sent.wait()
+                query = uploads_pb2.QueryWriteStatusRequest(resource_name=name)
+                for _ in range(10_000):  # until the hub has the chunk (each round trip paces the loop)
+                    if (await stub.QueryWriteStatus(query)).committed_size == 1000:
+                        break
+            with pytest.raises(grpc.aio.AioRpcError) as err:  # a second writer while the first holds it
+                await stub.Write(
+                    writes(uploads_pb2.WriteRequest(resource_name=name, write_offset=1000, data=b"w"))
+                )
+            assert err.value.code() == grpc.StatusCode.ABORTED
+            assert status_details(err.value)["reason"] == "WRITE_IN_PROGRESS"
+            with pytest.raises(grpc.aio.AioRpcError) as err:  # the silent one is cut off...
+                async with asyncio.timeout(10):
+                    await first
+            assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert status_details(err.value)["reason"] == "WRITE_IDLE"
+            done = await upload(client, data, "application/octet-stream")  # ...and the upload goes on
+            assert done.name == name and done.complete

@@ -11,6 +11,7 @@ REALTIME_UPLOADS_* environment variables, then defaults.
 | uploads_ttl                | 3600               | seconds an unfinished upload lives after its last write |
 | uploads_retention          | 3600               | seconds a finished upload lives (until deleted)       |
 | uploads_sweep_interval     | 30                 | seconds between expiry sweeps                         |
+| uploads_write_idle         | 60                 | seconds a silent Write stream stays open              |
 | uploads_io_concurrency     | 4                  | disk reads/writes in flight at once (thread pool)     |
 """
 
@@ -43,6 +44,8 @@ class UploadConfig:
     retention: float = 3600.0
     #: Seconds between expiry sweeps.
     sweep_interval: float = 30.0
+    #: Seconds a Write stream may stay silent before the hub closes it (its upload's lock is freed).
+    write_idle: float = 60.0
     #: Disk reads/writes in flight at once (each on a worker thread, off the event loop).
     io_concurrency: int = 4
 

@@ -18,7 +18,7 @@ from realtime.v1 import uploads_pb2, uploads_pb2_grpc
 
 from ..context import HubContext
 from ..platform.auth import Principal, current_principal
-from ..platform.errors import going_away, invalid_argument, not_found
+from ..platform.errors import Code, HubError, going_away, invalid_argument, not_found
 from ..platform.streams import commands_until_shutdown
 from .config import UploadConfig
 from .spool import PREFIX, READ_CHUNK, SPOOLS, Spool, UploadRecord, check_range
@@ -96,7 +96,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         who = current_principal()
         requests = commands_until_shutdown(request_iterator, self._hub.shutdown)
         try:
-            first = await anext(requests, None)
+            first = await self._next(requests)
             if first is None:
                 if self._hub.shutdown.started:
                     raise going_away()
@@ -117,13 +117,27 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                     if msg.finish_write:
                         await writer.finish()
                         break
-                    msg = await anext(requests, None)
+                    msg = await self._next(requests)
                     if msg is None and self._hub.shutdown.started:
                         raise going_away()  # what was written stays committed: resume elsewhere or later
                 record = writer.record
         finally:
             await requests.aclose()  # type: ignore[attr-defined]
         return uploads_pb2.WriteResponse(committed_size=record.committed, upload=self._message(record))
+
+    async def _next(self, requests: AsyncIterator[Any]) -> Any:
+        """The next chunk; a client silent for `write_idle` seconds loses the stream (and the
+        upload's write lock), keeping what it wrote: it resumes with QueryWriteStatus."""
+        idle = self.spool.config.write_idle
+        try:
+            async with asyncio.timeout(idle):
+                return await anext(requests, None)
+        except TimeoutError:
+            raise HubError(
+                Code.DEADLINE_EXCEEDED,
+                f"no chunk for {idle:g} s; the stream was closed (resume from the committed size)",
+                reason="WRITE_IDLE",
+            ) from None
 
     async def QueryWriteStatus(
         self, request: uploads_pb2.QueryWriteStatusRequest, context: Any
