@@ -23,7 +23,11 @@ SERVICES = (
     "realtime.server.text.service",
     "realtime.server.notifications.service",
     "realtime.server.gateway.service",
-    *(m for m in SERVICE_MODULES if m.split(".")[2] in ("uploads", "analysis", "collaboration", "conversation")),
+    *(
+        m
+        for m in SERVICE_MODULES
+        if m.split(".")[2] in ("uploads", "analysis", "collaboration", "conversation")
+    ),
 )
 
 
