@@ -48,6 +48,8 @@ class Progress:
     total: int
     resumed_from: int
     started_at: float
+    #: How many times the transfer resumed after a broken connection.
+    resumes: int = 0
 
     @property
     def rate(self) -> float:
@@ -135,11 +137,11 @@ async def upload(
     committed, complete = current.committed_size, current.complete
     started = Progress(name, committed, size, committed, time.monotonic())
     backoff = backoff or Backoff(base=0.2, cap=5.0)
-    failures = 0
+    failures = resumes = 0
 
     def sent(done: int) -> None:
         if on_progress is not None:
-            on_progress(Progress(name, done, size, started.resumed_from, started.started_at))
+            on_progress(Progress(name, done, size, started.resumed_from, started.started_at, resumes))
 
     sent(committed)
     f = await asyncio.to_thread(_open, source)
@@ -160,6 +162,7 @@ async def upload(
                     failures = 0
                     backoff.reset()
                 committed, complete = status.committed_size, status.complete
+                resumes += 1
                 sent(committed)
     finally:
         await asyncio.to_thread(f.close)

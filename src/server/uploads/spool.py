@@ -237,9 +237,14 @@ class Spool:
         try:
             yield w
         finally:
-            self._writing.discard(record.id)
-            if w.file is not None:
-                await self._run(w.file.close)
+            try:
+                await w.drain()  # the last chunk counts even when the stream ended with an error
+            except HubError:
+                log.warning("upload %s: the last chunk could not be stored", record.name)
+            finally:
+                self._writing.discard(record.id)
+                if w.file is not None:
+                    await self._run(w.file.close)
 
     # -- read ----------------------------------------------------------------------------------
     async def read(self, owner: str, name: str, offset: int = 0, limit: int = 0) -> AsyncIterator[bytes]:
@@ -305,12 +310,20 @@ class Spool:
 
 
 class Writer:
-    """Appends one Write stream's chunks to an upload (created by `Spool.writer`)."""
+    """Appends one Write stream's chunks to an upload (created by `Spool.writer`).
+
+    One chunk at a time is on its way to disk (hashed and written on a worker thread) while the
+    event loop reads the next message from the stream: a depth-1 pipeline, so receiving and
+    storing overlap, and at most one chunk per stream is held beyond the one being read.
+    `committed` moves only once a chunk is on disk; `accepted` counts the one in flight too.
+    """
 
     def __init__(self, spool: Spool, record: UploadRecord) -> None:
         self.spool = spool
         self.record = record
         self.file: IO[bytes] | None = None
+        self.accepted = record.committed
+        self._pending: asyncio.Future[None] | None = None
 
     def _append(self, data: bytes) -> None:
         if self.file is None:
@@ -333,35 +346,48 @@ class Writer:
             h.upto = len(data)
 
     async def write(self, offset: int, data: bytes) -> int:
-        """Append `data` at `offset` (which must be the committed size); returns the new committed size."""
+        """Accept `data` at `offset` (which must follow what was accepted) and start storing it;
+        the previous chunk is on disk when this returns. Returns the bytes accepted."""
         r = self.record
         if r.complete:
             raise failed_precondition(f"{r.name} is already finished", reason="UPLOAD_COMPLETE")
-        if offset != r.committed:
+        await self.drain()  # also surfaces a failed store of the previous chunk
+        if offset != self.accepted:
             raise committed_error(
                 f"write_offset {offset} is not the committed size {r.committed}; resume from there",
                 r.committed,
             )
-        if r.committed + len(data) > r.size:
+        if self.accepted + len(data) > r.size:
             raise committed_error(
                 f"{len(data)} bytes at {offset} go past the declared size {r.size}", r.committed
             )
         if data:
-            try:
-                await self.spool._run(self._append, data)
-            except OSError as exc:
-                raise HubError(
-                    Code.UNAVAILABLE, f"cannot store the chunk: {exc.strerror}", retry_after=5.0
-                ) from exc
-            r.committed += len(data)
-            r.touched = self.spool.clock()
-        return r.committed
+            self.accepted += len(data)
+            self._pending = asyncio.ensure_future(self._store(data))
+        return self.accepted
+
+    async def _store(self, data: bytes) -> None:
+        try:
+            await self.spool._run(self._append, data)
+        except OSError as exc:
+            raise HubError(
+                Code.UNAVAILABLE, f"cannot store the chunk: {exc.strerror}", retry_after=5.0
+            ) from exc
+        self.record.committed += len(data)
+        self.record.touched = self.spool.clock()
+
+    async def drain(self) -> None:
+        """Wait until the chunk in flight is on disk (raises if storing it failed)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
 
     async def finish(self) -> UploadRecord:
         """Check size and SHA-256, then mark the upload complete. A mismatch deletes the upload."""
         r = self.record
         if r.complete:
             return r
+        await self.drain()
         if r.committed != r.size:
             raise committed_error(
                 f"finish_write after {r.committed} of {r.size} bytes; write the rest first",

@@ -36,12 +36,14 @@ class ProgressView:
         self.bar: Any = None
         self._last = -1.0
         self._shown_at = 0.0
+        self._resumes = 0
 
     def __call__(self, p: Progress) -> None:
         if self.json:
             step = p.total / 100 if p.total else 1
             now = time.monotonic()
-            resumed = p.done < self._last  # after a broken connection: always shown
+            resumed = p.resumes != self._resumes  # after a broken connection: always shown
+            self._resumes = p.resumes
             if not resumed and p.done < p.total and p.done - self._last < step and now - self._shown_at < 1.0:
                 return
             self._last, self._shown_at = p.done, now
@@ -50,6 +52,8 @@ class ProgressView:
                 "rate_bytes_per_s": round(p.rate),
                 "eta_s": round(p.eta, 1) if p.eta is not None else None,
             }
+            if p.resumes:
+                line["resumes"] = p.resumes
             print(json.dumps(line), flush=True)
             return
         if not sys.stderr.isatty():
@@ -66,6 +70,9 @@ class ProgressView:
                 desc=self.label,
                 file=sys.stderr,
             )
+        if p.resumes != self._resumes:
+            self._resumes = p.resumes
+            self.bar.write(f"{self.label}: connection lost; resuming from byte {p.done}", file=sys.stderr)
         self.bar.update(p.done - self.bar.n)
 
     def close(self) -> None:
