@@ -378,3 +378,34 @@ async def test_one_writer_per_upload_and_a_silent_writer_is_cut_off(tmp_path: Pa
             assert status_details(err.value)["reason"] == "WRITE_IDLE"
             done = await upload(client, data, "application/octet-stream")  # ...and the upload goes on
             assert done.name == name and done.complete
+
+
+async def test_shutdown_ends_a_write_with_going_away_and_keeps_what_was_written(tmp_path: Path) -> None:
+    data = b"s" * 500_000
+    async with running_hub(tmp_path, services=SERVICES) as h:
+        async with h.client("alice") as client:
+            stub = client.stub(uploads_pb2_grpc.UploadServiceStub)
+            name = (await stub.CreateUpload(create_request(data))).upload.name
+            sent = asyncio.Event()
+
+            async def then_wait() -> AsyncIterator[uploads_pb2.WriteRequest]:
+                yield uploads_pb2.WriteRequest(resource_name=name, data=data[:200_000])
+                sent.set()
+                await asyncio.Event().wait()
+
+            call = asyncio.ensure_future(stub.Write(then_wait()))
+            async with asyncio.timeout(10):
+                await sent.wait()
+                query = uploads_pb2.QueryWriteStatusRequest(resource_name=name)
+                for _ in range(10_000):  # until the hub has the chunk (each round trip paces the loop)
+                    if (await stub.QueryWriteStatus(query)).committed_size == 200_000:
+                        break
+                stopping = asyncio.ensure_future(h.hub.stop(grace=5.0))
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await call
+                await stopping
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert status_details(err.value)["reason"] == "GOING_AWAY"
+    async with running_hub(tmp_path, services=SERVICES) as h, h.client("alice") as client:
+        done = await upload(client, data, "application/octet-stream")
+        assert done.name == name and done.complete
