@@ -409,3 +409,40 @@ async def test_shutdown_ends_a_write_with_going_away_and_keeps_what_was_written(
     async with running_hub(tmp_path, services=SERVICES) as h, h.client("alice") as client:
         done = await upload(client, data, "application/octet-stream")
         assert done.name == name and done.complete
+
+
+async def test_remote_analyzers_refuse_uploads_larger_than_one_message(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, services=SERVICES) as h:
+        async with h.client("w", roles=["worker"]) as wc, h.client("alice") as alice:
+            requests: asyncio.Queue[analysis_pb2.WorkRequest | None] = asyncio.Queue()
+
+            async def commands() -> AsyncIterator[analysis_pb2.WorkRequest]:
+                while (item := await requests.get()) is not None:
+                    yield item
+
+            work = wc.stub(analysis_pb2_grpc.AnalysisServiceStub).Work(commands())
+            register = analysis_pb2.RegisterWorkerCommand(analyzers=["remote.big"], capacity=1)
+            await requests.put(analysis_pb2.WorkRequest(id="r", register=register))
+            async with asyncio.timeout(10):
+                assert (await work.read()).WhichOneof("event") == "registered"
+            stub = alice.stub(analysis_pb2_grpc.AnalysisServiceStub)
+            big = await upload(alice, b"b" * 800_000, "text/plain")
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.SubmitAnalysis(
+                    analysis_pb2.SubmitAnalysisRequest(
+                        analyzer="remote.big", input=analysis_pb2.AnalysisInput(upload=big.name)
+                    )
+                )
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert status_details(err.value)["reason"] == "INPUT_TOO_LARGE"
+            small = await upload(alice, b"s" * 700_000, "text/plain")
+            op = await stub.SubmitAnalysis(
+                analysis_pb2.SubmitAnalysisRequest(
+                    analyzer="remote.big", input=analysis_pb2.AnalysisInput(upload=small.name)
+                )
+            )
+            async with asyncio.timeout(10):
+                while (event := await work.read()).WhichOneof("event") != "assigned":
+                    pass
+            assert event.assigned.name == op.name and len(event.assigned.input.text) == 700_000
+            await requests.put(None)

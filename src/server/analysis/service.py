@@ -289,7 +289,12 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         source = request.input
         if source.WhichOneof("source") == "upload":  # a large input, uploaded first (uploaded.py)
             data = await upload_input(
-                self._hub.instance_id, who.subject, source.upload, source.content_type, source.filename
+                self._hub.instance_id,
+                who.subject,
+                source.upload,
+                source.content_type,
+                source.filename,
+                remote=self.scheduler.registry.find(request.analyzer) is None,
             )
         else:
             data = analysis_input(source)
