@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from .upload_helpers import (
     status_details,
     writes,
 )
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return str(resp.read().decode())
 
 
 class Clock:
@@ -103,6 +109,10 @@ async def test_wrong_checksum_deletes_the_upload(tmp_path: Path) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as gone:
             await stub.GetUpload(uploads_pb2.GetUploadRequest(name=name))
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+        metrics = await asyncio.to_thread(scrape, f"{h.http_url}/metrics")
+        assert 'realtime_uploads_finished_total{outcome="checksum_mismatch"} 1.0' in metrics
+        assert "realtime_uploads_received_bytes_total 300000.0" in metrics
+        assert "realtime_uploads_live 0.0" in metrics
 
 
 async def test_out_of_order_offsets_tell_where_to_resume(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from google.protobuf import timestamp_pb2
+from prometheus_client import Counter, Gauge
 
 from realtime.v1 import uploads_pb2, uploads_pb2_grpc
 
@@ -21,7 +22,7 @@ from ..platform.auth import Principal, current_principal
 from ..platform.errors import Code, HubError, going_away, invalid_argument, not_found
 from ..platform.streams import commands_until_shutdown
 from .config import UploadConfig
-from .spool import PREFIX, READ_CHUNK, SPOOLS, Spool, UploadRecord, check_range
+from .spool import PREFIX, READ_CHUNK, SPOOLS, Spool, UploadRecord, Writer, check_range
 
 SERVICE = "realtime.v1.UploadService"
 log = logging.getLogger("realtime.uploads")
@@ -74,10 +75,35 @@ async def artifact_chunks(
     raise not_found(f"{operation} has no artifact {artifact!r}")
 
 
+class UploadMetrics:
+    """`realtime_uploads_*` on the hub's /metrics."""
+
+    def __init__(self, hub: HubContext, spool: Spool) -> None:
+        r = hub.metrics.registry
+        self.received = Counter(
+            "realtime_uploads_received_bytes", "Upload bytes committed to the spool.", registry=r
+        )
+        self.finished = Counter(
+            "realtime_uploads_finished",
+            "Uploads finished, by outcome (complete, checksum_mismatch).",
+            ("outcome",),
+            registry=r,
+        )
+        live = Gauge(
+            "realtime_uploads_live", "Uploads on this replica (unfinished and finished).", registry=r
+        )
+        live.set_function(lambda: sum(1 for _ in spool.records()))
+        declared = Gauge(
+            "realtime_uploads_live_bytes", "Bytes declared by the uploads on this replica.", registry=r
+        )
+        declared.set_function(lambda: sum(rec.size for rec in spool.records()))
+
+
 class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     def __init__(self, hub: HubContext, spool: Spool) -> None:
         self._hub = hub
         self.spool = spool
+        self.metrics = UploadMetrics(hub, spool)
 
     def _message(self, record: UploadRecord) -> uploads_pb2.Upload:
         return upload_message(record, self.spool.config)
@@ -106,7 +132,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                 raise invalid_argument(
                     "the first WriteRequest must name the upload", [("resource_name", "empty")]
                 )
-            async with self.spool.writer(who.subject, name) as writer:
+            async with self.spool.writer(who.subject, name) as writer, self._counted(writer):
                 msg: uploads_pb2.WriteRequest | None = first
                 while msg is not None:
                     if msg.resource_name and msg.resource_name != name:
@@ -115,7 +141,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                         )
                     await writer.write(msg.write_offset, msg.data)
                     if msg.finish_write:
-                        await writer.finish()
+                        await self._finish(writer)
                         break
                     msg = await self._next(requests)
                     if msg is None and self._hub.shutdown.started:
@@ -124,6 +150,24 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         finally:
             await requests.aclose()  # type: ignore[attr-defined]
         return uploads_pb2.WriteResponse(committed_size=record.committed, upload=self._message(record))
+
+    @contextlib.asynccontextmanager
+    async def _counted(self, writer: Writer) -> AsyncIterator[None]:
+        before = writer.record.committed
+        try:
+            yield
+        finally:
+            await writer.drain_quietly()
+            self.metrics.received.inc(max(0, writer.record.committed - before))
+
+    async def _finish(self, writer: Writer) -> None:
+        try:
+            await writer.finish()
+        except HubError as exc:
+            if exc.reason == "CHECKSUM_MISMATCH":
+                self.metrics.finished.labels("checksum_mismatch").inc()
+            raise
+        self.metrics.finished.labels("complete").inc()
 
     async def _next(self, requests: AsyncIterator[Any]) -> Any:
         """The next chunk; a client silent for `write_idle` seconds loses the stream (and the

@@ -238,9 +238,7 @@ class Spool:
             yield w
         finally:
             try:
-                await w.drain()  # the last chunk counts even when the stream ended with an error
-            except HubError:
-                log.warning("upload %s: the last chunk could not be stored", record.name)
+                await w.drain_quietly()  # the last chunk counts even when the stream ended with an error
             finally:
                 self._writing.discard(record.id)
                 if w.file is not None:
@@ -381,6 +379,13 @@ class Writer:
         pending, self._pending = self._pending, None
         if pending is not None:
             await pending
+
+    async def drain_quietly(self) -> None:
+        """`drain` at the end of a stream that already failed: a store failure is logged only."""
+        try:
+            await self.drain()
+        except HubError:
+            log.warning("upload %s: the last chunk could not be stored", self.record.name)
 
     async def finish(self) -> UploadRecord:
         """Check size and SHA-256, then mark the upload complete. A mismatch deletes the upload."""
