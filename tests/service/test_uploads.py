@@ -381,6 +381,9 @@ async def test_one_writer_per_upload_and_a_silent_writer_is_cut_off(tmp_path: Pa
                 )
             assert err.value.code() == grpc.StatusCode.ABORTED
             assert status_details(err.value)["reason"] == "WRITE_IN_PROGRESS"
+            with pytest.raises(grpc.aio.AioRpcError) as err:  # nor deleted under the writer's feet
+                await stub.DeleteUpload(uploads_pb2.DeleteUploadRequest(name=name))
+            assert err.value.code() == grpc.StatusCode.ABORTED
             with pytest.raises(grpc.aio.AioRpcError) as err:  # the silent one is cut off...
                 async with asyncio.timeout(10):
                     await first

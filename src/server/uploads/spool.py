@@ -284,6 +284,13 @@ class Spool:
     # -- delete and expiry ---------------------------------------------------------------------
     async def delete(self, owner: str, name: str) -> None:
         record = self.get(owner, name)
+        if record.id in self._writing:
+            raise HubError(
+                Code.ABORTED,
+                f"{name} is being written; end that Write stream first",
+                reason="WRITE_IN_PROGRESS",
+                retry_after=1.0,
+            )
         await self._forget(record)
 
     async def _forget(self, record: UploadRecord) -> None:
