@@ -4,7 +4,9 @@
   (the issue's "done when"): progress lines, a result, the optimized image saved;
 - 200 MB through `realtime upload put` while the hub is SIGKILLed and restarted mid-upload:
   the CLI resumes from the committed offset and the hub verifies the SHA-256;
-- 50 MB through the CLI, the CLI itself killed mid-upload: running it again resumes by hash.
+- 50 MB through the CLI, the CLI itself killed mid-upload: running it again resumes by hash;
+- 200 MB through the Python client while the hub restarts gracefully (SIGTERM: GOING_AWAY),
+  read back and compared by SHA-256.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from realtime.client import Client
+from realtime.client.uploads import Progress, read_to_file, upload
 from realtime.server.platform.auth import mint_token
 from tests.e2e.servers import free_port, tool, wait_serving
 from tests.service.upload_helpers import MIB, file_sha256, noisy_image, random_file
@@ -82,40 +86,39 @@ async def finish(
             await proc.wait()
 
 
-@pytest.mark.parametrize(
-    ("name", "make"),
-    [
-        ("big-photo.jpg", lambda: noisy_image(3200, 2400, "JPEG", seed=3, quality=92)),  # ~7.4 MB
-        ("big-photo.png", lambda: noisy_image(1900, 1800, "PNG", seed=7)),  # ~10.3 MB
-    ],
-)
-async def test_image_optimize_of_a_big_photo_on_default_settings(
-    tmp_path: Path, name: str, make: object
-) -> None:
-    photo = tmp_path / name
-    photo.write_bytes(await asyncio.to_thread(make))  # type: ignore[arg-type]
-    size = photo.stat().st_size
-    assert size > 7_000_000
+PHOTOS = {
+    "big-photo.jpg": lambda: noisy_image(3200, 2400, "JPEG", seed=3, quality=92),  # ~7.4 MB
+    "big-photo.png": lambda: noisy_image(1900, 1800, "PNG", seed=7),  # ~10.3 MB
+}
+
+
+async def test_image_optimize_of_big_photos_on_default_settings(tmp_path: Path) -> None:
     port = free_port()
     with hub(tmp_path, port, free_port()):
-        proc = await start_cli(
-            tmp_path, port, "analyze", "submit", str(photo), "--analyzer", "image.optimize", "--watch",
-            "--save", str(tmp_path / "out"),
-        )  # fmt: skip
-        code, lines, err = await finish(proc)
-        assert code == 0, err
-        uploads = [x for x in lines if x.get("event") == "upload"]
-        assert uploads[-1]["bytes"] == uploads[-1]["total"] == size and len(uploads) > 10
-        watch = [x for x in lines if x.get("event") not in ("upload", "download")]
-        events = [x["event"] for x in watch]
-        assert events[0] == "snapshot" and events[-1] == "done" and "phase_started" in events
-        done = watch[-1]
-        assert done["state"] == "SUCCEEDED" and done["percent"] == 100
-        saved = list((tmp_path / "out").iterdir())
-        assert len(saved) == 1 and saved[0].read_bytes()[8:12] == b"WEBP"
-        assert saved[0].stat().st_size == done["artifacts"][0]["bytes"]  # type: ignore[index]
-        # The CLI deleted its upload once the job held the input: nothing left in the spool.
-        assert list((tmp_path / ".realtime" / "uploads").iterdir()) == []
+        for name, make in PHOTOS.items():
+            photo = tmp_path / name
+            photo.write_bytes(await asyncio.to_thread(make))
+            size = photo.stat().st_size
+            assert size > 7_000_000
+            out = tmp_path / ("out-" + name)
+            proc = await start_cli(
+                tmp_path, port, "analyze", "submit", str(photo), "--analyzer", "image.optimize", "--watch",
+                "--save", str(out),
+            )  # fmt: skip
+            code, lines, err = await finish(proc)
+            assert code == 0, err
+            uploads = [x for x in lines if x.get("event") == "upload"]
+            assert uploads[-1]["bytes"] == uploads[-1]["total"] == size and len(uploads) > 10
+            watch = [x for x in lines if x.get("event") not in ("upload", "download")]
+            events = [x["event"] for x in watch]
+            assert events[0] == "snapshot" and events[-1] == "done" and "phase_started" in events
+            done = watch[-1]
+            assert done["state"] == "SUCCEEDED" and done["percent"] == 100
+            saved = list(out.iterdir())
+            assert len(saved) == 1 and saved[0].read_bytes()[8:12] == b"WEBP"
+            assert saved[0].stat().st_size == done["artifacts"][0]["bytes"]  # type: ignore[index]
+            # The CLI deleted its upload once the job held the input: nothing left in the spool.
+            assert list((tmp_path / ".realtime" / "uploads").iterdir()) == []
 
 
 async def test_200mb_upload_survives_a_hub_killed_mid_upload(tmp_path: Path) -> None:
@@ -173,3 +176,35 @@ async def test_50mb_cli_killed_mid_upload_resumes_by_hash(tmp_path: Path) -> Non
         code, _, err = await finish(read)
         assert code == 0, err
         assert await asyncio.to_thread(file_sha256, back) == sha
+
+
+async def test_200mb_python_client_upload_survives_a_graceful_restart(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    sha = await asyncio.to_thread(random_file, big, 200 * MIB, seed=201)
+    grpc_port, http_port = free_port(), free_port()
+    target = f"127.0.0.1:{grpc_port}"
+    with hub(tmp_path, grpc_port, http_port) as first:
+        async with Client(target, token=token(tmp_path)) as client:
+            reached = asyncio.Event()
+            seen: list[Progress] = []
+
+            def progress(p: Progress) -> None:
+                seen.append(p)
+                if p.done >= 30 * MIB:
+                    reached.set()
+
+            task = asyncio.ensure_future(
+                upload(client, big, "application/octet-stream", on_progress=progress)
+            )
+            async with asyncio.timeout(60):
+                await reached.wait()
+            first.send_signal(signal.SIGTERM)  # graceful: the Write ends UNAVAILABLE (GOING_AWAY)
+            await asyncio.to_thread(first.wait, 30)
+            with hub(tmp_path, grpc_port, http_port):
+                async with asyncio.timeout(120):
+                    done = await task
+                assert done.complete and done.sha256 == sha and done.size == 200 * MIB
+                assert any(p.resumes for p in seen) and 0 < min(p.done for p in seen if p.resumes) < 200 * MIB
+                back = tmp_path / "back.bin"
+                assert await read_to_file(client, done.name, back) == 200 * MIB
+                assert await asyncio.to_thread(file_sha256, back) == sha
