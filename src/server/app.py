@@ -36,6 +36,7 @@ SERVICE_MODULES: tuple[str, ...] = (
     "realtime.server.gateway.service",
     "realtime.server.conversation.service",
     "realtime.server.text.service",
+    "realtime.server.uploads.service",
     "realtime.server.analysis.service",
     "realtime.server.collaboration.service",
 )
