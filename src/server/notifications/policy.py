@@ -47,6 +47,11 @@ class ChannelPolicy:
         self._broker = broker
         self._open = frozenset(open_namespaces)
 
+    @property
+    def open_namespaces(self) -> frozenset[str]:
+        """Namespaces every user reads and publishes (where publishing is under quota)."""
+        return self._open
+
     async def _granted(self, who: Principal, channel: str, right: str) -> bool:
         value = await self._broker.kv_get(acl_key(channel, who.subject))
         return value is not None and right in value.decode(errors="replace")

@@ -45,6 +45,14 @@ class FieldViolation:
     description: str
 
 
+@dataclass(frozen=True)
+class QuotaViolation:
+    """One exhausted quota (google.rpc.QuotaFailure.Violation): whose, and which limit."""
+
+    subject: str
+    description: str
+
+
 @dataclass
 class HubError(Exception):
     """An expected failure with a status code, a stable reason and optional details.
@@ -59,6 +67,8 @@ class HubError(Exception):
     metadata: Mapping[str, str] = field(default_factory=dict)
     violations: tuple[FieldViolation, ...] = ()
     retry_after: float | None = None
+    #: Exhausted quotas, sent as google.rpc.QuotaFailure.
+    quota: tuple[QuotaViolation, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.reason:

@@ -28,6 +28,15 @@ def _details(err: HubError) -> list[status_pb2.Status]:
                 ]
             )
         )
+    if err.quota:
+        details.append(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(subject=q.subject, description=q.description)
+                    for q in err.quota
+                ]
+            )
+        )
     return details
 
 
@@ -64,5 +73,6 @@ def error_event(err: HubError, command_id: str = "") -> common_pb2.ErrorEvent:
             **dict(err.metadata),
             **({"retry_after_seconds": f"{err.retry_after:.3f}"} if err.retry_after is not None else {}),
             **{f"field:{v.field}": v.description for v in err.violations},
+            **{f"quota:{q.subject}": q.description for q in err.quota},
         },
     )
