@@ -156,8 +156,9 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         self.presence = PresenceKeeper(broker, config.presence_ttl)
         self.publish_rate = RateLimiter(config.publish_rate, config.publish_burst)
         self.queue_bytes = config.queue_bytes
+        # validate_content keeps ENVELOPE_RESERVE of this for the event's own fields.
         self.max_notification_bytes = min(
-            config.max_notification_bytes, hub.settings.max_message_bytes - ENVELOPE_RESERVE
+            config.max_notification_bytes + ENVELOPE_RESERVE, hub.settings.max_message_bytes
         )
         self.quotas = PublishQuotas(broker, config)
 
