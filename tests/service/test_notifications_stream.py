@@ -245,3 +245,40 @@ async def test_system_stats_are_published(tmp_path: Path) -> None:
             assert stats["active_streams"].get("realtime.v1.NotificationService", 0) >= 1
             assert stats["instance"] == hub.hub.ctx.instance_id  # type: ignore[union-attr]
             assert stats["messages_per_second"] >= 0
+
+
+async def test_join_leave_events(hub: TestHub) -> None:
+    async with hub.client("alice") as alice, hub.client("bob") as bob, open_stream(alice) as s:
+        cid = await s.send(subscribe=pb.SubscribeCommand(channel="topic:room", join_leave=True))
+        assert (await s.expect("subscribed")).command_id == cid
+        mine = (await s.expect("presence")).presence
+        assert (mine.channel, mine.change, mine.user_id) == ("topic:room", pb.PRESENCE_CHANGE_JOIN, "alice")
+        async with open_stream(bob) as b:
+            await b.subscribe("topic:room")  # bob did not ask for join/leave: he gets none
+            joined = (await s.expect("presence")).presence
+            assert (joined.change, joined.user_id) == (pb.PRESENCE_CHANGE_JOIN, "bob")
+            assert joined.client_id != mine.client_id
+        left = (await s.expect("presence")).presence  # bob's stream ended
+        assert (left.change, left.user_id, left.client_id) == (
+            pb.PRESENCE_CHANGE_LEAVE,
+            "bob",
+            joined.client_id,
+        )
+        async with open_stream(bob) as b:
+            await b.subscribe("topic:room")
+            assert (await s.expect("presence")).presence.change == pb.PRESENCE_CHANGE_JOIN
+            cid = await b.send(unsubscribe=pb.UnsubscribeCommand(channel="topic:room"))
+            await b.expect("unsubscribed")
+            assert (await s.expect("presence")).presence.change == pb.PRESENCE_CHANGE_LEAVE
+            await b.send(ping=common_ping())
+            await b.expect("pong")
+        # Channels without presence have no join/leave: refused, the stream stays open.
+        cid = await s.send(subscribe=pb.SubscribeCommand(channel="general", join_leave=True))
+        err = await s.expect("error")
+        assert err.command_id == cid and err.error.reason == "NO_PRESENCE"
+        cid = await s.send(unsubscribe=pb.UnsubscribeCommand(channel="topic:room"))
+        await s.expect("unsubscribed")
+        async with open_stream(bob) as b:  # alice no longer receives them
+            await b.subscribe("topic:room")
+        cid = await s.send(ping=common_ping())
+        assert (await s.expect("pong")).command_id == cid

@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
-from ..broker.base import Broker, BrokerUnavailable, StreamPosition
+from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition
 from ..context import HubContext
 from ..platform.auth import current_principal
 from ..platform.errors import (
@@ -40,7 +40,7 @@ from .model import (
     validate_request_id,
 )
 from .policy import ChannelPolicy
-from .presence import PresenceKeeper
+from .presence import JOIN, PresenceKeeper, event_of, is_presence_event
 from .quota import PublishQuotas, content_bytes
 from .session import (
     EPOCH_CHANGED,
@@ -133,6 +133,15 @@ def _mark_results(results: list[MarkResult]) -> list[notifications_pb2.MarkReadR
     ]
 
 
+def _live_event(pub: Publication) -> notifications_pb2.SubscribeResponse:
+    if is_presence_event(pub):
+        channel, change, client_id, user_id = event_of(pub)
+        kind = pb.PRESENCE_CHANGE_JOIN if change == JOIN else pb.PRESENCE_CHANGE_LEAVE
+        event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
+        return pb.SubscribeResponse(presence=event)
+    return pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
+
+
 def _payload_hash(content: Content) -> bytes:
     """What an idempotency key remembers of its publication, to refuse the key's reuse for another."""
     h = hashlib.sha256()
@@ -209,7 +218,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     pub = session.take()  # raises the stream's end (slow consumer, broker lost)
                     if pub is None:
                         break
-                    yield pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
+                    yield _live_event(pub)
                 if nxt.done():
                     task, nxt = nxt, None
                     try:
@@ -236,7 +245,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             if kind == "subscribe":
                 sc = command.subscribe
                 since = StreamPosition(sc.since.epoch, sc.since.offset) if sc.HasField("since") else None
-                done = await session.subscribe(sc.channel, since)
+                done = await session.subscribe(sc.channel, since, sc.join_leave)
                 yield pb.SubscribeResponse(
                     command_id=cid,
                     subscribed=pb.SubscribedEvent(

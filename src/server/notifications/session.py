@@ -22,11 +22,11 @@ from ..broker.base import (
     SubscriptionClosed,
 )
 from ..platform.auth import Principal
-from ..platform.errors import HubError, resource_exhausted, unavailable
+from ..platform.errors import HubError, failed_precondition, resource_exhausted, unavailable
 from ..platform.streams import quiet
 from .channels import ChannelConfig, validate_channel
 from .policy import ChannelPolicy
-from .presence import PresenceKeeper
+from .presence import PresenceKeeper, events_channel, is_presence_event
 
 MAX_SUBSCRIPTIONS_PER_USER = 100
 
@@ -119,15 +119,29 @@ class NotificationSession:
         self._counter = counter
         self._presence = presence
         self._channels: dict[str, _Channel] = {}
+        #: Channels whose join/leave events this stream receives.
+        self._join_leave: set[str] = set()
         self._sub = broker.subscribe(maxsize=max_queue_items, max_bytes=max_queue_bytes, on_close=_cut_off)
 
     @property
     def channels(self) -> list[str]:
         return list(self._channels)
 
-    async def subscribe(self, channel: str, since: StreamPosition | None) -> Subscribed:
+    async def subscribe(
+        self, channel: str, since: StreamPosition | None, join_leave: bool = False
+    ) -> Subscribed:
         validate_channel(channel)
         await self._policy.check_read(self.who, channel)
+        if join_leave and not self._config.for_channel(channel).presence:
+            raise failed_precondition(
+                f"channel {channel!r} does not track presence: no join/leave events",
+                reason="NO_PRESENCE",
+            )
+        if join_leave and channel not in self._join_leave:
+            # Before joining, so the stream sees its own join like everyone else's.
+            await self._sub.add(events_channel(channel))
+            self._join_leave.add(channel)
+            self._presence.watch(channel)
         state = self._channels.get(channel)
         if state is None:
             self._counter.acquire(self.who.subject, channel)
@@ -143,6 +157,7 @@ class NotificationSession:
                 self._channels.pop(channel, None)
                 self._counter.release(self.who.subject, channel)
                 await self._sub.remove(channel)
+                await self._stop_join_leave(channel)
             raise
 
     async def _start(self, channel: str, since: StreamPosition | None, state: _Channel | None) -> Subscribed:
@@ -192,11 +207,20 @@ class NotificationSession:
             return False
         self._counter.release(self.who.subject, channel)
         await self._sub.remove(channel)
+        await self._stop_join_leave(channel)
         await self._presence.remove(channel, self.client_id)
         return True
 
+    async def _stop_join_leave(self, channel: str) -> None:
+        if channel in self._join_leave:
+            self._join_leave.discard(channel)
+            self._presence.unwatch(channel)
+            await self._sub.remove(events_channel(channel))
+
     def accept(self, pub: Publication) -> bool:
         """Whether a live publication goes out on this stream (and note it as sent)."""
+        if is_presence_event(pub):
+            return True  # only channels subscribed with join_leave deliver them
         state = self._channels.get(pub.channel)
         if state is None:
             return False
@@ -237,6 +261,9 @@ class NotificationSession:
     async def close(self) -> None:
         channels = list(self._channels)
         self._channels.clear()
+        for channel in list(self._join_leave):
+            self._presence.unwatch(channel)
+        self._join_leave.clear()
         for channel in channels:
             self._counter.release(self.who.subject, channel)
         await self._sub.close()
