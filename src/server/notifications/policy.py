@@ -9,11 +9,16 @@
 - any other namespace (`analysis:{job}`, `doc:{id}`...): a grant written by the
   owning service in the broker's key-value store, so it holds on every replica:
   key `notify:acl:{channel}:{user}`, value containing `r` (read) and/or `w` (publish).
+- beyond all of that, the caller's token may grant channels (claims `channels` to
+  read, `publish_channels` to publish; exact names or patterns where `*` matches any
+  run of characters), verified with the token's signature.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from ..broker.base import Broker
 from ..platform.auth import Principal
@@ -31,6 +36,19 @@ def acl_key(channel: str, user_id: str) -> str:
 async def grant(broker: Broker, channel: str, user_id: str, rights: str, ttl: float | None = None) -> None:
     """Let `user_id` read ("r") and/or publish ("w") `channel` (for services owning a namespace)."""
     await broker.kv_set(acl_key(channel, user_id), rights.encode(), ttl=ttl)
+
+
+@lru_cache(maxsize=1024)
+def _pattern(grant: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in grant.split("*")))
+
+
+def claimed(channel: str, grants: tuple[str, ...]) -> bool:
+    """Whether a token's channel claims cover `channel` (exact names, or `*` patterns)."""
+    for grant in grants:
+        if grant == channel or ("*" in grant and _pattern(grant).fullmatch(channel)):
+            return True
+    return False
 
 
 def denied(channel: str, action: str) -> HubError:
@@ -57,7 +75,7 @@ class ChannelPolicy:
         return value is not None and right in value.decode(errors="replace")
 
     async def may_read(self, who: Principal, channel: str) -> bool:
-        if who.is_admin or channel == GENERAL:
+        if who.is_admin or channel == GENERAL or claimed(channel, who.channels):
             return True
         ns = namespace_of(channel)
         if ns == "user":
@@ -69,7 +87,7 @@ class ChannelPolicy:
         return await self._granted(who, channel, READ)
 
     async def may_publish(self, who: Principal, channel: str) -> bool:
-        if who.is_admin:
+        if who.is_admin or claimed(channel, who.publish_channels):
             return True
         ns = namespace_of(channel)
         if channel == GENERAL or ns in ("user", "system"):

@@ -2,7 +2,10 @@
 
 Tokens arrive as `authorization: Bearer <JWT>` metadata. HS256 (shared secret)
 or RS256 (public key). Required claims: `sub`, `exp`; optional `roles`
-(a list, or a space-separated string), `aud`, `iss`.
+(a list, or a space-separated string), `aud`, `iss`, and `channels` /
+`publish_channels`: notification channels (exact names, or patterns where `*`
+matches any run of characters) the token grants reading / publishing beyond the
+built-in policy (at most 100 entries of at most 255 characters each).
 
 Handlers never parse metadata: they call `current_principal()`.
 """
@@ -33,6 +36,10 @@ class Principal:
     roles: frozenset[str]
     expires_at: float
     issuer: str = ""
+    #: Channel names or `*` patterns the token grants reading / publishing (claims `channels`,
+    #: `publish_channels`).
+    channels: tuple[str, ...] = ()
+    publish_channels: tuple[str, ...] = ()
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -143,10 +150,37 @@ class TokenVerifier:
         exp = float(claims["exp"])
         if exp + self._leeway <= now:  # pyjwt uses its own clock; ours may be injected
             raise unauthenticated("token expired")
-        return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
+        return Principal(
+            subject,
+            _roles(claims.get("roles")),
+            exp,
+            str(claims.get("iss") or ""),
+            _channels(claims, "channels"),
+            _channels(claims, "publish_channels"),
+        )
 
 
 _NO_ROLES: frozenset[str] = frozenset()  # shared: most callers have no roles, and streams keep theirs
+
+
+MAX_CHANNEL_CLAIMS = 100
+MAX_CHANNEL_CLAIM_LENGTH = 255
+
+
+def _channels(claims: dict[str, object], name: str) -> tuple[str, ...]:
+    raw = claims.get(name)
+    if raw is None:
+        return ()
+    if (
+        not isinstance(raw, list)
+        or len(raw) > MAX_CHANNEL_CLAIMS
+        or not all(isinstance(c, str) and 0 < len(c) <= MAX_CHANNEL_CLAIM_LENGTH for c in raw)
+    ):
+        raise unauthenticated(
+            f"token claim {name!r} must be a list of at most {MAX_CHANNEL_CLAIMS} channel names or "
+            f"patterns of 1..{MAX_CHANNEL_CLAIM_LENGTH} characters"
+        )
+    return tuple(raw)
 
 
 def _roles(raw: object) -> frozenset[str]:
@@ -169,6 +203,8 @@ def mint_token(
     audience: str | None = None,
     issuer: str | None = None,
     now: float | None = None,
+    channels: Iterable[str] = (),
+    publish_channels: Iterable[str] = (),
 ) -> str:
     """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in)."""
     issued = time.time() if now is None else now
@@ -182,6 +218,10 @@ def mint_token(
         claims["aud"] = audience
     if issuer:
         claims["iss"] = issuer
+    if channels:
+        claims["channels"] = list(channels)
+    if publish_channels:
+        claims["publish_channels"] = list(publish_channels)
     return jwt.encode(claims, key, algorithm=algorithm)
 
 

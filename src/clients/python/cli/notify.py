@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="resume the listed channels after this position (as printed with each notification)",
     )
     s.add_argument("--count", type=int, default=0, help="exit after this many notifications (default: run)")
+    s.add_argument(
+        "--join-leave", action="store_true", help="also print who joins and leaves the listed channels"
+    )
     s.set_defaults(func=subscribe)
 
     pub = nsub.add_parser("publish", help="publish a notification")
@@ -103,7 +106,10 @@ async def subscribe(args: argparse.Namespace) -> int:
     queue: asyncio.Queue[notifications_pb2.SubscribeRequest | None] = asyncio.Queue()
     for i, channel in enumerate(args.channels):
         await queue.put(
-            pb.SubscribeRequest(id=f"sub-{i}", subscribe=pb.SubscribeCommand(channel=channel, since=since))
+            pb.SubscribeRequest(
+                id=f"sub-{i}",
+                subscribe=pb.SubscribeCommand(channel=channel, since=since, join_leave=args.join_leave),
+            )
         )
 
     async def commands() -> AsyncIterator[notifications_pb2.SubscribeRequest]:
@@ -124,8 +130,19 @@ async def subscribe(args: argparse.Namespace) -> int:
                 s = event.subscribed
                 text = f"subscribed {s.channel} at {s.position.epoch}:{s.position.offset}"
                 if s.resumed:
-                    text += " (recovered)" if s.recovered else " (NOT recovered: reload with `notify list`)"
+                    why = pb.NotRecoveredReason.Name(s.not_recovered_reason).removeprefix(
+                        "NOT_RECOVERED_REASON_"
+                    )
+                    text += (
+                        " (recovered)"
+                        if s.recovered
+                        else f" (NOT recovered: {why}; reload with `notify list`)"
+                    )
                 emit(args, event, text)
+            elif kind == "presence":
+                p = event.presence
+                change = pb.PresenceChange.Name(p.change).removeprefix("PRESENCE_CHANGE_").lower()
+                emit(args, event, f"{change} {p.channel} {p.user_id} ({p.client_id})")
             elif kind == "error":
                 e = event.error
                 print(f"error on {event.command_id}: {e.reason}: {e.message}", file=sys.stderr)
@@ -178,6 +195,10 @@ async def mark_read(args: argparse.Namespace) -> int:
         reply = await _stub(client).MarkRead(
             pb.MarkReadRequest(notification_ids=args.ids), timeout=args.timeout
         )
+    for r in reply.results:
+        if r.status not in (pb.MARK_READ_STATUS_MARKED, pb.MARK_READ_STATUS_ALREADY_READ):
+            status = pb.MarkReadStatus.Name(r.status).removeprefix("MARK_READ_STATUS_")
+            print(f"not marked {r.notification_id}: {status}: {r.description}", file=sys.stderr)
     emit(args, reply, f"{reply.newly_read} newly marked read")
     return 0
 
