@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -16,10 +15,9 @@ from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
 from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition
 from ..context import HubContext
-from ..platform.auth import current_principal
+from ..platform.auth import Principal, current_principal
 from ..platform.errors import (
     HubError,
-    failed_precondition,
     going_away,
     invalid_argument,
     permission_denied,
@@ -29,6 +27,7 @@ from ..platform.limits import RateLimiter
 from ..platform.status import error_event
 from .channels import GENERAL, ChannelConfig, NamespaceConfig, namespace_of, user_channel, validate_channel
 from .config import NotificationsConfig
+from .idempotency import IDEMPOTENCY_TTL, claim_request_id
 from .listing import list_page
 from .marks import MarkResult, mark_read
 from .model import (
@@ -47,12 +46,12 @@ from .session import (
     HISTORY_EXCEEDED,
     OFFSET_AHEAD,
     NotificationSession,
+    Subscribed,
     SubscriptionCounter,
 )
 from .stats import STATS_CHANNEL, StatsPublisher
 
 SERVICE = "realtime.v1.NotificationService"
-IDEMPOTENCY_TTL = 300.0
 DRAIN_BATCH = 64
 
 
@@ -133,6 +132,42 @@ def _mark_results(results: list[MarkResult]) -> list[notifications_pb2.MarkReadR
     ]
 
 
+def _subscribed(done: Subscribed) -> notifications_pb2.SubscribedEvent:
+    return pb.SubscribedEvent(
+        channel=done.channel,
+        position=_position(done.position),
+        resumed=done.resumed,
+        recovered=done.recovered,
+        not_recovered_reason=_NOT_RECOVERED.get(done.reason, UNSPECIFIED),
+    )
+
+
+def _listen_channels(
+    request: notifications_pb2.ListenRequest, limit: int
+) -> list[tuple[str, StreamPosition | None, bool]]:
+    """(channel, since, join_leave) per channel of a Listen request; INVALID_ARGUMENT when malformed."""
+    if not request.channels:
+        raise invalid_argument("no channels to listen to", [("channels", "at least one channel")])
+    if len(request.channels) > limit:
+        raise invalid_argument("too many channels", [("channels", f"at most {limit}")])
+    if request.HasField("since") and len(request.channels) != 1:
+        raise invalid_argument(
+            "since applies to a single channel", [("since", "set channels[i].since with several channels")]
+        )
+    out: list[tuple[str, StreamPosition | None, bool]] = []
+    seen: set[str] = set()
+    for i, c in enumerate(request.channels):
+        validate_channel(c.channel, f"channels[{i}].channel")
+        if c.channel in seen:
+            raise invalid_argument("a channel is listed twice", [(f"channels[{i}].channel", "duplicate")])
+        seen.add(c.channel)
+        pos = request.since if request.HasField("since") else (c.since if c.HasField("since") else None)
+        out.append(
+            (c.channel, StreamPosition(pos.epoch, pos.offset) if pos is not None else None, c.join_leave)
+        )
+    return out
+
+
 def _live_event(pub: Publication) -> notifications_pb2.SubscribeResponse:
     if is_presence_event(pub):
         channel, change, client_id, user_id = event_of(pub)
@@ -140,16 +175,6 @@ def _live_event(pub: Publication) -> notifications_pb2.SubscribeResponse:
         event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
         return pb.SubscribeResponse(presence=event)
     return pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
-
-
-def _payload_hash(content: Content) -> bytes:
-    """What an idempotency key remembers of its publication, to refuse the key's reuse for another."""
-    h = hashlib.sha256()
-    for part in (content.title, content.body, content.content_type, str(content.level)):
-        h.update(part.encode())
-        h.update(b"\x00")
-    h.update(content.data)
-    return h.hexdigest().encode()
 
 
 class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
@@ -183,16 +208,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         nxt: asyncio.Future[Any] | None = None
         session: NotificationSession | None = None
         try:
-            session = NotificationSession(
-                self._broker,
-                self.policy,
-                who,
-                f"{self._hub.instance_id}-{secrets.token_hex(6)}",
-                config=self.config,
-                counter=self.counter,
-                presence=self.presence,
-                max_queue_bytes=self.queue_bytes,
-            )
+            session = self._session(who)
             for channel in (GENERAL, user_channel(who.subject)):
                 done = await session.subscribe(channel, None)
                 yield pb.SubscribeResponse(
@@ -208,11 +224,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     # is done or cancelled. A wake-up may be spurious; the loop just goes round.
                     await session.ready()
                 if self._hub.shutdown.started:  # say so, then end (clients resume elsewhere)
-                    grace = duration_pb2.Duration()
-                    grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))
-                    yield pb.SubscribeResponse(
-                        going_away=common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
-                    )
+                    yield pb.SubscribeResponse(going_away=self._going_away())
                     raise going_away()
                 for _ in range(DRAIN_BATCH):  # live publications, a batch at a time between commands
                     pub = session.take()  # raises the stream's end (slow consumer, broker lost)
@@ -236,6 +248,62 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 with contextlib.suppress(Exception):
                     await session.close()
 
+    def _session(self, who: Principal) -> NotificationSession:
+        return NotificationSession(
+            self._broker,
+            self.policy,
+            who,
+            f"{self._hub.instance_id}-{secrets.token_hex(6)}",
+            config=self.config,
+            counter=self.counter,
+            presence=self.presence,
+            max_queue_bytes=self.queue_bytes,
+        )
+
+    async def Listen(
+        self, request: notifications_pb2.ListenRequest, context: Any
+    ) -> AsyncIterator[notifications_pb2.ListenResponse]:
+        who = current_principal()
+        wanted = _listen_channels(request, self.settings.max_subscriptions_per_user)
+        stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        session: NotificationSession | None = None
+        try:
+            session = self._session(who)
+            stop.add_done_callback(session.command_arrived)  # shutdown wakes the loop below
+            self._hub.shutdown.interrupt(stop)
+            for channel, since, join_leave in wanted:
+                done = await session.subscribe(channel, since, join_leave)
+                yield pb.ListenResponse(subscribed=_subscribed(done))
+                for pub in done.replay:
+                    yield pb.ListenResponse(notification=to_proto(from_publication(pub)))
+            while True:
+                if not self._hub.shutdown.started:
+                    await session.ready()
+                if self._hub.shutdown.started:
+                    yield pb.ListenResponse(going_away=self._going_away())
+                    raise going_away()
+                for _ in range(DRAIN_BATCH):
+                    live = session.take()
+                    if live is None:
+                        break
+                    event = _live_event(live)
+                    if event.HasField("presence"):
+                        yield pb.ListenResponse(presence=event.presence)
+                    else:
+                        yield pb.ListenResponse(notification=event.notification)
+        except BrokerUnavailable as exc:
+            raise _broker_down(exc) from exc
+        finally:
+            stop.cancel()
+            if session is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()
+
+    def _going_away(self) -> common_pb2.GoingAwayEvent:
+        grace = duration_pb2.Duration()
+        grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))
+        return common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
+
     async def _command(
         self, session: NotificationSession, command: notifications_pb2.SubscribeRequest
     ) -> AsyncIterator[notifications_pb2.SubscribeResponse]:
@@ -246,18 +314,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 sc = command.subscribe
                 since = StreamPosition(sc.since.epoch, sc.since.offset) if sc.HasField("since") else None
                 done = await session.subscribe(sc.channel, since, sc.join_leave)
-                yield pb.SubscribeResponse(
-                    command_id=cid,
-                    subscribed=pb.SubscribedEvent(
-                        channel=done.channel,
-                        position=_position(done.position),
-                        resumed=done.resumed,
-                        recovered=done.recovered,
-                        not_recovered_reason=_NOT_RECOVERED.get(
-                            done.reason, pb.NOT_RECOVERED_REASON_UNSPECIFIED
-                        ),
-                    ),
-                )
+                yield pb.SubscribeResponse(command_id=cid, subscribed=_subscribed(done))
                 for pub in done.replay:
                     yield pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
             elif kind == "unsubscribe":
@@ -309,7 +366,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         validate_content(content, self.max_notification_bytes)
         if request.request_id:
             validate_request_id(request.request_id)
-            await self._claim_request_id(who.subject, channel, request.request_id, content)
+            await claim_request_id(self._broker, who.subject, channel, request.request_id, content)
         ns = self.config.for_channel(channel)
         if not who.is_admin:  # admins are the application's own back ends: not throttled here
             self.publish_rate.acquire(who.subject)
@@ -327,25 +384,6 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         )
         n = from_publication(pub)
         return pb.PublishResponse(id=n.id, position=_position(pub.position), duplicate=duplicate)
-
-    async def _claim_request_id(self, user: str, channel: str, request_id: str, content: Content) -> None:
-        """Remember what a request id was first used for; its reuse for another notification is
-        FAILED_PRECONDITION (a retry of the same one goes on to the broker's idempotent publish)."""
-        key = f"notify:request:{channel}:{user}:{request_id}"
-        digest = _payload_hash(content)
-        if await self._broker.kv_set_if_absent(key, digest, ttl=IDEMPOTENCY_TTL):
-            return
-        first = await self._broker.kv_get(key)
-        if first is not None and first != digest:
-            err = failed_precondition(
-                f"request_id {request_id!r} was used for a different notification in the last "
-                f"{IDEMPOTENCY_TTL:g} s; use a new request_id",
-                reason="IDEMPOTENCY_KEY_REUSED",
-            )
-            err.metadata = {"request_id": request_id, "channel": channel}
-            raise err
-        if first is None:  # expired between the two calls: claim it again
-            await self._broker.kv_set_if_absent(key, digest, ttl=IDEMPOTENCY_TTL)
 
     @_maps_broker_errors
     async def ListNotifications(

@@ -26,23 +26,23 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from realtime.v1 import common_pb2 as realtime_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1frealtime/v1/notifications.proto\x12\x0brealtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18realtime/v1/common.proto\"\x95\x02\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12-\n\x08position\x18\x03 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x08 \x01(\t\x12-\n\x05level\x18\t \x01(\x0e\x32\x1e.realtime.v1.NotificationLevel\x12\x0c\n\x04read\x18\n \x01(\x08\x12\x11\n\tpublisher\x18\x0b \x01(\t\"\xf2\x01\n\x10SubscribeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\tsubscribe\x18\x02 \x01(\x0b\x32\x1d.realtime.v1.SubscribeCommandH\x00\x12\x36\n\x0bunsubscribe\x18\x03 \x01(\x0b\x32\x1f.realtime.v1.UnsubscribeCommandH\x00\x12\x31\n\tmark_read\x18\x04 \x01(\x0b\x32\x1c.realtime.v1.MarkReadCommandH\x00\x12(\n\x04ping\x18\x05 \x01(\x0b\x32\x18.realtime.v1.PingCommandH\x00\x42\t\n\x07\x63ommand\"c\n\x10SubscribeCommand\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12*\n\x05since\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x12\n\njoin_leave\x18\x03 \x01(\x08\"%\n\x12UnsubscribeCommand\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"+\n\x0fMarkReadCommand\x12\x18\n\x10notification_ids\x18\x01 \x03(\t\"\xb9\x03\n\x11SubscribeResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x32\n\nsubscribed\x18\x02 \x01(\x0b\x32\x1c.realtime.v1.SubscribedEventH\x00\x12\x31\n\x0cnotification\x18\x03 \x01(\x0b\x32\x19.realtime.v1.NotificationH\x00\x12\x36\n\x0cunsubscribed\x18\x04 \x01(\x0b\x32\x1e.realtime.v1.UnsubscribedEventH\x00\x12\x33\n\x0bmarked_read\x18\x05 \x01(\x0b\x32\x1c.realtime.v1.MarkedReadEventH\x00\x12&\n\x04pong\x18\x06 \x01(\x0b\x32\x16.realtime.v1.PongEventH\x00\x12(\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x17.realtime.v1.ErrorEventH\x00\x12\x31\n\ngoing_away\x18\x08 \x01(\x0b\x32\x1b.realtime.v1.GoingAwayEventH\x00\x12.\n\x08presence\x18\t \x01(\x0b\x32\x1a.realtime.v1.PresenceEventH\x00\x42\x07\n\x05\x65vent\"\xb4\x01\n\x0fSubscribedEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12-\n\x08position\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x0f\n\x07resumed\x18\x03 \x01(\x08\x12\x11\n\trecovered\x18\x04 \x01(\x08\x12=\n\x14not_recovered_reason\x18\x05 \x01(\x0e\x32\x1f.realtime.v1.NotRecoveredReason\"q\n\rPresenceEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12+\n\x06\x63hange\x18\x02 \x01(\x0e\x32\x1b.realtime.v1.PresenceChange\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\"T\n\x11UnsubscribedEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12.\n\x06reason\x18\x02 \x01(\x0e\x32\x1e.realtime.v1.UnsubscribeReason\"S\n\x0fMarkedReadEvent\x12\x12\n\nnewly_read\x18\x01 \x01(\x05\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.realtime.v1.MarkReadResult\"k\n\x0eMarkReadResult\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.realtime.v1.MarkReadStatus\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xa5\x01\n\x0ePublishRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12-\n\x05level\x18\x06 \x01(\x0e\x32\x1e.realtime.v1.NotificationLevel\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"_\n\x0fPublishResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x08position\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"g\n\x18ListNotificationsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x13\n\x0bunread_only\x18\x02 \x01(\x08\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"f\n\x19ListNotificationsResponse\x12\x30\n\rnotifications\x18\x01 \x03(\x0b\x32\x19.realtime.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x0fMarkReadRequest\x12\x18\n\x10notification_ids\x18\x01 \x03(\t\"T\n\x10MarkReadResponse\x12\x12\n\nnewly_read\x18\x01 \x01(\x05\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.realtime.v1.MarkReadResult\")\n\x16GetChannelStatsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"\xb7\x01\n\x17GetChannelStatsResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x13\n\x0bsubscribers\x18\x02 \x01(\x03\x12\x0f\n\x07present\x18\x03 \x01(\x03\x12 \n\x18publications_last_minute\x18\x04 \x01(\x03\x12\x14\n\x0chistory_size\x18\x05 \x01(\x03\x12-\n\x08position\x18\x06 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\"%\n\x12GetPresenceRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"I\n\x13GetPresenceResponse\x12\x32\n\x07\x65ntries\x18\x01 \x03(\x0b\x32!.realtime.v1.ChannelPresenceEntry\"j\n\x14\x43hannelPresenceEntry\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xb2\x01\n\x11NotificationLevel\x12\"\n\x1eNOTIFICATION_LEVEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17NOTIFICATION_LEVEL_INFO\x10\x01\x12\x1e\n\x1aNOTIFICATION_LEVEL_SUCCESS\x10\x02\x12\x1e\n\x1aNOTIFICATION_LEVEL_WARNING\x10\x03\x12\x1c\n\x18NOTIFICATION_LEVEL_ERROR\x10\x04*\xb4\x01\n\x12NotRecoveredReason\x12$\n NOT_RECOVERED_REASON_UNSPECIFIED\x10\x00\x12&\n\"NOT_RECOVERED_REASON_EPOCH_CHANGED\x10\x01\x12)\n%NOT_RECOVERED_REASON_HISTORY_EXCEEDED\x10\x02\x12%\n!NOT_RECOVERED_REASON_OFFSET_AHEAD\x10\x03*f\n\x0ePresenceChange\x12\x1f\n\x1bPRESENCE_CHANGE_UNSPECIFIED\x10\x00\x12\x18\n\x14PRESENCE_CHANGE_JOIN\x10\x01\x12\x19\n\x15PRESENCE_CHANGE_LEAVE\x10\x02*u\n\x11UnsubscribeReason\x12\"\n\x1eUNSUBSCRIBE_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19UNSUBSCRIBE_REASON_CLIENT\x10\x01\x12\x1d\n\x19UNSUBSCRIBE_REASON_SERVER\x10\x02*\xdb\x01\n\x0eMarkReadStatus\x12 \n\x1cMARK_READ_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17MARK_READ_STATUS_MARKED\x10\x01\x12!\n\x1dMARK_READ_STATUS_ALREADY_READ\x10\x02\x12\x1f\n\x1bMARK_READ_STATUS_INVALID_ID\x10\x03\x12\x1e\n\x1aMARK_READ_STATUS_NOT_FOUND\x10\x04\x12&\n\"MARK_READ_STATUS_PERMISSION_DENIED\x10\x05\x32\x88\x04\n\x13NotificationService\x12N\n\tSubscribe\x12\x1d.realtime.v1.SubscribeRequest\x1a\x1e.realtime.v1.SubscribeResponse(\x01\x30\x01\x12\x44\n\x07Publish\x12\x1b.realtime.v1.PublishRequest\x1a\x1c.realtime.v1.PublishResponse\x12\x62\n\x11ListNotifications\x12%.realtime.v1.ListNotificationsRequest\x1a&.realtime.v1.ListNotificationsResponse\x12G\n\x08MarkRead\x12\x1c.realtime.v1.MarkReadRequest\x1a\x1d.realtime.v1.MarkReadResponse\x12\\\n\x0fGetChannelStats\x12#.realtime.v1.GetChannelStatsRequest\x1a$.realtime.v1.GetChannelStatsResponse\x12P\n\x0bGetPresence\x12\x1f.realtime.v1.GetPresenceRequest\x1a .realtime.v1.GetPresenceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1frealtime/v1/notifications.proto\x12\x0brealtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18realtime/v1/common.proto\"\x95\x02\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12-\n\x08position\x18\x03 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x08 \x01(\t\x12-\n\x05level\x18\t \x01(\x0e\x32\x1e.realtime.v1.NotificationLevel\x12\x0c\n\x04read\x18\n \x01(\x08\x12\x11\n\tpublisher\x18\x0b \x01(\t\"\xf2\x01\n\x10SubscribeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\tsubscribe\x18\x02 \x01(\x0b\x32\x1d.realtime.v1.SubscribeCommandH\x00\x12\x36\n\x0bunsubscribe\x18\x03 \x01(\x0b\x32\x1f.realtime.v1.UnsubscribeCommandH\x00\x12\x31\n\tmark_read\x18\x04 \x01(\x0b\x32\x1c.realtime.v1.MarkReadCommandH\x00\x12(\n\x04ping\x18\x05 \x01(\x0b\x32\x18.realtime.v1.PingCommandH\x00\x42\t\n\x07\x63ommand\"c\n\x10SubscribeCommand\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12*\n\x05since\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x12\n\njoin_leave\x18\x03 \x01(\x08\"%\n\x12UnsubscribeCommand\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"+\n\x0fMarkReadCommand\x12\x18\n\x10notification_ids\x18\x01 \x03(\t\"\xb9\x03\n\x11SubscribeResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x32\n\nsubscribed\x18\x02 \x01(\x0b\x32\x1c.realtime.v1.SubscribedEventH\x00\x12\x31\n\x0cnotification\x18\x03 \x01(\x0b\x32\x19.realtime.v1.NotificationH\x00\x12\x36\n\x0cunsubscribed\x18\x04 \x01(\x0b\x32\x1e.realtime.v1.UnsubscribedEventH\x00\x12\x33\n\x0bmarked_read\x18\x05 \x01(\x0b\x32\x1c.realtime.v1.MarkedReadEventH\x00\x12&\n\x04pong\x18\x06 \x01(\x0b\x32\x16.realtime.v1.PongEventH\x00\x12(\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x17.realtime.v1.ErrorEventH\x00\x12\x31\n\ngoing_away\x18\x08 \x01(\x0b\x32\x1b.realtime.v1.GoingAwayEventH\x00\x12.\n\x08presence\x18\t \x01(\x0b\x32\x1a.realtime.v1.PresenceEventH\x00\x42\x07\n\x05\x65vent\"i\n\rListenRequest\x12,\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x1a.realtime.v1.ListenChannel\x12*\n\x05since\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\"`\n\rListenChannel\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12*\n\x05since\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x12\n\njoin_leave\x18\x03 \x01(\x08\"\xe3\x01\n\x0eListenResponse\x12\x32\n\nsubscribed\x18\x01 \x01(\x0b\x32\x1c.realtime.v1.SubscribedEventH\x00\x12\x31\n\x0cnotification\x18\x02 \x01(\x0b\x32\x19.realtime.v1.NotificationH\x00\x12.\n\x08presence\x18\x03 \x01(\x0b\x32\x1a.realtime.v1.PresenceEventH\x00\x12\x31\n\ngoing_away\x18\x04 \x01(\x0b\x32\x1b.realtime.v1.GoingAwayEventH\x00\x42\x07\n\x05\x65vent\"\xb4\x01\n\x0fSubscribedEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12-\n\x08position\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x0f\n\x07resumed\x18\x03 \x01(\x08\x12\x11\n\trecovered\x18\x04 \x01(\x08\x12=\n\x14not_recovered_reason\x18\x05 \x01(\x0e\x32\x1f.realtime.v1.NotRecoveredReason\"q\n\rPresenceEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12+\n\x06\x63hange\x18\x02 \x01(\x0e\x32\x1b.realtime.v1.PresenceChange\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\"T\n\x11UnsubscribedEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12.\n\x06reason\x18\x02 \x01(\x0e\x32\x1e.realtime.v1.UnsubscribeReason\"S\n\x0fMarkedReadEvent\x12\x12\n\nnewly_read\x18\x01 \x01(\x05\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.realtime.v1.MarkReadResult\"k\n\x0eMarkReadResult\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.realtime.v1.MarkReadStatus\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xa5\x01\n\x0ePublishRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12-\n\x05level\x18\x06 \x01(\x0e\x32\x1e.realtime.v1.NotificationLevel\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"_\n\x0fPublishResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x08position\x18\x02 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"g\n\x18ListNotificationsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x13\n\x0bunread_only\x18\x02 \x01(\x08\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"f\n\x19ListNotificationsResponse\x12\x30\n\rnotifications\x18\x01 \x03(\x0b\x32\x19.realtime.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x0fMarkReadRequest\x12\x18\n\x10notification_ids\x18\x01 \x03(\t\"T\n\x10MarkReadResponse\x12\x12\n\nnewly_read\x18\x01 \x01(\x05\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.realtime.v1.MarkReadResult\")\n\x16GetChannelStatsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"\xb7\x01\n\x17GetChannelStatsResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x13\n\x0bsubscribers\x18\x02 \x01(\x03\x12\x0f\n\x07present\x18\x03 \x01(\x03\x12 \n\x18publications_last_minute\x18\x04 \x01(\x03\x12\x14\n\x0chistory_size\x18\x05 \x01(\x03\x12-\n\x08position\x18\x06 \x01(\x0b\x32\x1b.realtime.v1.StreamPosition\"%\n\x12GetPresenceRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"I\n\x13GetPresenceResponse\x12\x32\n\x07\x65ntries\x18\x01 \x03(\x0b\x32!.realtime.v1.ChannelPresenceEntry\"j\n\x14\x43hannelPresenceEntry\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xb2\x01\n\x11NotificationLevel\x12\"\n\x1eNOTIFICATION_LEVEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17NOTIFICATION_LEVEL_INFO\x10\x01\x12\x1e\n\x1aNOTIFICATION_LEVEL_SUCCESS\x10\x02\x12\x1e\n\x1aNOTIFICATION_LEVEL_WARNING\x10\x03\x12\x1c\n\x18NOTIFICATION_LEVEL_ERROR\x10\x04*\xb4\x01\n\x12NotRecoveredReason\x12$\n NOT_RECOVERED_REASON_UNSPECIFIED\x10\x00\x12&\n\"NOT_RECOVERED_REASON_EPOCH_CHANGED\x10\x01\x12)\n%NOT_RECOVERED_REASON_HISTORY_EXCEEDED\x10\x02\x12%\n!NOT_RECOVERED_REASON_OFFSET_AHEAD\x10\x03*f\n\x0ePresenceChange\x12\x1f\n\x1bPRESENCE_CHANGE_UNSPECIFIED\x10\x00\x12\x18\n\x14PRESENCE_CHANGE_JOIN\x10\x01\x12\x19\n\x15PRESENCE_CHANGE_LEAVE\x10\x02*u\n\x11UnsubscribeReason\x12\"\n\x1eUNSUBSCRIBE_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19UNSUBSCRIBE_REASON_CLIENT\x10\x01\x12\x1d\n\x19UNSUBSCRIBE_REASON_SERVER\x10\x02*\xdb\x01\n\x0eMarkReadStatus\x12 \n\x1cMARK_READ_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17MARK_READ_STATUS_MARKED\x10\x01\x12!\n\x1dMARK_READ_STATUS_ALREADY_READ\x10\x02\x12\x1f\n\x1bMARK_READ_STATUS_INVALID_ID\x10\x03\x12\x1e\n\x1aMARK_READ_STATUS_NOT_FOUND\x10\x04\x12&\n\"MARK_READ_STATUS_PERMISSION_DENIED\x10\x05\x32\xcd\x04\n\x13NotificationService\x12N\n\tSubscribe\x12\x1d.realtime.v1.SubscribeRequest\x1a\x1e.realtime.v1.SubscribeResponse(\x01\x30\x01\x12\x43\n\x06Listen\x12\x1a.realtime.v1.ListenRequest\x1a\x1b.realtime.v1.ListenResponse0\x01\x12\x44\n\x07Publish\x12\x1b.realtime.v1.PublishRequest\x1a\x1c.realtime.v1.PublishResponse\x12\x62\n\x11ListNotifications\x12%.realtime.v1.ListNotificationsRequest\x1a&.realtime.v1.ListNotificationsResponse\x12G\n\x08MarkRead\x12\x1c.realtime.v1.MarkReadRequest\x1a\x1d.realtime.v1.MarkReadResponse\x12\\\n\x0fGetChannelStats\x12#.realtime.v1.GetChannelStatsRequest\x1a$.realtime.v1.GetChannelStatsResponse\x12P\n\x0bGetPresence\x12\x1f.realtime.v1.GetPresenceRequest\x1a .realtime.v1.GetPresenceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'realtime.v1.notifications_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTIFICATIONLEVEL']._serialized_start=2896
-  _globals['_NOTIFICATIONLEVEL']._serialized_end=3074
-  _globals['_NOTRECOVEREDREASON']._serialized_start=3077
-  _globals['_NOTRECOVEREDREASON']._serialized_end=3257
-  _globals['_PRESENCECHANGE']._serialized_start=3259
-  _globals['_PRESENCECHANGE']._serialized_end=3361
-  _globals['_UNSUBSCRIBEREASON']._serialized_start=3363
-  _globals['_UNSUBSCRIBEREASON']._serialized_end=3480
-  _globals['_MARKREADSTATUS']._serialized_start=3483
-  _globals['_MARKREADSTATUS']._serialized_end=3702
+  _globals['_NOTIFICATIONLEVEL']._serialized_start=3331
+  _globals['_NOTIFICATIONLEVEL']._serialized_end=3509
+  _globals['_NOTRECOVEREDREASON']._serialized_start=3512
+  _globals['_NOTRECOVEREDREASON']._serialized_end=3692
+  _globals['_PRESENCECHANGE']._serialized_start=3694
+  _globals['_PRESENCECHANGE']._serialized_end=3796
+  _globals['_UNSUBSCRIBEREASON']._serialized_start=3798
+  _globals['_UNSUBSCRIBEREASON']._serialized_end=3915
+  _globals['_MARKREADSTATUS']._serialized_start=3918
+  _globals['_MARKREADSTATUS']._serialized_end=4137
   _globals['_NOTIFICATION']._serialized_start=108
   _globals['_NOTIFICATION']._serialized_end=385
   _globals['_SUBSCRIBEREQUEST']._serialized_start=388
@@ -55,38 +55,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MARKREADCOMMAND']._serialized_end=815
   _globals['_SUBSCRIBERESPONSE']._serialized_start=818
   _globals['_SUBSCRIBERESPONSE']._serialized_end=1259
-  _globals['_SUBSCRIBEDEVENT']._serialized_start=1262
-  _globals['_SUBSCRIBEDEVENT']._serialized_end=1442
-  _globals['_PRESENCEEVENT']._serialized_start=1444
-  _globals['_PRESENCEEVENT']._serialized_end=1557
-  _globals['_UNSUBSCRIBEDEVENT']._serialized_start=1559
-  _globals['_UNSUBSCRIBEDEVENT']._serialized_end=1643
-  _globals['_MARKEDREADEVENT']._serialized_start=1645
-  _globals['_MARKEDREADEVENT']._serialized_end=1728
-  _globals['_MARKREADRESULT']._serialized_start=1730
-  _globals['_MARKREADRESULT']._serialized_end=1837
-  _globals['_PUBLISHREQUEST']._serialized_start=1840
-  _globals['_PUBLISHREQUEST']._serialized_end=2005
-  _globals['_PUBLISHRESPONSE']._serialized_start=2007
-  _globals['_PUBLISHRESPONSE']._serialized_end=2102
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2104
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2207
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2209
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=2311
-  _globals['_MARKREADREQUEST']._serialized_start=2313
-  _globals['_MARKREADREQUEST']._serialized_end=2356
-  _globals['_MARKREADRESPONSE']._serialized_start=2358
-  _globals['_MARKREADRESPONSE']._serialized_end=2442
-  _globals['_GETCHANNELSTATSREQUEST']._serialized_start=2444
-  _globals['_GETCHANNELSTATSREQUEST']._serialized_end=2485
-  _globals['_GETCHANNELSTATSRESPONSE']._serialized_start=2488
-  _globals['_GETCHANNELSTATSRESPONSE']._serialized_end=2671
-  _globals['_GETPRESENCEREQUEST']._serialized_start=2673
-  _globals['_GETPRESENCEREQUEST']._serialized_end=2710
-  _globals['_GETPRESENCERESPONSE']._serialized_start=2712
-  _globals['_GETPRESENCERESPONSE']._serialized_end=2785
-  _globals['_CHANNELPRESENCEENTRY']._serialized_start=2787
-  _globals['_CHANNELPRESENCEENTRY']._serialized_end=2893
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=3705
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=4225
+  _globals['_LISTENREQUEST']._serialized_start=1261
+  _globals['_LISTENREQUEST']._serialized_end=1366
+  _globals['_LISTENCHANNEL']._serialized_start=1368
+  _globals['_LISTENCHANNEL']._serialized_end=1464
+  _globals['_LISTENRESPONSE']._serialized_start=1467
+  _globals['_LISTENRESPONSE']._serialized_end=1694
+  _globals['_SUBSCRIBEDEVENT']._serialized_start=1697
+  _globals['_SUBSCRIBEDEVENT']._serialized_end=1877
+  _globals['_PRESENCEEVENT']._serialized_start=1879
+  _globals['_PRESENCEEVENT']._serialized_end=1992
+  _globals['_UNSUBSCRIBEDEVENT']._serialized_start=1994
+  _globals['_UNSUBSCRIBEDEVENT']._serialized_end=2078
+  _globals['_MARKEDREADEVENT']._serialized_start=2080
+  _globals['_MARKEDREADEVENT']._serialized_end=2163
+  _globals['_MARKREADRESULT']._serialized_start=2165
+  _globals['_MARKREADRESULT']._serialized_end=2272
+  _globals['_PUBLISHREQUEST']._serialized_start=2275
+  _globals['_PUBLISHREQUEST']._serialized_end=2440
+  _globals['_PUBLISHRESPONSE']._serialized_start=2442
+  _globals['_PUBLISHRESPONSE']._serialized_end=2537
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=2539
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=2642
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=2644
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=2746
+  _globals['_MARKREADREQUEST']._serialized_start=2748
+  _globals['_MARKREADREQUEST']._serialized_end=2791
+  _globals['_MARKREADRESPONSE']._serialized_start=2793
+  _globals['_MARKREADRESPONSE']._serialized_end=2877
+  _globals['_GETCHANNELSTATSREQUEST']._serialized_start=2879
+  _globals['_GETCHANNELSTATSREQUEST']._serialized_end=2920
+  _globals['_GETCHANNELSTATSRESPONSE']._serialized_start=2923
+  _globals['_GETCHANNELSTATSRESPONSE']._serialized_end=3106
+  _globals['_GETPRESENCEREQUEST']._serialized_start=3108
+  _globals['_GETPRESENCEREQUEST']._serialized_end=3145
+  _globals['_GETPRESENCERESPONSE']._serialized_start=3147
+  _globals['_GETPRESENCERESPONSE']._serialized_end=3220
+  _globals['_CHANNELPRESENCEENTRY']._serialized_start=3222
+  _globals['_CHANNELPRESENCEENTRY']._serialized_end=3328
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=4140
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=4729
 # @@protoc_insertion_point(module_scope)

@@ -152,6 +152,36 @@ class SubscribeResponse(_message.Message):
     presence: PresenceEvent
     def __init__(self, command_id: _Optional[str] = ..., subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., unsubscribed: _Optional[_Union[UnsubscribedEvent, _Mapping]] = ..., marked_read: _Optional[_Union[MarkedReadEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceEvent, _Mapping]] = ...) -> None: ...
 
+class ListenRequest(_message.Message):
+    __slots__ = ("channels", "since")
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    channels: _containers.RepeatedCompositeFieldContainer[ListenChannel]
+    since: _common_pb2.StreamPosition
+    def __init__(self, channels: _Optional[_Iterable[_Union[ListenChannel, _Mapping]]] = ..., since: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ...) -> None: ...
+
+class ListenChannel(_message.Message):
+    __slots__ = ("channel", "since", "join_leave")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    JOIN_LEAVE_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    since: _common_pb2.StreamPosition
+    join_leave: bool
+    def __init__(self, channel: _Optional[str] = ..., since: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., join_leave: _Optional[bool] = ...) -> None: ...
+
+class ListenResponse(_message.Message):
+    __slots__ = ("subscribed", "notification", "presence", "going_away")
+    SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
+    subscribed: SubscribedEvent
+    notification: Notification
+    presence: PresenceEvent
+    going_away: _common_pb2.GoingAwayEvent
+    def __init__(self, subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., presence: _Optional[_Union[PresenceEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ...) -> None: ...
+
 class SubscribedEvent(_message.Message):
     __slots__ = ("channel", "position", "resumed", "recovered", "not_recovered_reason")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]

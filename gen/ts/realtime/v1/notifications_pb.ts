@@ -41,7 +41,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file realtime/v1/notifications.proto.
  */
 export const file_realtime_v1_notifications: GenFile = /*@__PURE__*/
-  fileDesc("Ch9yZWFsdGltZS92MS9ub3RpZmljYXRpb25zLnByb3RvEgtyZWFsdGltZS52MSKVAgoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB2NoYW5uZWwYAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgFIAEoCRIMCgRib2R5GAYgASgJEgwKBGRhdGEYByABKAwSFAoMY29udGVudF90eXBlGAggASgJEi0KBWxldmVsGAkgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSDAoEcmVhZBgKIAEoCBIRCglwdWJsaXNoZXIYCyABKAki8gEKEFN1YnNjcmliZVJlcXVlc3QSCgoCaWQYASABKAkSMgoJc3Vic2NyaWJlGAIgASgLMh0ucmVhbHRpbWUudjEuU3Vic2NyaWJlQ29tbWFuZEgAEjYKC3Vuc3Vic2NyaWJlGAMgASgLMh8ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVDb21tYW5kSAASMQoJbWFya19yZWFkGAQgASgLMhwucmVhbHRpbWUudjEuTWFya1JlYWRDb21tYW5kSAASKAoEcGluZxgFIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCJjChBTdWJzY3JpYmVDb21tYW5kEg8KB2NoYW5uZWwYASABKAkSKgoFc2luY2UYAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhISCgpqb2luX2xlYXZlGAMgASgIIiUKElVuc3Vic2NyaWJlQ29tbWFuZBIPCgdjaGFubmVsGAEgASgJIisKD01hcmtSZWFkQ29tbWFuZBIYChBub3RpZmljYXRpb25faWRzGAEgAygJIrkDChFTdWJzY3JpYmVSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEjIKCnN1YnNjcmliZWQYAiABKAsyHC5yZWFsdGltZS52MS5TdWJzY3JpYmVkRXZlbnRIABIxCgxub3RpZmljYXRpb24YAyABKAsyGS5yZWFsdGltZS52MS5Ob3RpZmljYXRpb25IABI2Cgx1bnN1YnNjcmliZWQYBCABKAsyHi5yZWFsdGltZS52MS5VbnN1YnNjcmliZWRFdmVudEgAEjMKC21hcmtlZF9yZWFkGAUgASgLMhwucmVhbHRpbWUudjEuTWFya2VkUmVhZEV2ZW50SAASJgoEcG9uZxgGIAEoCzIWLnJlYWx0aW1lLnYxLlBvbmdFdmVudEgAEigKBWVycm9yGAcgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAEjEKCmdvaW5nX2F3YXkYCCABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAEi4KCHByZXNlbmNlGAkgASgLMhoucmVhbHRpbWUudjEuUHJlc2VuY2VFdmVudEgAQgcKBWV2ZW50IrQBCg9TdWJzY3JpYmVkRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRItCghwb3NpdGlvbhgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEg8KB3Jlc3VtZWQYAyABKAgSEQoJcmVjb3ZlcmVkGAQgASgIEj0KFG5vdF9yZWNvdmVyZWRfcmVhc29uGAUgASgOMh8ucmVhbHRpbWUudjEuTm90UmVjb3ZlcmVkUmVhc29uInEKDVByZXNlbmNlRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRIrCgZjaGFuZ2UYAiABKA4yGy5yZWFsdGltZS52MS5QcmVzZW5jZUNoYW5nZRIRCgljbGllbnRfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCSJUChFVbnN1YnNjcmliZWRFdmVudBIPCgdjaGFubmVsGAEgASgJEi4KBnJlYXNvbhgCIAEoDjIeLnJlYWx0aW1lLnYxLlVuc3Vic2NyaWJlUmVhc29uIlMKD01hcmtlZFJlYWRFdmVudBISCgpuZXdseV9yZWFkGAEgASgFEiwKB3Jlc3VsdHMYAiADKAsyGy5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3VsdCJrCg5NYXJrUmVhZFJlc3VsdBIXCg9ub3RpZmljYXRpb25faWQYASABKAkSKwoGc3RhdHVzGAIgASgOMhsucmVhbHRpbWUudjEuTWFya1JlYWRTdGF0dXMSEwoLZGVzY3JpcHRpb24YAyABKAkipQEKDlB1Ymxpc2hSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEYm9keRgDIAEoCRIMCgRkYXRhGAQgASgMEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRItCgVsZXZlbBgGIAEoDjIeLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkxldmVsEhIKCnJlcXVlc3RfaWQYByABKAkiXwoPUHVibGlzaFJlc3BvbnNlEgoKAmlkGAEgASgJEi0KCHBvc2l0aW9uGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEQoJZHVwbGljYXRlGAMgASgIImcKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIPCgdjaGFubmVsGAEgASgJEhMKC3VucmVhZF9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImYKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USMAoNbm90aWZpY2F0aW9ucxgBIAMoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoPTWFya1JlYWRSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiVAoQTWFya1JlYWRSZXNwb25zZRISCgpuZXdseV9yZWFkGAEgASgFEiwKB3Jlc3VsdHMYAiADKAsyGy5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3VsdCIpChZHZXRDaGFubmVsU3RhdHNSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkitwEKF0dldENoYW5uZWxTdGF0c1Jlc3BvbnNlEg8KB2NoYW5uZWwYASABKAkSEwoLc3Vic2NyaWJlcnMYAiABKAMSDwoHcHJlc2VudBgDIAEoAxIgChhwdWJsaWNhdGlvbnNfbGFzdF9taW51dGUYBCABKAMSFAoMaGlzdG9yeV9zaXplGAUgASgDEi0KCHBvc2l0aW9uGAYgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24iJQoSR2V0UHJlc2VuY2VSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkiSQoTR2V0UHJlc2VuY2VSZXNwb25zZRIyCgdlbnRyaWVzGAEgAygLMiEucmVhbHRpbWUudjEuQ2hhbm5lbFByZXNlbmNlRW50cnkiagoUQ2hhbm5lbFByZXNlbmNlRW50cnkSEQoJY2xpZW50X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqsgEKEU5vdGlmaWNhdGlvbkxldmVsEiIKHk5PVElGSUNBVElPTl9MRVZFTF9VTlNQRUNJRklFRBAAEhsKF05PVElGSUNBVElPTl9MRVZFTF9JTkZPEAESHgoaTk9USUZJQ0FUSU9OX0xFVkVMX1NVQ0NFU1MQAhIeChpOT1RJRklDQVRJT05fTEVWRUxfV0FSTklORxADEhwKGE5PVElGSUNBVElPTl9MRVZFTF9FUlJPUhAEKrQBChJOb3RSZWNvdmVyZWRSZWFzb24SJAogTk9UX1JFQ09WRVJFRF9SRUFTT05fVU5TUEVDSUZJRUQQABImCiJOT1RfUkVDT1ZFUkVEX1JFQVNPTl9FUE9DSF9DSEFOR0VEEAESKQolTk9UX1JFQ09WRVJFRF9SRUFTT05fSElTVE9SWV9FWENFRURFRBACEiUKIU5PVF9SRUNPVkVSRURfUkVBU09OX09GRlNFVF9BSEVBRBADKmYKDlByZXNlbmNlQ2hhbmdlEh8KG1BSRVNFTkNFX0NIQU5HRV9VTlNQRUNJRklFRBAAEhgKFFBSRVNFTkNFX0NIQU5HRV9KT0lOEAESGQoVUFJFU0VOQ0VfQ0hBTkdFX0xFQVZFEAIqdQoRVW5zdWJzY3JpYmVSZWFzb24SIgoeVU5TVUJTQ1JJQkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZVU5TVUJTQ1JJQkVfUkVBU09OX0NMSUVOVBABEh0KGVVOU1VCU0NSSUJFX1JFQVNPTl9TRVJWRVIQAirbAQoOTWFya1JlYWRTdGF0dXMSIAocTUFSS19SRUFEX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF01BUktfUkVBRF9TVEFUVVNfTUFSS0VEEAESIQodTUFSS19SRUFEX1NUQVRVU19BTFJFQURZX1JFQUQQAhIfChtNQVJLX1JFQURfU1RBVFVTX0lOVkFMSURfSUQQAxIeChpNQVJLX1JFQURfU1RBVFVTX05PVF9GT1VORBAEEiYKIk1BUktfUkVBRF9TVEFUVVNfUEVSTUlTU0lPTl9ERU5JRUQQBTKIBAoTTm90aWZpY2F0aW9uU2VydmljZRJOCglTdWJzY3JpYmUSHS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh4ucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UoATABEkQKB1B1Ymxpc2gSGy5yZWFsdGltZS52MS5QdWJsaXNoUmVxdWVzdBocLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXNwb25zZRJiChFMaXN0Tm90aWZpY2F0aW9ucxIlLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBomLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USRwoITWFya1JlYWQSHC5yZWFsdGltZS52MS5NYXJrUmVhZFJlcXVlc3QaHS5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKD0dldENoYW5uZWxTdGF0cxIjLnJlYWx0aW1lLnYxLkdldENoYW5uZWxTdGF0c1JlcXVlc3QaJC5yZWFsdGltZS52MS5HZXRDaGFubmVsU3RhdHNSZXNwb25zZRJQCgtHZXRQcmVzZW5jZRIfLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_realtime_v1_common]);
+  fileDesc("Ch9yZWFsdGltZS92MS9ub3RpZmljYXRpb25zLnByb3RvEgtyZWFsdGltZS52MSKVAgoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB2NoYW5uZWwYAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgFIAEoCRIMCgRib2R5GAYgASgJEgwKBGRhdGEYByABKAwSFAoMY29udGVudF90eXBlGAggASgJEi0KBWxldmVsGAkgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSDAoEcmVhZBgKIAEoCBIRCglwdWJsaXNoZXIYCyABKAki8gEKEFN1YnNjcmliZVJlcXVlc3QSCgoCaWQYASABKAkSMgoJc3Vic2NyaWJlGAIgASgLMh0ucmVhbHRpbWUudjEuU3Vic2NyaWJlQ29tbWFuZEgAEjYKC3Vuc3Vic2NyaWJlGAMgASgLMh8ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVDb21tYW5kSAASMQoJbWFya19yZWFkGAQgASgLMhwucmVhbHRpbWUudjEuTWFya1JlYWRDb21tYW5kSAASKAoEcGluZxgFIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCJjChBTdWJzY3JpYmVDb21tYW5kEg8KB2NoYW5uZWwYASABKAkSKgoFc2luY2UYAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhISCgpqb2luX2xlYXZlGAMgASgIIiUKElVuc3Vic2NyaWJlQ29tbWFuZBIPCgdjaGFubmVsGAEgASgJIisKD01hcmtSZWFkQ29tbWFuZBIYChBub3RpZmljYXRpb25faWRzGAEgAygJIrkDChFTdWJzY3JpYmVSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEjIKCnN1YnNjcmliZWQYAiABKAsyHC5yZWFsdGltZS52MS5TdWJzY3JpYmVkRXZlbnRIABIxCgxub3RpZmljYXRpb24YAyABKAsyGS5yZWFsdGltZS52MS5Ob3RpZmljYXRpb25IABI2Cgx1bnN1YnNjcmliZWQYBCABKAsyHi5yZWFsdGltZS52MS5VbnN1YnNjcmliZWRFdmVudEgAEjMKC21hcmtlZF9yZWFkGAUgASgLMhwucmVhbHRpbWUudjEuTWFya2VkUmVhZEV2ZW50SAASJgoEcG9uZxgGIAEoCzIWLnJlYWx0aW1lLnYxLlBvbmdFdmVudEgAEigKBWVycm9yGAcgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAEjEKCmdvaW5nX2F3YXkYCCABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAEi4KCHByZXNlbmNlGAkgASgLMhoucmVhbHRpbWUudjEuUHJlc2VuY2VFdmVudEgAQgcKBWV2ZW50ImkKDUxpc3RlblJlcXVlc3QSLAoIY2hhbm5lbHMYASADKAsyGi5yZWFsdGltZS52MS5MaXN0ZW5DaGFubmVsEioKBXNpbmNlGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24iYAoNTGlzdGVuQ2hhbm5lbBIPCgdjaGFubmVsGAEgASgJEioKBXNpbmNlGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEgoKam9pbl9sZWF2ZRgDIAEoCCLjAQoOTGlzdGVuUmVzcG9uc2USMgoKc3Vic2NyaWJlZBgBIAEoCzIcLnJlYWx0aW1lLnYxLlN1YnNjcmliZWRFdmVudEgAEjEKDG5vdGlmaWNhdGlvbhgCIAEoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkgAEi4KCHByZXNlbmNlGAMgASgLMhoucmVhbHRpbWUudjEuUHJlc2VuY2VFdmVudEgAEjEKCmdvaW5nX2F3YXkYBCABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAQgcKBWV2ZW50IrQBCg9TdWJzY3JpYmVkRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRItCghwb3NpdGlvbhgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEg8KB3Jlc3VtZWQYAyABKAgSEQoJcmVjb3ZlcmVkGAQgASgIEj0KFG5vdF9yZWNvdmVyZWRfcmVhc29uGAUgASgOMh8ucmVhbHRpbWUudjEuTm90UmVjb3ZlcmVkUmVhc29uInEKDVByZXNlbmNlRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRIrCgZjaGFuZ2UYAiABKA4yGy5yZWFsdGltZS52MS5QcmVzZW5jZUNoYW5nZRIRCgljbGllbnRfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCSJUChFVbnN1YnNjcmliZWRFdmVudBIPCgdjaGFubmVsGAEgASgJEi4KBnJlYXNvbhgCIAEoDjIeLnJlYWx0aW1lLnYxLlVuc3Vic2NyaWJlUmVhc29uIlMKD01hcmtlZFJlYWRFdmVudBISCgpuZXdseV9yZWFkGAEgASgFEiwKB3Jlc3VsdHMYAiADKAsyGy5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3VsdCJrCg5NYXJrUmVhZFJlc3VsdBIXCg9ub3RpZmljYXRpb25faWQYASABKAkSKwoGc3RhdHVzGAIgASgOMhsucmVhbHRpbWUudjEuTWFya1JlYWRTdGF0dXMSEwoLZGVzY3JpcHRpb24YAyABKAkipQEKDlB1Ymxpc2hSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEYm9keRgDIAEoCRIMCgRkYXRhGAQgASgMEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRItCgVsZXZlbBgGIAEoDjIeLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkxldmVsEhIKCnJlcXVlc3RfaWQYByABKAkiXwoPUHVibGlzaFJlc3BvbnNlEgoKAmlkGAEgASgJEi0KCHBvc2l0aW9uGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEQoJZHVwbGljYXRlGAMgASgIImcKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIPCgdjaGFubmVsGAEgASgJEhMKC3VucmVhZF9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImYKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USMAoNbm90aWZpY2F0aW9ucxgBIAMoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoPTWFya1JlYWRSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiVAoQTWFya1JlYWRSZXNwb25zZRISCgpuZXdseV9yZWFkGAEgASgFEiwKB3Jlc3VsdHMYAiADKAsyGy5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3VsdCIpChZHZXRDaGFubmVsU3RhdHNSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkitwEKF0dldENoYW5uZWxTdGF0c1Jlc3BvbnNlEg8KB2NoYW5uZWwYASABKAkSEwoLc3Vic2NyaWJlcnMYAiABKAMSDwoHcHJlc2VudBgDIAEoAxIgChhwdWJsaWNhdGlvbnNfbGFzdF9taW51dGUYBCABKAMSFAoMaGlzdG9yeV9zaXplGAUgASgDEi0KCHBvc2l0aW9uGAYgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24iJQoSR2V0UHJlc2VuY2VSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkiSQoTR2V0UHJlc2VuY2VSZXNwb25zZRIyCgdlbnRyaWVzGAEgAygLMiEucmVhbHRpbWUudjEuQ2hhbm5lbFByZXNlbmNlRW50cnkiagoUQ2hhbm5lbFByZXNlbmNlRW50cnkSEQoJY2xpZW50X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqsgEKEU5vdGlmaWNhdGlvbkxldmVsEiIKHk5PVElGSUNBVElPTl9MRVZFTF9VTlNQRUNJRklFRBAAEhsKF05PVElGSUNBVElPTl9MRVZFTF9JTkZPEAESHgoaTk9USUZJQ0FUSU9OX0xFVkVMX1NVQ0NFU1MQAhIeChpOT1RJRklDQVRJT05fTEVWRUxfV0FSTklORxADEhwKGE5PVElGSUNBVElPTl9MRVZFTF9FUlJPUhAEKrQBChJOb3RSZWNvdmVyZWRSZWFzb24SJAogTk9UX1JFQ09WRVJFRF9SRUFTT05fVU5TUEVDSUZJRUQQABImCiJOT1RfUkVDT1ZFUkVEX1JFQVNPTl9FUE9DSF9DSEFOR0VEEAESKQolTk9UX1JFQ09WRVJFRF9SRUFTT05fSElTVE9SWV9FWENFRURFRBACEiUKIU5PVF9SRUNPVkVSRURfUkVBU09OX09GRlNFVF9BSEVBRBADKmYKDlByZXNlbmNlQ2hhbmdlEh8KG1BSRVNFTkNFX0NIQU5HRV9VTlNQRUNJRklFRBAAEhgKFFBSRVNFTkNFX0NIQU5HRV9KT0lOEAESGQoVUFJFU0VOQ0VfQ0hBTkdFX0xFQVZFEAIqdQoRVW5zdWJzY3JpYmVSZWFzb24SIgoeVU5TVUJTQ1JJQkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZVU5TVUJTQ1JJQkVfUkVBU09OX0NMSUVOVBABEh0KGVVOU1VCU0NSSUJFX1JFQVNPTl9TRVJWRVIQAirbAQoOTWFya1JlYWRTdGF0dXMSIAocTUFSS19SRUFEX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF01BUktfUkVBRF9TVEFUVVNfTUFSS0VEEAESIQodTUFSS19SRUFEX1NUQVRVU19BTFJFQURZX1JFQUQQAhIfChtNQVJLX1JFQURfU1RBVFVTX0lOVkFMSURfSUQQAxIeChpNQVJLX1JFQURfU1RBVFVTX05PVF9GT1VORBAEEiYKIk1BUktfUkVBRF9TVEFUVVNfUEVSTUlTU0lPTl9ERU5JRUQQBTLNBAoTTm90aWZpY2F0aW9uU2VydmljZRJOCglTdWJzY3JpYmUSHS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh4ucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UoATABEkMKBkxpc3RlbhIaLnJlYWx0aW1lLnYxLkxpc3RlblJlcXVlc3QaGy5yZWFsdGltZS52MS5MaXN0ZW5SZXNwb25zZTABEkQKB1B1Ymxpc2gSGy5yZWFsdGltZS52MS5QdWJsaXNoUmVxdWVzdBocLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXNwb25zZRJiChFMaXN0Tm90aWZpY2F0aW9ucxIlLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBomLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USRwoITWFya1JlYWQSHC5yZWFsdGltZS52MS5NYXJrUmVhZFJlcXVlc3QaHS5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKD0dldENoYW5uZWxTdGF0cxIjLnJlYWx0aW1lLnYxLkdldENoYW5uZWxTdGF0c1JlcXVlc3QaJC5yZWFsdGltZS52MS5HZXRDaGFubmVsU3RhdHNSZXNwb25zZRJQCgtHZXRQcmVzZW5jZRIfLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_realtime_v1_common]);
 
 /**
  * Notification is one publication in a channel.
@@ -370,6 +370,124 @@ export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE_
   messageDesc(file_realtime_v1_notifications, 5);
 
 /**
+ * ListenRequest names the channels of a one-way notification stream.
+ *
+ * @generated from message realtime.v1.ListenRequest
+ */
+export type ListenRequest = Message<"realtime.v1.ListenRequest"> & {
+  /**
+   * The channels (at least one, at most 100 per user), each optionally resumed.
+   *
+   * @generated from field: repeated realtime.v1.ListenChannel channels = 1;
+   */
+  channels: ListenChannel[];
+
+  /**
+   * With exactly one channel: resume it after this position (overrides
+   * `channels[0].since`). The SSE gateway sets it from `Last-Event-ID`, so a
+   * reconnecting EventSource resumes where it stopped.
+   *
+   * @generated from field: realtime.v1.StreamPosition since = 2;
+   */
+  since?: StreamPosition | undefined;
+};
+
+/**
+ * Describes the message realtime.v1.ListenRequest.
+ * Use `create(ListenRequestSchema)` to create a new message.
+ */
+export const ListenRequestSchema: GenMessage<ListenRequest> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 6);
+
+/**
+ * ListenChannel is one channel of a Listen call.
+ *
+ * @generated from message realtime.v1.ListenChannel
+ */
+export type ListenChannel = Message<"realtime.v1.ListenChannel"> & {
+  /**
+   * The channel, e.g. "topic:news".
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * Resume after this position (as SubscribeCommand.since); unset: only new publications.
+   *
+   * @generated from field: realtime.v1.StreamPosition since = 2;
+   */
+  since?: StreamPosition | undefined;
+
+  /**
+   * Also receive join/leave `presence` events of the channel.
+   *
+   * @generated from field: bool join_leave = 3;
+   */
+  joinLeave: boolean;
+};
+
+/**
+ * Describes the message realtime.v1.ListenChannel.
+ * Use `create(ListenChannelSchema)` to create a new message.
+ */
+export const ListenChannelSchema: GenMessage<ListenChannel> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 7);
+
+/**
+ * ListenResponse is one event of a Listen stream.
+ *
+ * @generated from message realtime.v1.ListenResponse
+ */
+export type ListenResponse = Message<"realtime.v1.ListenResponse"> & {
+  /**
+   * The event.
+   *
+   * @generated from oneof realtime.v1.ListenResponse.event
+   */
+  event: {
+    /**
+     * A channel subscription started (one per channel, before its notifications).
+     *
+     * @generated from field: realtime.v1.SubscribedEvent subscribed = 1;
+     */
+    value: SubscribedEvent;
+    case: "subscribed";
+  } | {
+    /**
+     * A notification (live, or replayed after a resume).
+     *
+     * @generated from field: realtime.v1.Notification notification = 2;
+     */
+    value: Notification;
+    case: "notification";
+  } | {
+    /**
+     * A connection joined or left a channel listened to with `join_leave`.
+     *
+     * @generated from field: realtime.v1.PresenceEvent presence = 3;
+     */
+    value: PresenceEvent;
+    case: "presence";
+  } | {
+    /**
+     * The server is shutting down; listen again (on another replica) from the last positions.
+     *
+     * @generated from field: realtime.v1.GoingAwayEvent going_away = 4;
+     */
+    value: GoingAwayEvent;
+    case: "goingAway";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message realtime.v1.ListenResponse.
+ * Use `create(ListenResponseSchema)` to create a new message.
+ */
+export const ListenResponseSchema: GenMessage<ListenResponse> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 8);
+
+/**
  * SubscribedEvent confirms a subscription.
  *
  * @generated from message realtime.v1.SubscribedEvent
@@ -417,7 +535,7 @@ export type SubscribedEvent = Message<"realtime.v1.SubscribedEvent"> & {
  * Use `create(SubscribedEventSchema)` to create a new message.
  */
 export const SubscribedEventSchema: GenMessage<SubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 6);
+  messageDesc(file_realtime_v1_notifications, 9);
 
 /**
  * PresenceEvent reports a connection joining or leaving a channel.
@@ -459,7 +577,7 @@ export type PresenceEvent = Message<"realtime.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 7);
+  messageDesc(file_realtime_v1_notifications, 10);
 
 /**
  * UnsubscribedEvent confirms that a channel is no longer received.
@@ -487,7 +605,7 @@ export type UnsubscribedEvent = Message<"realtime.v1.UnsubscribedEvent"> & {
  * Use `create(UnsubscribedEventSchema)` to create a new message.
  */
 export const UnsubscribedEventSchema: GenMessage<UnsubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 8);
+  messageDesc(file_realtime_v1_notifications, 11);
 
 /**
  * MarkedReadEvent answers a `mark_read` command.
@@ -515,7 +633,7 @@ export type MarkedReadEvent = Message<"realtime.v1.MarkedReadEvent"> & {
  * Use `create(MarkedReadEventSchema)` to create a new message.
  */
 export const MarkedReadEventSchema: GenMessage<MarkedReadEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 9);
+  messageDesc(file_realtime_v1_notifications, 12);
 
 /**
  * MarkReadResult is the outcome for one id; one bad id never fails the others.
@@ -550,7 +668,7 @@ export type MarkReadResult = Message<"realtime.v1.MarkReadResult"> & {
  * Use `create(MarkReadResultSchema)` to create a new message.
  */
 export const MarkReadResultSchema: GenMessage<MarkReadResult> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 10);
+  messageDesc(file_realtime_v1_notifications, 13);
 
 /**
  * PublishRequest publishes one notification.
@@ -616,7 +734,7 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 11);
+  messageDesc(file_realtime_v1_notifications, 14);
 
 /**
  * PublishResponse identifies the publication.
@@ -651,7 +769,7 @@ export type PublishResponse = Message<"realtime.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 12);
+  messageDesc(file_realtime_v1_notifications, 15);
 
 /**
  * ListNotificationsRequest asks for a page of history.
@@ -693,7 +811,7 @@ export type ListNotificationsRequest = Message<"realtime.v1.ListNotificationsReq
  * Use `create(ListNotificationsRequestSchema)` to create a new message.
  */
 export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 13);
+  messageDesc(file_realtime_v1_notifications, 16);
 
 /**
  * ListNotificationsResponse is one page, newest first.
@@ -721,7 +839,7 @@ export type ListNotificationsResponse = Message<"realtime.v1.ListNotificationsRe
  * Use `create(ListNotificationsResponseSchema)` to create a new message.
  */
 export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 14);
+  messageDesc(file_realtime_v1_notifications, 17);
 
 /**
  * MarkReadRequest marks notifications read.
@@ -742,7 +860,7 @@ export type MarkReadRequest = Message<"realtime.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 15);
+  messageDesc(file_realtime_v1_notifications, 18);
 
 /**
  * MarkReadResponse reports the result.
@@ -770,7 +888,7 @@ export type MarkReadResponse = Message<"realtime.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 16);
+  messageDesc(file_realtime_v1_notifications, 19);
 
 /**
  * GetChannelStatsRequest names a channel.
@@ -791,7 +909,7 @@ export type GetChannelStatsRequest = Message<"realtime.v1.GetChannelStatsRequest
  * Use `create(GetChannelStatsRequestSchema)` to create a new message.
  */
 export const GetChannelStatsRequestSchema: GenMessage<GetChannelStatsRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 17);
+  messageDesc(file_realtime_v1_notifications, 20);
 
 /**
  * GetChannelStatsResponse describes a channel.
@@ -847,7 +965,7 @@ export type GetChannelStatsResponse = Message<"realtime.v1.GetChannelStatsRespon
  * Use `create(GetChannelStatsResponseSchema)` to create a new message.
  */
 export const GetChannelStatsResponseSchema: GenMessage<GetChannelStatsResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 18);
+  messageDesc(file_realtime_v1_notifications, 21);
 
 /**
  * GetPresenceRequest names a channel.
@@ -868,7 +986,7 @@ export type GetPresenceRequest = Message<"realtime.v1.GetPresenceRequest"> & {
  * Use `create(GetPresenceRequestSchema)` to create a new message.
  */
 export const GetPresenceRequestSchema: GenMessage<GetPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 19);
+  messageDesc(file_realtime_v1_notifications, 22);
 
 /**
  * GetPresenceResponse lists the connections present in a channel.
@@ -889,7 +1007,7 @@ export type GetPresenceResponse = Message<"realtime.v1.GetPresenceResponse"> & {
  * Use `create(GetPresenceResponseSchema)` to create a new message.
  */
 export const GetPresenceResponseSchema: GenMessage<GetPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 20);
+  messageDesc(file_realtime_v1_notifications, 23);
 
 /**
  * ChannelPresenceEntry is one connection present in a channel.
@@ -924,7 +1042,7 @@ export type ChannelPresenceEntry = Message<"realtime.v1.ChannelPresenceEntry"> &
  * Use `create(ChannelPresenceEntrySchema)` to create a new message.
  */
 export const ChannelPresenceEntrySchema: GenMessage<ChannelPresenceEntry> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 21);
+  messageDesc(file_realtime_v1_notifications, 24);
 
 /**
  * NotificationLevel is how prominently a client should show a notification.
@@ -1159,6 +1277,23 @@ export const NotificationService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof SubscribeRequestSchema;
     output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * Listen is the one-way form of Subscribe, for browsers (SSE through the
+   * gateway, gRPC-Web) and back ends: the channels and positions are given
+   * once, with the same recovery semantics (a `subscribed` event per channel,
+   * then its missed publications or `recovered = false` with the reason),
+   * then live notifications. No automatic channels: list `general` or
+   * `user:{sub}` to receive them. A channel the caller may not read fails the
+   * call with PERMISSION_DENIED. Slow consumers and a lost broker end it as
+   * Subscribe does; resume from the last positions received.
+   *
+   * @generated from rpc realtime.v1.NotificationService.Listen
+   */
+  listen: {
+    methodKind: "server_streaming";
+    input: typeof ListenRequestSchema;
+    output: typeof ListenResponseSchema;
   },
   /**
    * Publish sends one notification to a channel's subscribers and history.
