@@ -13,6 +13,7 @@ from realtime.server.broker.base import Broker
 from realtime.server.testing import TestHub, running_hub
 
 from .notify_support import error_info, notify_hub, pb, pos, stub
+from .test_buf_curl import buf_curl
 from .test_gateway_sse import events, sse_url
 
 LISTEN = "/realtime.v1.NotificationService/Listen"
@@ -117,3 +118,23 @@ async def test_listen_over_sse_resumes_from_last_event_id(tmp_path: Path) -> Non
             json.loads(only["data"])["subscribed"]["notRecoveredReason"]
             == "NOT_RECOVERED_REASON_EPOCH_CHANGED"
         )
+
+
+async def test_listen_with_buf_curl(tmp_path: Path) -> None:
+    async with notify_hub(tmp_path) as hub:
+        broker = broker_of(hub)
+        pubs = [(await broker.publish("topic:curl", b"", meta={"t": f"c{i}"}))[0] for i in range(3)]
+        request = {"channels": [{"channel": "topic:curl", "since": {"epoch": pubs[0].epoch, "offset": "1"}}]}
+        code, out, err = await buf_curl(
+            "--timeout",
+            "3s",
+            "-H",
+            f"authorization: Bearer {hub.token('alice')}",
+            "-d",
+            json.dumps(request),
+            f"http://{hub.target}/realtime.v1.NotificationService/Listen",
+        )
+        assert code != 0 and "deadline" in err.lower(), err  # a live stream: it ends by the timeout
+        events = [json.loads(chunk) for chunk in out.replace("}\n{", "}\x00{").split("\x00")]
+        assert events[0]["subscribed"]["recovered"] is True
+        assert [e["notification"]["title"] for e in events[1:]] == ["c1", "c2"]
