@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from realtime.client import NotificationSubscription, Reconnecting
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
 from ._context import connect, emit
@@ -102,24 +101,22 @@ def _line(n: notifications_pb2.Notification) -> str:
 
 
 async def subscribe(args: argparse.Namespace) -> int:
+    """Follows the channels with a NotificationSubscription: it reconnects with backoff and resumes
+    every channel from its last position by itself, and says so."""
     since = parse_position(args.since) if args.since else None
-    queue: asyncio.Queue[notifications_pb2.SubscribeRequest | None] = asyncio.Queue()
-    for i, channel in enumerate(args.channels):
-        await queue.put(
-            pb.SubscribeRequest(
-                id=f"sub-{i}",
-                subscribe=pb.SubscribeCommand(channel=channel, since=since, join_leave=args.join_leave),
-            )
-        )
-
-    async def commands() -> AsyncIterator[notifications_pb2.SubscribeRequest]:
-        while (command := await queue.get()) is not None:
-            yield command
-
+    positions = {channel: since for channel in args.channels} if since is not None else None
     seen = 0
     async with connect(args) as client:
-        call = _stub(client).Subscribe(commands())
-        async for event in call:
+        sub = NotificationSubscription(client, args.channels, positions=positions, join_leave=args.join_leave)
+        async for event in sub:
+            if isinstance(event, Reconnecting):
+                print(
+                    f"stream ended ({event.code.name}: {event.message}); "
+                    f"reconnecting in {event.delay:.1f} s and resuming",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
             kind = event.WhichOneof("event")
             if kind == "notification":
                 emit(args, event.notification, _line(event.notification))
@@ -150,8 +147,6 @@ async def subscribe(args: argparse.Namespace) -> int:
                 emit(args, event, f"server going away: {event.going_away.reason}")
             else:
                 emit(args, event)
-        await queue.put(None)
-        call.cancel()
     return 0
 
 
