@@ -176,6 +176,20 @@ async def test_reused_idempotency_key_with_another_payload(tmp_path: Path, engin
             assert not other.duplicate
             assert len((await broker_of(hub).history("topic:i")).publications) == 1
 
+    # A publish refused before publishing (a quota) leaves its request id free for another notification.
+    async with notify_hub(tmp_path, {**QUOTAS, "user_channels": 1}, **engine) as hub:
+        async with hub.client("bob") as bob:
+            api = stub(bob)
+            await api.Publish(pb.PublishRequest(channel="topic:bobs", title="a"), timeout=5)
+            refused = pb.PublishRequest(channel="topic:second", title="a", request_id="k2")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await api.Publish(refused, timeout=5)
+            assert error_info(caught.value).reason == "QUOTA_EXCEEDED"
+            again = pb.PublishRequest(channel="topic:second", title="b", request_id="k2")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await api.Publish(again, timeout=5)
+            assert error_info(caught.value).reason == "QUOTA_EXCEEDED"  # not IDEMPOTENCY_KEY_REUSED
+
 
 async def test_not_recovered_says_why(tmp_path: Path, engine: dict[str, Any]) -> None:
     async with notify_hub(tmp_path, {"history_size": 3}, **engine) as hub:

@@ -364,15 +364,21 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             publisher=who.subject,
         )
         validate_content(content, self.max_notification_bytes)
+        claim = None
         if request.request_id:
             validate_request_id(request.request_id)
-            await claim_request_id(self._broker, who.subject, channel, request.request_id, content)
+            claim = await claim_request_id(self._broker, who.subject, channel, request.request_id, content)
         ns = self.config.for_channel(channel)
         if not who.is_admin:  # admins are the application's own back ends: not throttled here
-            self.publish_rate.acquire(who.subject)
-            if namespace_of(channel) in self.policy.open_namespaces:
-                size = content_bytes(content.title, content.body, content.data, content.content_type)
-                await self.quotas.charge(who.subject, channel, size, ns)
+            try:
+                self.publish_rate.acquire(who.subject)
+                if namespace_of(channel) in self.policy.open_namespaces:
+                    size = content_bytes(content.title, content.body, content.data, content.content_type)
+                    await self.quotas.charge(who.subject, channel, size, ns)
+            except HubError:
+                if claim is not None:  # refused before publishing: the request id stays free
+                    await claim.release()
+                raise
         pub, duplicate = await self._broker.publish(
             channel,
             content.data,
