@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -138,3 +139,18 @@ async def test_listen_with_buf_curl(tmp_path: Path) -> None:
         events = [json.loads(chunk) for chunk in out.replace("}\n{", "}\x00{").split("\x00")]
         assert events[0]["subscribed"]["recovered"] is True
         assert [e["notification"]["title"] for e in events[1:]] == ["c1", "c2"]
+
+
+async def test_listen_says_going_away_at_shutdown(tmp_path: Path) -> None:
+    async with notify_hub(tmp_path) as hub, hub.client("alice") as alice:
+        call = stub(alice).Listen(pb.ListenRequest(channels=[pb.ListenChannel(channel="topic:bye")]))
+        assert (await call.read()).WhichOneof("event") == "subscribed"
+        stopping = asyncio.ensure_future(hub.hub.stop())
+        async with asyncio.timeout(10):
+            event = await call.read()
+        assert event.WhichOneof("event") == "going_away"
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            await call.read()
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(ended.value).reason == "GOING_AWAY"
+        await stopping
