@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -280,3 +281,29 @@ async def test_stalled_subscribers_are_cut_off_within_their_queue_bound(tmp_path
                 assert int(offset) == received < count[channel]
                 top = (await broker.history(channel, limit=0)).position
                 assert epoch == top.epoch
+
+
+async def test_many_users_publishing_at_once_share_the_namespace_counter(
+    tmp_path: Path, engine: dict[str, Any]
+) -> None:
+    """Every open-namespace publish updates the one namespace counter: 40 users at once must all get
+    through (compare-and-set retries), and the counter must add up."""
+    async with notify_hub(tmp_path, {"publish_rate": 0}, **engine) as hub:
+        clients = [hub.client(f"u{i}") for i in range(40)]
+        try:
+            opened = [await c.__aenter__() for c in clients]
+            await asyncio.gather(
+                *(
+                    stub(c).Publish(pb.PublishRequest(channel="topic:crowd", title=f"{i}-{j}"), timeout=30)
+                    for i, c in enumerate(opened)
+                    for j in range(3)
+                )
+            )
+        finally:
+            for c in clients:
+                await c.__aexit__(None, None, None)
+        assert len((await broker_of(hub).history("topic:crowd")).publications) == 120
+        raw = await broker_of(hub).kv_get("notify:quota:namespace-bytes:topic")
+        assert raw is not None and sum(total for _, total in json.loads(raw)) == sum(
+            len(f"{i}-{j}") for i in range(40) for j in range(3)
+        )

@@ -16,8 +16,12 @@ Quotas (each a `NotificationsConfig` setting; 0 disables it):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
+import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ..broker.base import Broker
@@ -27,8 +31,10 @@ from .config import NotificationsConfig
 
 #: Slots per window: the bound overcounts by at most one slot (1/SLOTS of the window).
 SLOTS = 12
-#: Compare-and-set attempts before a contended counter gives up (ABORTED: retry).
-MAX_TRIES = 16
+#: Compare-and-set attempts before a contended counter gives up (ABORTED: retry). Within a process
+#: updates of one key take turns (a lock), so only other replicas contend; a failed attempt waits
+#: a random moment (full jitter, at most ~0.5 s in all) before the next.
+MAX_TRIES = 12
 PREFIX = "notify:quota:"
 
 
@@ -57,12 +63,33 @@ class WindowCounter:
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}  # only keys being updated right now
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._turns.get(key, (asyncio.Lock(), 0))
+        self._turns[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[key]
+            if users == 1:
+                del self._turns[key]
+            else:
+                self._turns[key] = (lock, users - 1)
 
     async def charge(self, key: str, amount: int, limit: int, window: float) -> tuple[bool, float]:
         """Add `amount` unless the window's total would exceed `limit` (a refund, `amount < 0`,
         always applies). Returns (charged, seconds until the oldest counted slot leaves)."""
+        async with self._turn(key):
+            return await self._charge(key, amount, limit, window)
+
+    async def _charge(self, key: str, amount: int, limit: int, window: float) -> tuple[bool, float]:
+        """Add `amount` unless the window's total would exceed `limit` (a refund, `amount < 0`,
+        always applies). Returns (charged, seconds until the oldest counted slot leaves)."""
         width = window / SLOTS
-        for _ in range(MAX_TRIES):
+        for attempt in range(MAX_TRIES):
             now = self._broker.clock()
             current = math.floor(now / width)
             raw = await self._broker.kv_get(key)
@@ -87,6 +114,7 @@ class WindowCounter:
                 done = await self._broker.kv_compare_and_set(key, raw, value, ttl=ttl)
             if done:
                 return True, 0.0
+            await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))  # another replica won the race
         raise HubError(
             Code.ABORTED, "quota counter contended; retry", reason="QUOTA_CONTENDED", retry_after=0.1
         )
