@@ -88,6 +88,10 @@ class StreamPosition:
     offset: int
 
 
+#: What a queued publication costs beyond its strings (object headers, the offset, the time...).
+PUBLICATION_OVERHEAD = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """One message in a channel, as stored in history and delivered live."""
@@ -100,6 +104,15 @@ class Publication:
     time: float
     #: Small string metadata travelling with the publication (e.g. title, content type).
     meta: Mapping[str, str] = field(default_factory=dict)
+    #: What it costs in a subscriber's queue (`publication_size`), computed once per publication
+    #: rather than once per subscriber.
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.data) + 2 * (len(self.channel) + len(self.epoch)) + PUBLICATION_OVERHEAD
+        for key, value in self.meta.items():
+            size += len(key) + (len(value) if value.isascii() else len(value.encode()))
+        object.__setattr__(self, "size", size)
 
     @property
     def position(self) -> StreamPosition:
@@ -132,18 +145,11 @@ class PresenceEntry:
     expires_at: float
 
 
-#: What a queued publication costs beyond its strings (object headers, the offset, the time...).
-PUBLICATION_OVERHEAD = 64
-
-
 def publication_size(pub: Publication) -> int:
     """Bytes a publication costs in a subscriber's queue: the whole message as a consumer sends it on
     (data, every meta string such as a title or body in UTF-8, channel and epoch as they appear in
-    its id and fields), not just `data`."""
-    size = len(pub.data) + 2 * (len(pub.channel) + len(pub.epoch)) + PUBLICATION_OVERHEAD
-    for key, value in pub.meta.items():
-        size += len(key) + (len(value) if value.isascii() else len(value.encode()))
-    return size
+    its id and fields, plus PUBLICATION_OVERHEAD), not just `data`."""
+    return pub.size
 
 
 class Subscription:
