@@ -25,6 +25,7 @@ from ..platform.errors import (
 )
 from ..platform.limits import RateLimiter
 from ..platform.status import error_event
+from . import marks
 from .channels import GENERAL, ChannelConfig, NamespaceConfig, namespace_of, user_channel, validate_channel
 from .config import NotificationsConfig
 from .idempotency import IDEMPOTENCY_TTL, claim_request_id
@@ -90,13 +91,13 @@ _NOT_RECOVERED = {
     HISTORY_EXCEEDED: pb.NOT_RECOVERED_REASON_HISTORY_EXCEEDED,
     OFFSET_AHEAD: pb.NOT_RECOVERED_REASON_OFFSET_AHEAD,
 }
-UNSPECIFIED = pb.NOT_RECOVERED_REASON_UNSPECIFIED
+_UNSPECIFIED = pb.NOT_RECOVERED_REASON_UNSPECIFIED
 _MARK_STATUS = {
-    "marked": pb.MARK_READ_STATUS_MARKED,
-    "already_read": pb.MARK_READ_STATUS_ALREADY_READ,
-    "invalid_id": pb.MARK_READ_STATUS_INVALID_ID,
-    "not_found": pb.MARK_READ_STATUS_NOT_FOUND,
-    "permission_denied": pb.MARK_READ_STATUS_PERMISSION_DENIED,
+    marks.MARKED: pb.MARK_READ_STATUS_MARKED,
+    marks.ALREADY_READ: pb.MARK_READ_STATUS_ALREADY_READ,
+    marks.INVALID_ID: pb.MARK_READ_STATUS_INVALID_ID,
+    marks.NOT_FOUND: pb.MARK_READ_STATUS_NOT_FOUND,
+    marks.PERMISSION_DENIED: pb.MARK_READ_STATUS_PERMISSION_DENIED,
 }
 
 
@@ -138,7 +139,7 @@ def _subscribed(done: Subscribed) -> notifications_pb2.SubscribedEvent:
         position=_position(done.position),
         resumed=done.resumed,
         recovered=done.recovered,
-        not_recovered_reason=_NOT_RECOVERED.get(done.reason, UNSPECIFIED),
+        not_recovered_reason=_NOT_RECOVERED.get(done.reason, _UNSPECIFIED),
     )
 
 
