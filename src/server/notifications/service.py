@@ -52,7 +52,7 @@ from .session import (
     SubscriptionCounter,
 )
 from .stats import STATS_CHANNEL, StatsPublisher
-from .wire import LISTEN, SUBSCRIBE, Encoder
+from .wire import LISTEN, SUBSCRIBE, Encoder, Pacer
 
 SERVICE = "realtime.v1.NotificationService"
 
@@ -216,6 +216,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         nxt: asyncio.Future[Any] | None = None
         session: NotificationSession | None = None
         batches = False  # set by the first command with accept_batches
+        pacer = Pacer(self.settings.batch_delay)
         try:
             session = self._session(who)
             for channel in (GENERAL, user_channel(who.subject)):
@@ -237,8 +238,11 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     raise going_away()
                 # Live publications, a bounded drain between commands; session.take raises the
                 # stream's end (slow consumer, broker lost) once what it handed out is sent.
+                if batches:
+                    await pacer.wait(session.queued)
                 for encoded in ENCODER.events(session.take, SUBSCRIBE, batches=batches):
                     yield encoded
+                    pacer.wrote()
                 if nxt.done():
                     task, nxt = nxt, None
                     try:
@@ -274,6 +278,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
     ) -> AsyncIterator[notifications_pb2.ListenResponse | bytes]:
         who = current_principal()
         batches = request.accept_batches
+        pacer = Pacer(self.settings.batch_delay if batches else 0.0)
         wanted = _listen_channels(request, self.settings.max_subscriptions_per_user)
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         session: NotificationSession | None = None
@@ -292,8 +297,10 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 if self._hub.shutdown.started:
                     yield pb.ListenResponse(going_away=self._going_away())
                     raise going_away()
+                await pacer.wait(session.queued)
                 for encoded in ENCODER.events(session.take, LISTEN, batches=batches):
                     yield encoded
+                    pacer.wrote()
         except BrokerUnavailable as exc:
             raise _broker_down(exc) from exc
         finally:

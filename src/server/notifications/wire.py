@@ -18,6 +18,8 @@ Plain Python on purpose: no grpc import; `service.py` supplies the two message e
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -71,6 +73,38 @@ SUBSCRIBE = EventForm("wire:subscribe", notification=3, presence=9, batch=10)
 LISTEN = EventForm("wire:listen", notification=2, presence=3, batch=5)
 #: realtime.v1.NotificationBatch.notifications.
 _BATCH_ITEM = 1
+
+
+class Pacer:
+    """When a stream that takes batches writes: at once when it has been quiet, else at most once
+    per `delay` seconds, so a busy stream's queue fills into batches instead of one write per
+    notification (writes, not notifications, are what a process can do only so many of per
+    second). A notification after a quiet spell goes out without waiting. `clock` (seconds,
+    monotonic) defaults to the running loop's."""
+
+    __slots__ = ("_clock", "_delay", "_last")
+
+    def __init__(self, delay: float, clock: Callable[[], float] | None = None) -> None:
+        self._delay = delay
+        self._clock = clock
+        self._last = -math.inf
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def due(self, queued: int) -> float:
+        """Seconds to wait before draining `queued` publications (0: now)."""
+        if self._delay <= 0 or queued == 0 or queued >= MAX_BATCH_ITEMS:
+            return 0.0
+        return max(0.0, self._last + self._delay - self._now())
+
+    async def wait(self, queued: int) -> None:
+        wait = self.due(queued)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def wrote(self) -> None:
+        self._last = self._now()
 
 
 class Encoder:

@@ -170,3 +170,19 @@ def test_replay_sends_everything_in_order_past_the_batch_bound() -> None:
     ]
     assert [e.notification.position.offset for e in singles] == list(range(1, 101))
     assert list(ENCODER.replay([], wire.LISTEN, batches=True)) == []
+
+
+def test_a_busy_batching_stream_writes_at_most_once_per_delay() -> None:
+    now = [100.0]
+    pacer = wire.Pacer(0.02, clock=lambda: now[0])
+    assert pacer.due(1) == 0.0  # quiet so far: at once
+    pacer.wrote()
+    now[0] += 0.005
+    assert pacer.due(3) == pytest.approx(0.015)  # busy: gather until 20 ms after the last write
+    assert pacer.due(0) == 0.0  # nothing queued (a command woke the stream)
+    assert pacer.due(wire.MAX_BATCH_ITEMS) == 0.0  # a full batch goes at once
+    now[0] += 0.5
+    assert pacer.due(1) == 0.0  # quiet again
+    off = wire.Pacer(0.0, clock=lambda: now[0])
+    off.wrote()
+    assert off.due(5) == 0.0
