@@ -134,3 +134,31 @@ async def test_client_without_channels_opts_in_with_a_ping(tmp_path: Path) -> No
                         break
             assert titles == [f"m{i}" for i in range(bursts * COUNT)]
             assert sub.batches_received > 0
+
+
+async def test_batches_fit_a_small_message_size(tmp_path: Path) -> None:
+    """With a 64 KiB message size, 20 queued notifications of 10 KiB go out in several batches that
+    each fit it, live and replayed; none is lost and the stream stays open."""
+    async with notify_hub(tmp_path, max_message_bytes=64 * 1024) as hub:
+        broker = broker_of(hub)
+        body = "b" * 10_000
+        async with hub.client("alice") as alice, open_stream(alice) as s:
+            await s.send(ping=common_pb2.PingCommand(), accept_batches=True)
+            await s.expect("pong")
+            first = await s.subscribe("topic:big")
+            for i in range(20):
+                await broker.publish("topic:big", b"", meta={"t": f"m{i}", "b": body, "p": "test"})
+            for since in (None, pos(first.position.epoch, 0)):
+                if since is not None:  # the same 20 again, replayed after a resume
+                    await s.send(unsubscribe=pb.UnsubscribeCommand(channel="topic:big"))
+                    await s.expect("unsubscribed")
+                    await s.subscribe("topic:big", since=since)
+                titles: list[str] = []
+                sizes: list[int] = []
+                while len(titles) < 20:
+                    event = await s.next()
+                    sizes.append(event.ByteSize())
+                    notes = event.batch.notifications if event.HasField("batch") else [event.notification]
+                    titles.extend(n.title for n in notes)
+                assert titles == [f"m{i}" for i in range(20)]
+                assert len(sizes) > 1 and max(sizes) <= 64 * 1024

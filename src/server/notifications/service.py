@@ -52,7 +52,7 @@ from .session import (
     SubscriptionCounter,
 )
 from .stats import STATS_CHANNEL, StatsPublisher
-from .wire import LISTEN, SUBSCRIBE, Encoder, Pacer
+from .wire import LISTEN, MAX_BATCH_BYTES, SUBSCRIBE, Encoder, Pacer
 
 SERVICE = "realtime.v1.NotificationService"
 
@@ -203,6 +203,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             config.max_notification_bytes + ENVELOPE_RESERVE, hub.settings.max_message_bytes
         )
         self.quotas = PublishQuotas(broker, config)
+        # A batch event must fit the hub's message size (grpc refuses bigger writes).
+        self.batch_bytes = min(MAX_BATCH_BYTES, hub.settings.max_message_bytes // 2)
 
     # -- the stream ---------------------------------------------------------------
     async def Subscribe(
@@ -240,7 +242,9 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 # stream's end (slow consumer, broker lost) once what it handed out is sent.
                 if batches:
                     await pacer.wait(session.queued)
-                for encoded in ENCODER.events(session.take, SUBSCRIBE, batches=batches):
+                for encoded in ENCODER.events(
+                    session.take, SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                ):
                     yield encoded
                     pacer.wrote()
                 if nxt.done():
@@ -289,7 +293,9 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             for channel, since, join_leave in wanted:
                 done = await session.subscribe(channel, since, join_leave)
                 yield pb.ListenResponse(subscribed=_subscribed(done))
-                for encoded in ENCODER.replay(done.replay, LISTEN, batches=batches):
+                for encoded in ENCODER.replay(
+                    done.replay, LISTEN, batches=batches, max_bytes=self.batch_bytes
+                ):
                     yield encoded
             while True:
                 if not self._hub.shutdown.started:
@@ -298,7 +304,9 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     yield pb.ListenResponse(going_away=self._going_away())
                     raise going_away()
                 await pacer.wait(session.queued)
-                for encoded in ENCODER.events(session.take, LISTEN, batches=batches):
+                for encoded in ENCODER.events(
+                    session.take, LISTEN, batches=batches, max_bytes=self.batch_bytes
+                ):
                     yield encoded
                     pacer.wrote()
         except BrokerUnavailable as exc:
@@ -325,7 +333,9 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 since = StreamPosition(sc.since.epoch, sc.since.offset) if sc.HasField("since") else None
                 done = await session.subscribe(sc.channel, since, sc.join_leave)
                 yield pb.SubscribeResponse(command_id=cid, subscribed=_subscribed(done))
-                for encoded in ENCODER.replay(done.replay, SUBSCRIBE, batches=batches):
+                for encoded in ENCODER.replay(
+                    done.replay, SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                ):
                     yield encoded
             elif kind == "unsubscribe":
                 channel = command.unsubscribe.channel

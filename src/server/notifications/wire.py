@@ -196,7 +196,9 @@ class Encoder:
             return self.single(run[0], form)
         return b"".join((tag(form.batch), varint(size), *items))
 
-    def replay(self, pubs: list[Publication], form: EventForm, *, batches: bool) -> Iterator[bytes]:
+    def replay(
+        self, pubs: list[Publication], form: EventForm, *, batches: bool, max_bytes: int = MAX_BATCH_BYTES
+    ) -> Iterator[bytes]:
         """Encoded events for publications replayed after a resume, in order."""
         feed = iter(pubs)
 
@@ -205,7 +207,7 @@ class Encoder:
 
         while True:
             sent = False
-            for event in self.events(take, form, batches=batches):
+            for event in self.events(take, form, batches=batches, max_bytes=max_bytes):
                 sent = True
                 yield event
             if not sent:
