@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .broker.factory import ENGINES_HELP, broker_spec_error
+
 MIB = 1024 * 1024
 
 
@@ -21,7 +23,7 @@ MIB = 1024 * 1024
 class Settings:
     grpc_listen: str = "127.0.0.1:50051"
     http_listen: str = "127.0.0.1:8080"
-    broker: str = "memory"
+    broker: str = "sqlite"
     jwt_secret_file: Path | None = None
     jwt_public_key_file: Path | None = None
     jwt_audience: str | None = None
@@ -93,9 +95,7 @@ class _Option:
 OPTIONS: Sequence[_Option] = (
     _Option("grpc_listen", "address of the gRPC port", _listen),
     _Option("http_listen", "address of the HTTP port (/metrics, browser gateway)", _listen),
-    _Option(
-        "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
-    ),
+    _Option("broker", ENGINES_HELP),
     _Option("jwt_secret_file", "file holding the HS256 secret that signs tokens", Path),
     _Option("jwt_public_key_file", "PEM file holding the RS256 public key that verifies tokens", Path),
     _Option("jwt_audience", "required 'aud' claim; unset accepts any audience"),
@@ -105,7 +105,7 @@ OPTIONS: Sequence[_Option] = (
         "refuse to start without --jwt-secret-file or --jwt-public-key-file (no dev secret)",
         _bool,
     ),
-    _Option("dev_dir", "where the dev default keeps its files (dev-jwt-secret)", Path),
+    _Option("dev_dir", "where the dev default keeps its files (dev-jwt-secret, hub.db)", Path),
     _Option("max_message_bytes", "largest message accepted or sent, in bytes", _positive_int),
     _Option("shutdown_grace", "seconds open streams get to finish after SIGTERM", float),
     _Option("log_format", "log format: text or json"),
@@ -170,6 +170,7 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         parser.error("give --jwt-secret-file or --jwt-public-key-file, not both")
     if settings.require_auth_config and settings.dev_mode:
         parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
-    if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
-        parser.error("--broker must be 'memory' or a redis:// URL")
+    broker_error = broker_spec_error(settings.broker, settings.dev_dir)
+    if broker_error is not None:
+        parser.error(broker_error)
     return settings

@@ -181,7 +181,7 @@ class SqliteBroker(Broker):
             meta = store.open_store(conn, path)
         except store.StoreError as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        except sqlite3.Error as exc:
+        except sqlite3.DatabaseError as exc:
             raise BrokerUnavailable(f"cannot open {path}: {exc}") from exc
         if meta.get("clean") == "0" and meta.get("durability") == DURABILITY_QUEUED:
             rotated = store.rotate_epochs(conn)

@@ -54,20 +54,24 @@ class StoreError(Exception):
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with the engine's pragmas."""
+    """A connection in autocommit mode (transactions are explicit)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     conn.execute("PRAGMA busy_timeout = 10000")
     if readonly:
         conn.execute("PRAGMA query_only = 1")
-    else:
-        # WAL: readers never block the writer nor each other. synchronous=NORMAL: a commit is
-        # written to the WAL (safe from a process crash or SIGKILL) but fsync'ed only at checkpoints,
-        # so a power loss or OS crash can lose the last commits; the file never corrupts.
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint = 1000")
-        conn.execute("PRAGMA journal_size_limit = 67108864")
     return conn
+
+
+def _configure_writer(conn: sqlite3.Connection) -> None:
+    # auto_vacuum first: it only takes effect on a new file, before any table exists.
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    # WAL: readers never block the writer nor each other. synchronous=NORMAL: a commit is
+    # written to the WAL (safe from a process crash or SIGKILL) but fsync'ed only at checkpoints,
+    # so a power loss or OS crash can lose the last commits; the file never corrupts.
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 1000")
+    conn.execute("PRAGMA journal_size_limit = 67108864")
 
 
 def open_store(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
@@ -83,7 +87,7 @@ def open_store(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
     if verdict != "ok":
         raise StoreError(f"{path} is corrupt (quick_check: {verdict}); {how_to}")
     try:
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new, empty file
+        _configure_writer(conn)
         conn.executescript(_SCHEMA)
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         version = int(meta.get("schema", SCHEMA_VERSION))
@@ -343,7 +347,8 @@ def give_back_space(conn: sqlite3.Connection) -> int:
     [free] = conn.execute("PRAGMA freelist_count").fetchone()
     released = 0
     if free > VACUUM_FREE_PAGES:
-        conn.execute("PRAGMA incremental_vacuum").fetchall()
+        # executescript steps the pragma to its end (each step of `execute` frees one page only).
+        conn.executescript("PRAGMA incremental_vacuum;")
         released = free
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     return int(released)
