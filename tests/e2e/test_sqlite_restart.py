@@ -162,6 +162,7 @@ async def second_life(hub: ServerProcess, state: dict[str, object]) -> None:
         got = await docs.GetDocument(collaboration_pb2.GetDocumentRequest(document_id="deck"), timeout=10)
         [element] = got.snapshot.elements
         assert {f"k{i}" for i in range(20)} <= set(element.properties)
+        await edit_again(alice, got.snapshot.version)
 
         jobs = analysis(alice)
         for i, name in enumerate(state["jobs"]):  # type: ignore[attr-defined]
@@ -171,6 +172,29 @@ async def second_life(hub: ServerProcess, state: dict[str, object]) -> None:
             final.response.Unpack(result)
             assert result.data["text"] == f"JOB {i}"
             assert int(result.data["pid"]) == hub.proc.pid  # run (again) by the restarted hub
+
+
+async def edit_again(client: Client, version: int) -> None:
+    """Rejoin the document and go on editing. The dead process's ownership claim must expire first
+    (REALTIME_COLLAB_OWNER_TTL, 5 s by default): the join is retried until then, bounded."""
+    for _ in range(80):
+        peer = Peer(client, "alice-c2")
+        await peer.__aenter__()
+        try:
+            joined = await peer.join("deck")
+        except (AssertionError, TimeoutError):
+            await peer.close()
+            await asyncio.sleep(0.25)  # the previous owner's claim has not expired yet
+            continue
+        try:
+            assert joined.version == version
+            answer = await peer.answer(peer.submit(SetProperty("s1", "after-restart", 1)))
+            assert answer.WhichOneof("event") == "applied", answer
+            assert answer.applied.operations[-1].version == version + 1
+        finally:
+            await peer.close()
+        return
+    raise AssertionError("could not rejoin the document after the restart")
 
 
 async def test_sigkill_and_restart_on_the_same_file_keeps_everything_acknowledged(tmp_path: Path) -> None:
