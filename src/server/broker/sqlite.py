@@ -89,6 +89,9 @@ class _Op:
     publish: bool = False
     #: Runs after the batch's COMMIT, outside any transaction (checkpoint, incremental vacuum).
     after_commit: bool = False
+    #: Reads or changes the `channels` table in SQL (remove_history, sweep): cached heads are
+    #: written before it and forgotten after it.
+    channels: bool = False
 
 
 class SqliteBroker(Broker):
@@ -127,6 +130,7 @@ class SqliteBroker(Broker):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._mark_seq = 0
+        self._heads = store.Heads()
         self._started = False
         self._closed = False
 
@@ -229,7 +233,12 @@ class SqliteBroker(Broker):
 
     # -- the writer ----------------------------------------------------------------------------
     async def _write(
-        self, run: Callable[[sqlite3.Connection], T], *, publish: bool = False, after_commit: bool = False
+        self,
+        run: Callable[[sqlite3.Connection], T],
+        *,
+        publish: bool = False,
+        after_commit: bool = False,
+        channels: bool = False,
     ) -> T:
         if self._closed or not self._started:
             raise BrokerUnavailable("broker is closed" if self._closed else "broker is not started")
@@ -240,7 +249,7 @@ class SqliteBroker(Broker):
         assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
         self._in_flight += 1
-        self._queue.put(_Op(run, future, publish, after_commit))
+        self._queue.put(_Op(run, future, publish, after_commit, channels))
         return await asyncio.shield(future)  # a cancelled caller does not un-queue a write
 
     def _write_loop(self) -> None:
@@ -268,17 +277,24 @@ class SqliteBroker(Broker):
         """Run `batch` in one transaction; each result, or the error every operation gets."""
         results: list[Any] = []
         early = self.durability == DURABILITY_QUEUED
+        heads = self._heads
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
+                if op.channels:
+                    heads.flush(conn)
                 result = None if op.after_commit else op.run(conn)
+                if op.channels:
+                    heads.forget()
                 results.append(result)
                 if early and op.publish:
                     assert self._loop is not None
                     self._loop.call_soon_threadsafe(_resolve, op.future, result)
+            heads.flush(conn)
             conn.execute("COMMIT")
         except Exception as exc:  # a failed commit fails every operation of the batch, loudly
             log.exception("sqlite: a batch of %d writes failed", len(batch))
+            heads.forget()
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             error = BrokerUnavailable(f"sqlite write failed: {exc}")
@@ -330,7 +346,7 @@ class SqliteBroker(Broker):
         """Delete expired state now (the background sweep calls this every `sweep_interval`)."""
         now = self.clock()
         self._presence.sweep(now)
-        done = await self._write(lambda c: store.sweep(c, now))
+        done = await self._write(lambda c: store.sweep(c, now), channels=True)
         done["pages_released"] = await self._write(store.give_back_space, after_commit=True)
         return done
 
@@ -362,7 +378,7 @@ class SqliteBroker(Broker):
         idem = f"\x00idem:{channel}:{idempotency_key}" if idempotency_key else None
         return await self._write(
             lambda c: store.publish(
-                c, channel, payload, tags, now, history_size, history_ttl, idem, idempotency_ttl
+                c, self._heads, channel, payload, tags, now, history_size, history_ttl, idem, idempotency_ttl
             ),
             publish=True,
         )
@@ -389,7 +405,7 @@ class SqliteBroker(Broker):
 
     async def remove_history(self, channel: str) -> None:
         check_channel(channel)
-        await self._write(lambda c: store.remove_history(c, channel))
+        await self._write(lambda c: store.remove_history(c, channel), channels=True)
 
     # -- live subscriptions and presence (in memory) --------------------------------------------
     async def _attach(self, sub: Subscription, channels: list[str]) -> None:

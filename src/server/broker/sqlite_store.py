@@ -132,8 +132,51 @@ def _live_kv(conn: sqlite3.Connection, key: str, now: float) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
+class Heads:
+    """The writer's copy of channel heads, so a batch of publications reads and writes each
+    channel's row once, not once per publication. Only the writer thread uses it: `flush` before
+    COMMIT and before any operation that reads or changes `channels` in SQL; `forget` after such an
+    operation and after a rollback."""
+
+    MAX_CACHED = 50_000
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[str, int, float, float]] = {}
+        self._dirty: set[str] = set()
+
+    def get(self, conn: sqlite3.Connection, channel: str) -> tuple[str, int, float, float] | None:
+        row = self._rows.get(channel)
+        if row is None:
+            found = conn.execute(
+                "SELECT epoch, top, history_ttl, expires_at FROM channels WHERE name = ?", (channel,)
+            ).fetchone()
+            if found is None:
+                return None
+            row = self._rows[channel] = (found[0], found[1], found[2], found[3])
+        return row
+
+    def put(self, channel: str, epoch: str, top: int, ttl: float, expires_at: float) -> None:
+        self._rows[channel] = (epoch, top, ttl, expires_at)
+        self._dirty.add(channel)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        if self._dirty:
+            conn.executemany(
+                "INSERT OR REPLACE INTO channels VALUES (?, ?, ?, ?, ?)",
+                [(name, *self._rows[name]) for name in self._dirty],
+            )
+            self._dirty.clear()
+        if len(self._rows) > self.MAX_CACHED:
+            self._rows.clear()
+
+    def forget(self) -> None:
+        self._rows.clear()
+        self._dirty.clear()
+
+
 def publish(
     conn: sqlite3.Connection,
+    heads: Heads,
     channel: str,
     data: bytes,
     meta: dict[str, str],
@@ -149,18 +192,15 @@ def publish(
         if seen is not None:
             epoch, _, offset = seen.decode().rpartition(":")
             return Publication(channel, epoch, int(offset), data, now, meta), True
-    row = conn.execute("SELECT epoch, top, expires_at FROM channels WHERE name = ?", (channel,)).fetchone()
-    if row is None or row[2] <= now:
+    row = heads.get(conn, channel)
+    if row is None or row[3] <= now:
         if row is not None:  # expired: its history goes with it, the next epoch starts at 1
             conn.execute("DELETE FROM history WHERE channel = ?", (channel,))
         epoch, top = secrets.token_hex(4), 0
     else:
         epoch, top = row[0], row[1]
     top += 1
-    conn.execute(
-        "INSERT OR REPLACE INTO channels VALUES (?, ?, ?, ?, ?)",
-        (channel, epoch, top, history_ttl, now + history_ttl),
-    )
+    heads.put(channel, epoch, top, history_ttl, now + history_ttl)
     if history_size > 0:
         conn.execute(
             "INSERT INTO history VALUES (?, ?, ?, ?, ?)", (channel, top, now, data, _meta_text(meta))

@@ -295,3 +295,29 @@ def test_broker_specs(tmp_path: Path) -> None:
         assert broker_spec_error(good, tmp_path) is None, good
     made = create_broker("sqlite", dev_dir=tmp_path)
     assert isinstance(made, SqliteBroker) and made.path == tmp_path / "hub.db" and made.durable
+
+
+async def test_publish_and_remove_history_in_one_batch_stay_consistent(tmp_path: Path) -> None:
+    """The writer caches channel heads within a batch; a removal in the middle of a batch must
+    still start a new epoch, and the cache must not resurrect the removed channel."""
+    broker = await started(tmp_path / "hub.db")
+    try:
+        for _ in range(5):
+            first, _ = await broker.publish("c", b"a")
+        a, _, b, c = await asyncio.gather(
+            broker.publish("c", b"x"),
+            broker.remove_history("c"),
+            broker.publish("c", b"y"),
+            broker.publish("c", b"z"),
+        )
+        assert (a[0].epoch, a[0].offset) == (first.epoch, 6)
+        assert b[0].offset == 1 and b[0].epoch != first.epoch and c[0].offset == 2
+        res = await broker.history("c")
+        assert [p.data for p in res.publications] == [b"y", b"z"] and res.position.epoch == b[0].epoch
+    finally:
+        await broker.close()
+    again = await started(tmp_path / "hub.db")
+    try:
+        assert (await again.history("c", limit=0)).position == StreamPosition(b[0].epoch, 2)
+    finally:
+        await again.close()
