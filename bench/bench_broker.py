@@ -43,7 +43,9 @@ async def through_hub(name: str, spec: str, seconds: float, base: dict[str, Any]
         async with grpc.aio.insecure_channel(proc.target) as ch:
             publish = notifications_pb2_grpc.NotificationServiceStub(ch).Publish
             md = proc.metadata("writer")
-            request = notifications_pb2.PublishRequest(channel="topic:bench", title="t", data=PAYLOAD)
+            request = notifications_pb2.PublishRequest(
+                channel="topic:bench", title="t", data=PAYLOAD, content_type="application/octet-stream"
+            )
             rate, lat = await closed_loop(
                 lambda: publish(request, metadata=md, timeout=30), in_flight=32, seconds=seconds
             )

@@ -474,9 +474,14 @@ class SqliteBroker(Broker):
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         now, marks = self.clock(), list(dict.fromkeys(ids))
-        seq = self._mark_seq + 1
-        self._mark_seq += len(marks)
-        return await self._write(lambda c: store.mark_read(c, user_id, marks, now + ttl, now, seq))
+
+        def mark(conn: sqlite3.Connection) -> int:
+            # Numbered on the writer thread, in commit order: the newest marks survive the per-user cap.
+            seq = self._mark_seq + 1
+            self._mark_seq += len(marks)
+            return store.mark_read(conn, user_id, marks, now + ttl, now, seq)
+
+        return await self._write(mark)
 
     async def read_marks(self, user_id: str, ids: Iterable[str]) -> set[str]:
         check_key(user_id, "user_id")

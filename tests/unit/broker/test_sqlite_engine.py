@@ -321,3 +321,18 @@ async def test_publish_and_remove_history_in_one_batch_stay_consistent(tmp_path:
         assert (await again.history("c", limit=0)).position == StreamPosition(b[0].epoch, 2)
     finally:
         await again.close()
+
+
+async def test_read_marks_keep_the_newest_ten_thousand_per_user_across_restarts(tmp_path: Path) -> None:
+    broker = await started(tmp_path / "hub.db")
+    try:
+        assert await broker.mark_read("alice", [f"n{i}" for i in range(6000)]) == 6000
+    finally:
+        await broker.close()
+    again = await started(tmp_path / "hub.db")
+    try:
+        assert await again.mark_read("alice", [f"n{i}" for i in range(6000, 12000)]) == 6000
+        kept = await again.read_marks("alice", [f"n{i}" for i in range(12000)])
+        assert kept == {f"n{i}" for i in range(2000, 12000)}
+    finally:
+        await again.close()
