@@ -287,9 +287,9 @@ class SqliteBroker(Broker):
                 if op.channels:
                     heads.forget()
                 results.append(result)
-                if early and op.publish:
-                    assert self._loop is not None
-                    self._loop.call_soon_threadsafe(_resolve, op.future, result)
+            if early:  # durability=queued: numbered and in the open transaction, not yet committed
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(_ack_publications, batch, list(results))
             heads.flush(conn)
             conn.execute("COMMIT")
         except Exception as exc:  # a failed commit fails every operation of the batch, loudly
@@ -494,3 +494,9 @@ class SqliteBroker(Broker):
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:
     if not future.done():
         future.set_result(result)
+
+
+def _ack_publications(batch: list[_Op], results: list[Any]) -> None:
+    for op, result in zip(batch, results, strict=True):
+        if op.publish:
+            _resolve(op.future, result)
