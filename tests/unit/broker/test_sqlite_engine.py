@@ -336,3 +336,26 @@ async def test_read_marks_keep_the_newest_ten_thousand_per_user_across_restarts(
         assert kept == {f"n{i}" for i in range(2000, 12000)}
     finally:
         await again.close()
+
+
+async def test_a_full_disk_fails_the_batch_loudly_and_loses_no_offset(tmp_path: Path) -> None:
+    """A write that cannot be stored is an error for its caller (UNAVAILABLE upstream), never a
+    silent loss; nothing of it is delivered, and the next publication takes the offset it left."""
+    broker = await started(tmp_path / "hub.db")
+    sub = broker.subscribe()
+    await sub.add("c")
+    try:
+        ok, _ = await broker.publish("c", b"small")
+        [pages] = await broker._write(lambda c: c.execute("PRAGMA page_count").fetchone())
+        await broker._write(lambda c: c.execute(f"PRAGMA max_page_count = {pages + 2}").fetchall())
+        with pytest.raises(BrokerUnavailable, match="full"):
+            await broker.publish("c", os.urandom(200_000))
+        await broker._write(lambda c: c.execute("PRAGMA max_page_count = 1073741823").fetchall())
+        nxt, _ = await broker.publish("c", b"after")
+        assert (nxt.epoch, nxt.offset) == (ok.epoch, 2)
+        async with asyncio.timeout(5):
+            assert [(await sub.get()).data for _ in range(2)] == [b"small", b"after"]
+        assert [p.data for p in (await broker.history("c")).publications] == [b"small", b"after"]
+    finally:
+        await sub.close()
+        await broker.close()
