@@ -22,6 +22,8 @@ from realtime.v1 import (
     collaboration_pb2,
     collaboration_pb2_grpc,
     common_pb2,
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
     notifications_pb2,
     notifications_pb2_grpc,
 )
@@ -32,6 +34,7 @@ from .servers import ServerProcess, server_process, tool
 pytestmark = [pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "topic:durable"
+BUSY = "topic:busy"  # published to without pause while the SIGKILL lands
 ENV = {
     "PYTHONPATH": str(ROOT),
     "REALTIME_ANALYSIS_ANALYZERS": "tests.e2e.analysis_slow:Slow",
@@ -128,8 +131,29 @@ async def first_life(hub: ServerProcess, state: dict[str, object]) -> None:
                 if job_meta(event.operation).state == analysis_pb2.JOB_STATE_RUNNING:
                     break  # the first job is running, the other two are queued
         watch.cancel()
-    hub.proc.send_signal(signal.SIGKILL)
-    hub.proc.wait(10)
+
+        busy_acked: list[npb.PublishResponse] = []
+        state["busy"] = busy_acked
+        under_way = asyncio.Event()
+
+        async def keep_publishing() -> None:
+            for i in range(100_000):
+                request = npb.PublishRequest(channel=BUSY, title=f"b{i}", request_id=f"busy-{i}")
+                busy_acked.append(await n.Publish(request, timeout=10))
+                if len(busy_acked) == 50:
+                    under_way.set()
+
+        busy = asyncio.create_task(keep_publishing())
+        try:
+            async with asyncio.timeout(30):
+                await under_way.wait()  # well under way: a publication is in flight when it dies
+            hub.proc.send_signal(signal.SIGKILL)
+            hub.proc.wait(10)
+            with pytest.raises(grpc.aio.AioRpcError):
+                async with asyncio.timeout(30):
+                    await busy
+        finally:
+            busy.cancel()
 
 
 async def second_life(hub: ServerProcess, state: dict[str, object]) -> None:
@@ -163,6 +187,27 @@ async def second_life(hub: ServerProcess, state: dict[str, object]) -> None:
         [element] = got.snapshot.elements
         assert {f"k{i}" for i in range(20)} <= set(element.properties)
         await edit_again(alice, got.snapshot.version)
+
+        busy_acked: list[npb.PublishResponse] = state["busy"]  # type: ignore[assignment]
+        kept: list[npb.Notification] = []
+        token = ""
+        for _ in range(1000):
+            page = await n.ListNotifications(
+                npb.ListNotificationsRequest(channel=BUSY, page_size=100, page_token=token), timeout=10
+            )
+            kept.extend(page.notifications)
+            token = page.next_page_token
+            if not token:
+                break
+        stored = sorted(kept, key=lambda x: x.position.offset)
+        assert [x.position.offset for x in stored] == list(range(1, len(stored) + 1))  # no gap
+        assert {r.id for r in busy_acked} <= {x.id for x in stored}  # every acknowledged one is there
+        assert len(stored) <= len(busy_acked) + 1  # at most the one in flight got in unacknowledged
+        assert [x.title for x in stored[: len(busy_acked)]] == [f"b{i}" for i in range(len(busy_acked))]
+
+        diag = alice.stub(diagnostics_pb2_grpc.DiagnosticsServiceStub)
+        info = await diag.GetServerInfo(diagnostics_pb2.GetServerInfoRequest(), timeout=10)
+        assert info.broker == "sqlite"
 
         jobs = analysis(alice)
         for i, name in enumerate(state["jobs"]):  # type: ignore[attr-defined]
