@@ -1,4 +1,4 @@
-"""The in-memory broker: one process, the embedded default (`--broker memory`).
+"""The in-memory broker: one process, forgets on restart (`--broker memory`, the tests' engine).
 
 Everything lives in dicts on the event loop, so "atomic" is simply "no await
 between append and broadcast". Expired state (channels, presence, key-value,
