@@ -26,13 +26,10 @@ latency); a crash can then lose acknowledged publications, so after a crash in
 that mode every channel gets a new epoch at start and clients re-sync
 (`recovered: false`) instead of trusting positions that may have been reused.
 
-Retention: a background sweep (every `sweep_interval` seconds) deletes expired
-channels, history older than its channel's TTL, expired keys and read marks;
-history size is trimmed on every publish. The file is created with
-auto_vacuum=INCREMENTAL: the sweep runs `PRAGMA incremental_vacuum` when more
-than `VACUUM_FREE_PAGES` pages are free, and a passive WAL checkpoint; SQLite
-also checkpoints every 1000 WAL pages (wal_autocheckpoint) and truncates the
-WAL to 64 MiB (journal_size_limit). A full `VACUUM` is never run by the hub.
+Retention: history size is trimmed on every publish; a background sweep (every
+`sweep_interval` s) deletes what expired, then returns free pages to the file
+system (auto_vacuum=INCREMENTAL, `PRAGMA incremental_vacuum`) and checkpoints the
+WAL. No full VACUUM. Details and figures: docs/broker.md.
 
 One process per file: the hub holds an exclusive lock on `<file>.lock` while it
 runs; several replicas share state through Redis.
@@ -180,13 +177,15 @@ class SqliteBroker(Broker):
             ) from exc
         if path.exists() and not os.access(path, os.R_OK | os.W_OK):
             raise BrokerUnavailable(f"cannot write {path}: permission denied")
+        conn: sqlite3.Connection | None = None
         try:
             conn = store.connect(path)
             meta = store.open_store(conn, path)
-        except store.StoreError as exc:
-            raise BrokerUnavailable(str(exc)) from exc
-        except sqlite3.DatabaseError as exc:
-            raise BrokerUnavailable(f"cannot open {path}: {exc}") from exc
+        except (store.StoreError, sqlite3.DatabaseError) as exc:
+            if conn is not None:
+                conn.close()
+            reason = str(exc) if isinstance(exc, store.StoreError) else f"cannot open {path}: {exc}"
+            raise BrokerUnavailable(reason) from exc
         if meta.get("clean") == "0" and meta.get("durability") == DURABILITY_QUEUED:
             rotated = store.rotate_epochs(conn)
             log.warning(
