@@ -3,7 +3,8 @@ SQLite file's size under the default retention. `python -m bench --only broker`.
 
 - Through the hub: `Publish` calls (32 in flight, one channel) against a `realtime-server` on each
   engine, in the same run: calls/s, p50 and p99 latency, and ratios to the raw grpc.aio echo
-  baseline of the same run (calls/s and p50).
+  baseline of the same run (calls/s and p50). The engines take turns for ROUNDS rounds and each
+  figure is the median over its rounds (a shared, busy machine drifts more than engines differ).
 - The engine alone (in this process, no gRPC): `broker.publish` with 256 in flight; publications/s,
   p50 and p99. This is the cost the engine adds, without the hub around it.
 - File size: BENCH_BROKER_PUBLICATIONS (default 1,000,000) publications of a 100-byte payload with
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +26,7 @@ from typing import Any
 import grpc
 
 from realtime.server.broker.base import Broker
+from realtime.server.broker.factory import split_prefix
 from realtime.server.broker.memory import MemoryBroker
 from realtime.server.broker.redis import RedisBroker
 from realtime.server.broker.sqlite import SqliteBroker
@@ -34,6 +37,7 @@ from .harness import closed_loop, hub, percentile
 
 PUBLICATIONS = int(os.environ.get("BENCH_BROKER_PUBLICATIONS", "1000000"))
 CHANNELS = 1000
+ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "3"))
 PAYLOAD = b"p" * 100
 
 
@@ -108,30 +112,41 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-async def run(base: dict[str, Any]) -> dict[str, float]:
-    seconds = 5.0
-    figures: dict[str, float] = {}
-    with environment(REALTIME_NOTIFICATIONS_PUBLISH_RATE="0", REALTIME_NOTIFICATIONS_STATS_INTERVAL="0"):
-        with redis_url() as url:
-            for name, spec in (("memory", "memory"), ("sqlite", "sqlite"), ("redis", url)):
-                figures.update(await through_hub(name, spec, seconds, base))
-            with tempfile.TemporaryDirectory() as tmp:
-                queued = f"sqlite:///{tmp}/q.db?durability=queued"
-                figures.update(await through_hub("sqlite_queued", queued, seconds, base))
-            from realtime.server.broker.factory import split_prefix
+def _median_rounds(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
 
+
+async def run(base: dict[str, Any]) -> dict[str, float]:
+    seconds = 4.0
+    figures: dict[str, float] = {"rounds": float(ROUNDS)}
+    with environment(REALTIME_NOTIFICATIONS_PUBLISH_RATE="0", REALTIME_NOTIFICATIONS_STATS_INTERVAL="0"):
+        with redis_url() as url, tempfile.TemporaryDirectory() as tmp:
             redis_plain, prefix = split_prefix(url)
-            with tempfile.TemporaryDirectory() as tmp:
+            hubs: dict[str, list[dict[str, float]]] = {}
+            engines: dict[str, list[dict[str, float]]] = {}
+            for i in range(ROUNDS):
+                for name, spec in (
+                    ("memory", "memory"),
+                    ("sqlite", f"sqlite:///{tmp}/h{i}.db"),
+                    ("sqlite_queued", f"sqlite:///{tmp}/q{i}.db?durability=queued"),
+                    ("redis", url),
+                ):
+                    hubs.setdefault(name, []).append(await through_hub(name, spec, seconds, base))
                 for name, broker in (
                     ("memory", MemoryBroker()),
-                    ("sqlite", SqliteBroker(Path(tmp) / "e.db")),
-                    ("sqlite_queued", SqliteBroker(Path(tmp) / "q.db", durability="queued")),
+                    ("sqlite", SqliteBroker(Path(tmp) / f"e{i}.db")),
+                    ("sqlite_queued", SqliteBroker(Path(tmp) / f"eq{i}.db", durability="queued")),
                     ("redis", RedisBroker(redis_plain, prefix=prefix)),
                 ):
-                    figures.update(await engine_alone(name, broker, seconds))
+                    engines.setdefault(name, []).append(await engine_alone(name, broker, seconds))
+            for rounds in (*hubs.values(), *engines.values()):
+                figures.update(_median_rounds(rounds))
     for name in ("sqlite", "redis", "sqlite_queued"):
         figures[f"hub_{name}_vs_memory_publish_ratio"] = (
             figures[f"hub_{name}_publish_per_s"] / figures["hub_memory_publish_per_s"]
+        )
+        figures[f"engine_{name}_vs_memory_publish_ratio"] = (
+            figures[f"engine_{name}_publish_per_s"] / figures["engine_memory_publish_per_s"]
         )
     figures.update(await file_size(PUBLICATIONS))
     return figures

@@ -196,6 +196,7 @@ class SqliteBroker(Broker):
         store.set_meta(conn, "durability", self.durability)
         self._mark_seq = store.max_mark_seq(conn)
         self._wconn = conn
+        log.info("state kept in %s (sqlite); to start afresh, stop the hub and delete %s*", path, path)
 
     async def close(self) -> None:
         if self._closed:
