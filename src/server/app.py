@@ -180,7 +180,7 @@ class Hub:
 
     async def _start_broker(self) -> Broker:
         """The shared-state engine from --broker; its health drives the hub's health."""
-        broker = create_broker(self.settings.broker)
+        broker = create_broker(self.settings.broker, dev_dir=self.settings.dev_dir)
         try:
             await broker.start()
         except BrokerUnavailable as exc:
