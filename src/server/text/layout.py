@@ -340,6 +340,16 @@ class LayoutFixer:
         """Layout suggestions for `text`, sorted by offset (see `decide.decide`)."""
         return _decide.decide(self, text, hints, should_stop, context).suggestions
 
+    def decide(
+        self,
+        text: str,
+        hints: Collection[str] = (),
+        should_stop: Callable[[], bool] | None = None,
+        context: Sequence[str] = (),
+    ) -> _decide.Decision:
+        """The suggestions and the text's language, confidence and reason."""
+        return _decide.decide(self, text, hints, should_stop, context)
+
 
 def _message(choice: Choice) -> str:
     lang = "Hebrew" if choice.target == "he" else "English"

@@ -9,7 +9,14 @@ Modelled on LSP text sync. Per document:
 - at most one computation runs and at most one is pending; an edit that
   arrives while a computation runs makes it stale: it is told to stop (the
   fixer polls a flag) and reported as superseded (reason "cancelled");
-- a result is never sent for a version older than one already answered.
+- a result is never sent for a version older than one already answered;
+- a word is fixed as soon as it is complete: an edit that types a space or a
+  punctuation mark after a word computes at once, without the debounce;
+- the word being typed (a keystroke's word, at the caret) is never changed by
+  results computed while typing: "aku" does not flip to "שלו" on the way to
+  "akuo". Flush, half-close and a prefilled open fix every word;
+- the texts of documents closed on the stream (the messages sent) are the
+  context of later short texts (`FixOptions.context` works the same way).
 
 Time comes from an injectable clock (tests use `ManualClock`); computations go
 through an injectable runner (the service runs large texts in a thread pool).
@@ -21,13 +28,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from ..platform.errors import Code, HubError, invalid_argument, resource_exhausted
 from .clock import Clock, LoopClock, Timer
 from .documents import Change, apply_changes
-from .fixer import ALL_OPERATIONS, FixResult, Operation, TextFixer, check_hints, check_text
+from .fixer import (
+    ALL_OPERATIONS,
+    MAX_CONTEXT,
+    MAX_CONTEXT_CHARS,
+    FixResult,
+    Operation,
+    TextFixer,
+    check_context,
+    check_hints,
+    check_text,
+)
 from .layout import Cancelled
 
 log = logging.getLogger("realtime.text")
@@ -36,6 +54,11 @@ DEFAULT_DEBOUNCE = 0.5  # seconds; the seed's figure
 MAX_DEBOUNCE = 10.0
 MAX_DOCUMENTS = 16  # open documents per stream (a page with several fields)
 MAX_DOCUMENT_ID = 128
+RECENT_MESSAGES = 5  # texts of closed documents kept as context for later short texts
+# Characters that end a word: whitespace and punctuation that is not a letter on the other layout
+# (',' '.' ';' '/' and the apostrophe are Hebrew letters or punctuation keys carrying letters, so
+# they may be inside a word typed on the wrong layout; the space after them ends it).
+WORD_END = frozenset(' \t\n\r!?:"()[]{}…\u00a0')
 
 
 # --- events ------------------------------------------------------------------------------
@@ -108,7 +131,10 @@ class _Document:
     operations: frozenset[Operation]
     hints: tuple[str, ...]
     debounce: float
+    context: tuple[str, ...] = ()
+    hold: tuple[int, int] | None = None  # the word being typed in the current version
     answered: int = -1
+    answered_held: bool = False  # the answer for `answered` held back a word: a flush re-answers it
     last_result: Result | None = None
     pending: bool = False  # the current version has not started computing
     skipped: list[int] = field(default_factory=list)  # versions since the last computation started
@@ -143,6 +169,7 @@ class TextSession:
         self._docs: dict[str, _Document] = {}
         self.stats = SessionStats()
         self._closed = False
+        self._recent: deque[str] = deque(maxlen=RECENT_MESSAGES)
 
     # --- commands ---------------------------------------------------------------------
 
@@ -161,6 +188,7 @@ class TextSession:
         debounce: float | None = None,
         text: str = "",
         version: int = 0,
+        context: Sequence[str] = (),
     ) -> None:
         if not document_id or len(document_id) > MAX_DOCUMENT_ID:
             raise invalid_argument(
@@ -183,6 +211,7 @@ class TextSession:
             version=version,
             operations=frozenset(operations) or ALL_OPERATIONS,
             hints=check_hints(hints, "open.options.language_hints"),
+            context=check_context(context, "open.options.context"),
             debounce=self.debounce if debounce is None else _check_debounce(debounce, "open.debounce"),
         )
         self._docs[document_id] = doc
@@ -216,17 +245,38 @@ class TextSession:
         else:
             raise invalid_argument("edit has no content", [("edit.content", "set text or changes")])
         self.stats.edits += 1
+        caret, inserted = _caret(doc.text, new_text)
         doc.text, doc.version, doc.trigger = new_text, version, command_id
+        doc.hold = _word_at(new_text, caret) if inserted <= 1 else None
         doc.pending = True
         doc.skipped.append(version)
         self._cancel_running(doc)
-        self._arm(doc, doc.debounce)
+        if (
+            inserted
+            and 2 <= caret
+            and new_text[caret - 1] in WORD_END
+            and new_text[caret - 2] not in WORD_END
+        ):
+            # A word was just completed: fix it now, not after the debounce.
+            if doc.timer is not None:
+                doc.timer.cancel()
+                doc.timer = None
+            if doc.running is not None:
+                doc.due = True  # starts as soon as the stale computation has stopped
+            else:
+                self._start(doc)
+        else:
+            self._arm(doc, doc.debounce)
 
     def flush(self, command_id: str, document_id: str) -> None:
         doc = self._document(document_id, "flush.document_id")
         if doc.timer is not None:
             doc.timer.cancel()
             doc.timer = None
+        if doc.hold is not None:
+            # Results of this version held back the word being typed; a flush fixes every word.
+            doc.hold = None
+            doc.pending = True
         if doc.pending or (doc.last_result is None and doc.running is None):
             doc.pending, doc.trigger = True, command_id
             if doc.running is not None:
@@ -241,6 +291,8 @@ class TextSession:
 
     def close(self, command_id: str, document_id: str) -> None:
         doc = self._document(document_id, "close.document_id")
+        if doc.last_result is not None and doc.last_result.fix.text.strip():
+            self._recent.append(doc.last_result.fix.text[-MAX_CONTEXT_CHARS:])
         self._drop(doc)
         self._emit(Closed(command_id, document_id))
 
@@ -315,6 +367,8 @@ class TextSession:
 
     def _start(self, doc: _Document) -> None:
         version, text, trigger = doc.version, doc.text, doc.trigger
+        hold = doc.hold
+        context = (doc.context + tuple(self._recent))[-MAX_CONTEXT:]
         skipped = tuple(v for v in doc.skipped if v != version)
         doc.skipped.clear()
         doc.pending = doc.due = False
@@ -325,16 +379,24 @@ class TextSession:
         doc.stop, doc.running_version = stop, version
         self.stats.computations += 1
         doc.running = asyncio.get_running_loop().create_task(
-            self._compute(doc, version, text, trigger, stop), name=f"text-compute-{doc.id}"
+            self._compute(doc, version, text, trigger, stop, hold, context), name=f"text-compute-{doc.id}"
         )
 
     async def _compute(
-        self, doc: _Document, version: int, text: str, trigger: str, stop: threading.Event
+        self,
+        doc: _Document,
+        version: int,
+        text: str,
+        trigger: str,
+        stop: threading.Event,
+        hold: tuple[int, int] | None,
+        context: tuple[str, ...],
     ) -> None:
         fix: FixResult | None = None
         try:
             fix = await self._runner(
-                lambda: self._fixer.fix(text, doc.operations, doc.hints, stop.is_set), len(text)
+                lambda: self._fixer.fix(text, doc.operations, doc.hints, stop.is_set, context, hold),
+                len(text),
             )
         except Cancelled:
             pass
@@ -345,8 +407,9 @@ class TextSession:
         finally:
             doc.running = None
             doc.stop = None
-        if fix is not None and not stop.is_set() and not doc.closed and version > doc.answered:
-            doc.answered = version
+        fresh = version > doc.answered or (version == doc.answered and doc.answered_held and hold is None)
+        if fix is not None and not stop.is_set() and not doc.closed and fresh:
+            doc.answered, doc.answered_held = version, hold is not None
             doc.last_result = Result(
                 doc.trigger if doc.trigger and not doc.pending else trigger, doc.id, version, fix
             )
@@ -354,6 +417,43 @@ class TextSession:
             self._emit(doc.last_result)
         if doc.due and doc.pending and not doc.closed and not self._closed:
             self._start(doc)
+
+
+def _caret(old: str, new: str) -> tuple[int, int]:
+    """Where an edit ended in `new` (the caret) and how many code points it inserted.
+
+    The common prefix is found by bisection on slices (compared in C), so a keystroke in a
+    long document costs a few comparisons of its text, not a Python loop over it.
+    """
+    lo, hi = 0, min(len(old), len(new))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[lo:mid] == new[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    prefix = lo
+    lo, hi = 0, min(len(old), len(new)) - prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[len(old) - mid :] == new[len(new) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    caret = len(new) - lo
+    return caret, caret - prefix
+
+
+def _word_at(text: str, caret: int) -> tuple[int, int] | None:
+    """The span of the word touching the caret from the left (the one being typed), if any."""
+    if caret == 0 or text[caret - 1] in WORD_END:
+        return None
+    start, end = caret, caret
+    while start > 0 and text[start - 1] not in WORD_END:
+        start -= 1
+    while end < len(text) and text[end] not in WORD_END:
+        end += 1
+    return start, end
 
 
 def _check_debounce(seconds: float, field_name: str) -> float:
