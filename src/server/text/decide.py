@@ -116,12 +116,14 @@ def decide(
             if info.choices:
                 any_choice = True
                 undecided = undecided or info.undecided
+    short = len(spans) <= MAX_SHORT_WORDS and len(text) <= MAX_SHORT_CHARS
     if not any_choice:
-        return _language([info.typed_lang for _, info in spans], (), "words")
-    if len(spans) <= MAX_SHORT_WORDS and len(text) <= MAX_SHORT_CHARS:
-        short = _short(fixer, text, spans, hints, context)
-        if short is not None:
-            return short
+        reply = _reply_as_typed(text) if short else None
+        return reply or _language([info.typed_lang for _, info in spans], (), "words")
+    if short:
+        decided = _short(fixer, text, spans, hints, context)
+        if decided is not None:
+            return decided
     if not hints and undecided:
         # Context can only help a word if some other word lends its target language (or two
         # undecided words lean the same way). Most texts fail this at once: skip the full pass.
@@ -222,6 +224,13 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
     return _language(langs, out, reason)
 
 
+def _reply_as_typed(text: str) -> Decision | None:
+    for lang in ("he", "en"):
+        if is_reply(text, lang):
+            return Decision([], lang, 0.9, "short_reply")
+    return None
+
+
 def _short(
     fixer: LayoutFixer,
     text: str,
@@ -230,9 +239,9 @@ def _short(
     context: Sequence[str],
 ) -> Decision | None:
     """A short text: reply lexicons first, then the hint or the conversation. None: not decided here."""
-    for lang in ("he", "en"):
-        if is_reply(text, lang):
-            return Decision([], lang, 0.9, "short_reply")
+    reply = _reply_as_typed(text)
+    if reply is not None:
+        return reply
     if len(hints) == 1:
         lang, reason = next(iter(hints)), "hint"
     else:
