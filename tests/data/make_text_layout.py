@@ -434,6 +434,10 @@ Do you want to go?
 So what do you think?
 Go to sleep
 If you want
+[draft] send it today
+Wait; what?
+It's 2:30pm
+The kids' room is ready
 """
 
 # Hebrew typed on the English layout: commas, full stops, question marks, geresh, gershayim, digits.
@@ -462,6 +466,10 @@ HEBREW_KEYS = """
 אני אגיע בעוד 10 דקות
 הפגישה ב-3 אחרי הצהריים
 קיבלתי 100 במבחן!
+אני בבית [עדיין]
+זה בסדר (נראה לי)
+יום ב' בבוקר
+מס' 5 בבקשה
 """
 
 # Short replies typed on the wrong layout, alone: the reply lexicons decide.

@@ -34,6 +34,7 @@ from .keyboard import (
     LATIN_CAPITALS,
     LATIN_LETTERS,
     LATIN_WORD_CHARS,
+    MIRRORED,
 )
 from .lexicon import Lexicon, default_lexicon
 from .suggestions import Suggestion
@@ -49,6 +50,8 @@ _SKIP = re.compile(r"://|@|^www\.|\w\(|[_=<>{}\[\]\\|#$%^&*~+]")
 # Tokens with digits that may still be typed on the wrong layout: '5פצ' (5pm: Hebrew-layout
 # letters after a number) and 'c-3' / 'c8' (ב-3, ב8: a Hebrew prefix letter before a number).
 _DIGIT = re.compile(r"\d")
+# A word between brackets that face away from it: typed with the other layout's bracket keys.
+_MIRRORED = re.compile(r"[\]}][^\s\[\]{}()<>=\\|]+([\[{])[?!.,:;]*")
 _NUMBER_SUFFIX = re.compile(r"\d+(?:[.:]\d+)?([א-ת]+)[?!)]*")
 _PREFIX_NUMBER = re.compile(r"([ucknvaf])-?\d+(?:[.:]\d+)?[?!]*")
 # English words that follow a number without a space: 5pm, 10am, 3rd, 2nd, 1st, 4th.
@@ -169,6 +172,9 @@ class LayoutFixer:
         return info
 
     def _analyse(self, token: str) -> TokenInfo:
+        mirrored = _MIRRORED.fullmatch(token)
+        if mirrored is not None:
+            return self._unmirror(token, mirrored.start(1))
         if _SKIP.search(token) or any(c.isalpha() and c not in _WORD_CHARS for c in token):
             return _KEEP  # code, links, numbers, or letters of another script (é, ж): not ours to swap
         if _DIGIT.search(token):
@@ -233,6 +239,23 @@ class LayoutFixer:
             frozenset(lends),
             frozenset(wants),
             frozenset(soft),
+        )
+
+    def _unmirror(self, token: str, close: int) -> TokenInfo:
+        """']gshhi[' is '[עדיין]' typed on the other layout, whose bracket keys are swapped: the
+        brackets swap back along with the word between them (and only if that word changes)."""
+        inner = self.token_info(token[1:close])
+        full = [c for c in inner.choices if c.start == 0 and c.end == close - 1]
+        if len(inner.choices) != 1 or not full:
+            return _KEEP
+        c = full[0]
+        wrapped = MIRRORED[token[0]] + c.replacement + MIRRORED[token[close]]
+        choice = Choice(0, close + 1, wrapped, c.target, c.as_is, c.converted, c.letters)
+        settled = tuple(
+            (0, close + 1, wrapped, confidence, _message(choice)) for _, _, _, confidence, _ in inner.settled
+        )
+        return TokenInfo(
+            (choice,), inner.typed_lang, settled, inner.undecided, inner.lends, inner.wants, inner.soft
         )
 
     def _hebrew_score(self, core: str) -> float:

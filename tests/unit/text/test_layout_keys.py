@@ -40,6 +40,10 @@ def test_typing_with_shift_and_punctuation_keys() -> None:
         (type_on_english('צה"ל הודיע על תרגיל'), 'צה"ל הודיע על תרגיל'),
         (type_on_english("נפגשים ב8 בערב"), "נפגשים ב8 בערב"),
         (type_on_english("הפגישה ב-3 אחרי הצהריים"), "הפגישה ב-3 אחרי הצהריים"),
+        (type_on_english("אני בבית [עדיין]"), "אני בבית [עדיין]"),  # the bracket keys swap back
+        (type_on_hebrew("[draft] send it"), "[draft] send it"),
+        (type_on_hebrew("Wait; what?"), "Wait; what?"),  # ';' is ף on the Hebrew layout
+        (type_on_english("יום ב' בבוקר"), "יום ב' בבוקר"),  # the geresh is the w key
     ],
 )
 def test_physical_keyboard_cases(fixer: LayoutFixer, typed: str, meant: str) -> None:
@@ -58,6 +62,8 @@ def test_physical_keyboard_cases(fixer: LayoutFixer, typed: str, meant: str) -> 
         'print("akuo")',
         "ok 👍",
         "O'Brien is here",
+        "arr]0[ x]i[",  # brackets facing away from a word that does not change stay as they are
+        "]hello[",
     ],
 )
 def test_controls_stay(fixer: LayoutFixer, text: str) -> None:
