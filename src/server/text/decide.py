@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import layout as L
-from .short import MAX_SHORT_CHARS, MAX_SHORT_WORDS, is_reply
+from .short import MAX_SHORT_CHARS, MAX_SHORT_WORDS, REPLIES, is_reply, reply_key
 from .suggestions import Kind, Suggestion, apply
 
 if TYPE_CHECKING:
@@ -225,8 +225,9 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
 
 
 def _reply_as_typed(text: str) -> Decision | None:
+    key = reply_key(text)
     for lang in ("he", "en"):
-        if is_reply(text, lang):
+        if key in REPLIES[lang]:
             return Decision([], lang, 0.9, "short_reply")
     return None
 
