@@ -245,7 +245,10 @@ class TextSession:
         else:
             raise invalid_argument("edit has no content", [("edit.content", "set text or changes")])
         self.stats.edits += 1
-        caret, inserted = _caret(doc.text, new_text)
+        if changes is not None and len(changes) == 1:  # a keystroke: the change says where the caret is
+            caret, inserted = changes[0].offset + len(changes[0].text), len(changes[0].text)
+        else:
+            caret, inserted = _caret(doc.text, new_text)
         doc.text, doc.version, doc.trigger = new_text, version, command_id
         doc.hold = _word_at(new_text, caret) if inserted <= 1 else None
         doc.pending = True
