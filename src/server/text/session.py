@@ -11,7 +11,8 @@ Modelled on LSP text sync. Per document:
   fixer polls a flag) and reported as superseded (reason "cancelled");
 - a result is never sent for a version older than one already answered;
 - a word is fixed as soon as it is complete: an edit that types a space or a
-  punctuation mark after a word computes at once, without the debounce;
+  punctuation mark after a word that may be on the wrong layout computes at
+  once, without the debounce (a word that cannot change waits with the rest);
 - the word being typed (a keystroke's word, at the caret) is never changed by
   results computed while typing: "aku" does not flip to "שלו" on the way to
   "akuo". Flush, half-close and a prefilled open fix every word;
@@ -254,13 +255,8 @@ class TextSession:
         doc.pending = True
         doc.skipped.append(version)
         self._cancel_running(doc)
-        if (
-            inserted
-            and 2 <= caret
-            and new_text[caret - 1] in WORD_END
-            and new_text[caret - 2] not in WORD_END
-        ):
-            # A word was just completed: fix it now, not after the debounce.
+        if inserted and self._completed_word_may_change(doc, new_text, caret):
+            # A word that may be on the wrong layout was just completed: fix it now.
             if doc.timer is not None:
                 doc.timer.cancel()
                 doc.timer = None
@@ -347,6 +343,20 @@ class TextSession:
         if doc.stop is not None:
             doc.stop.set()
         self._docs.pop(doc.id, None)
+
+    def _completed_word_may_change(self, doc: _Document, text: str, caret: int) -> bool:
+        """Whether the edit ended a word (a word-end character typed after it) that the layout
+        fix may change. A word that cannot change ('the', 'שלום') waits for the debounce like the
+        rest: computing at once would send a result that changes nothing new."""
+        if caret < 2 or text[caret - 1] not in WORD_END or text[caret - 2] in WORD_END:
+            return False
+        if Operation.FIX_LAYOUT not in doc.operations:
+            return False
+        end = caret - 1 if text[caret - 1].isspace() else caret
+        start = end
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        return bool(self._fixer.layout.token_info(text[start:end]).choices)
 
     def _arm(self, doc: _Document, delay: float) -> None:
         if doc.timer is not None:

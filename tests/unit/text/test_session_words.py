@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from realtime.server.text.documents import Change
+from realtime.server.text.fixer import Operation
 from realtime.server.text.session import RECENT_MESSAGES, Result, Superseded, _caret, _word_at
 
 from .test_session import Harness
@@ -39,6 +40,19 @@ async def test_a_space_fixes_the_word_at_once_without_the_debounce() -> None:
     await _type(h, "doc", "nv?", start_version=6)
     assert _results(h) == [(8, "שלום מה?")]  # '?' ends a word too
     assert h.session.stats.computations == 2
+
+
+async def test_a_word_that_cannot_change_waits_for_the_debounce() -> None:
+    h = Harness()
+    h.session.open("o", "doc", debounce=10.0)
+    h.session.open("o2", "clean", debounce=10.0, operations=[Operation.CLEAN])
+    await h.next(), await h.next()
+    await _type(h, "doc", "hello world ")  # English typed right: nothing to fix at the word ends
+    await _type(h, "clean", "akuo ")  # no layout fix on this document
+    assert h.session.stats.computations == 0 and _results(h) == []
+    h.clock.advance(10.0)
+    await h.settle()
+    assert sorted(_results(h)) == [(5, "akuo "), (12, "hello world ")]
 
 
 async def test_keys_that_are_letters_on_the_other_layout_do_not_end_a_word() -> None:
