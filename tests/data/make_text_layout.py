@@ -596,6 +596,157 @@ O'Brien is here
 rock 'n' roll
 """
 
+# Held-out checks (issue 19), written after the first round of fixer changes and run before any
+# further tuning: 63 of the first 68 came out right (the sentence rule and the reply lexicons were
+# then widened for the misses), 67 of the second 68 before being added here.
+# English typed on the Hebrew layout.
+ENGLISH_KEYS_HELD_OUT = """
+Hi Noa, how was the trip?
+OK I'll check it
+I can't find my keys
+Why didn't you call?
+Tomorrow at 7pm works for me
+We're meeting on the 1st
+Just landed!
+It's raining again
+Thanks, see you soon
+Where's the party?
+Let's go
+My phone died
+What's the wifi password?
+Please don't be late
+I'm so tired today
+The 2nd one is better
+Did you eat?
+He said no
+Can you pick me up at 6pm?
+I think so
+Yes please
+Nope
+Good luck tomorrow!
+Love you
+Running late, sorry
+Can we talk later?
+Sounds like a plan
+I'll send it tonight
+Is 4pm ok?
+Happy new year!
+Who's coming?
+I've got it
+Thank you so much
+That's not what I meant
+We'll be there by 8pm
+Don't forget the milk
+Meeting moved to Thursday
+Call you back in 5
+How's the weather there?
+Nice!
+Great, thanks
+Hey
+It's on the 3rd floor
+Same here
+Good idea
+Not today
+Bring your laptop
+Okay, I'm ready
+"""
+
+# Hebrew typed on the English layout.
+HEBREW_KEYS_HELD_OUT = """
+מה קורה?
+אני בדרך, תכף מגיע.
+תקנה חלב בדרך הביתה
+יש לך זמן מחר?
+אמא שאלה מתי אתה בא
+הזמנתי שולחן ל-8
+זה לא בסדר!
+תודה, קיבלתי.
+נדבר בערב
+הוא אמר שהוא יגיע ב-9
+איפה שמת את המפתחות?
+לא יודע, תשאל את אבא
+הילדים כבר ישנים
+מחר יש לי מבחן בפיזיקה
+קניתי צ'יפס וקולה
+אני אוהב אותך
+בסדר גמור
+שנייה
+מה אתה אומר?
+אם אפשר
+גם אני
+עם מי?
+אני כבר בבית
+תגיד לי מתי
+יש פקק ענק
+אפשר מחר בבוקר?
+הכל בסדר אצלך?
+שכחתי לגמרי
+נפגש ב-7 ליד הקניון
+תביא את המטען
+אין לי כוח היום
+ראית את ההודעה שלי?
+חג שמח לכולם!
+המשלוח הגיע
+אני צריך עוד 10 דקות
+נו, מה איתך?
+בוא נדבר בטלפון
+מה אכלת היום?
+תודה על הכל
+אוקיי, סגור
+נשמע מעולה
+לא הבנתי
+איפה אתם?
+מי בא?
+"""
+
+# Controls.
+KEEP_HELD_OUT = """
+see you at 7pm
+Noa's birthday
+ping @noa_k
+iPhone 15 Pro
+lol ok
+פגשתי את Dana אתמול
+תשלח ב-WhatsApp
+הקוד ב-GitHub
+I'm at טרמינל 3
+sudo apt install redis
+x = y[0]
+5 ק"ג
+3pm works
+it's 100% done
+👍👍
+מה? 😂
+we're here
+ok
+כן
+go go go
+so so
+to do list
+my flight is LY 315
+the file is report_v2.pdf
+meet at Café Nero
+טסים ל-NYC
+yo 🙌
+1st place!
+2nd try
+at 11pm
+I'm 30 years old
+Tel Aviv 2025
+היי Dan
+thx!
+np :)
+so what
+as if
+do it
+go home
+an apple
+hi mom
+נתראה ב-Zoom
+ok ok
+עוד 5 דק'
+"""
+
 
 def _mixed(line: str) -> tuple[str, str]:
     inp = re.sub(r"\[([^\]]+)\]", lambda m: _swap(m.group(1)), line)
@@ -623,6 +774,9 @@ def rows() -> list[tuple[str, ...]]:
     ]
     out += [("context_keep", s, s, ctx) for ctx, s in CONTEXT_KEEP]
     out += [("keep", s, s) for s in lines(KEEP_MORE)]
+    out += [("en_keys", type_on_hebrew(s), s) for s in lines(ENGLISH_KEYS_HELD_OUT)]
+    out += [("he_keys", type_on_english(s), s) for s in lines(HEBREW_KEYS_HELD_OUT)]
+    out += [("keep", s, s) for s in lines(KEEP_HELD_OUT)]
     return out
 
 

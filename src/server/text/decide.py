@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 MAX_CONTEXT_TEXTS = 5  # previous messages read (the latest ones)
 CONTEXT_CHARS = 300  # of each, the last this many code points
 SENTENCE_SHARE = 2.0  # the fixed language must outnumber the other this many times
-REPLY_AS_TYPED = 4.5  # a word this common as typed is never turned into a reply of the other language
+REPLY_AS_TYPED = 4.5  # a text whose every word is this common as typed never becomes a reply
 CONTEXT_GAIN = -1.0  # lowest gain a hint or the conversation can overcome in a short text
 
 
@@ -105,7 +105,7 @@ def decide(
     with `Cancelled` instead of finishing work nobody will read.
     """
     spans: list[tuple[int, TokenInfo]] = []
-    any_choice = undecided = False
+    any_choice = undecided = weak = False
     cache = fixer._cache
     for i, (start, token) in enumerate(L._tokens(text)):
         if should_stop is not None and i & 255 == 255 and should_stop():
@@ -116,6 +116,7 @@ def decide(
             if info.choices:
                 any_choice = True
                 undecided = undecided or info.undecided
+                weak = weak or bool(info.weak)
     short = len(spans) <= MAX_SHORT_WORDS and len(text) <= MAX_SHORT_CHARS
     if not any_choice:
         reply = _reply_as_typed(text) if short else None
@@ -124,7 +125,7 @@ def decide(
         decided = _short(fixer, text, spans, hints, context)
         if decided is not None:
             return decided
-    if not hints and undecided:
+    if not hints and (undecided or weak):
         # Context can only help a word if some other word lends its target language (or two
         # undecided words lean the same way). Most texts fail this at once: skip the full pass.
         lent: set[str] = set()
@@ -135,7 +136,7 @@ def decide(
                 leaning[lang] += 1
         undecided = any(
             lang in lent or leaning[lang] >= 2 for _, info in spans if info.undecided for lang in info.wants
-        )
+        ) or any(lang in lent for _, info in spans for lang in info.weak)
     if not hints and not undecided:
         # Every choice settled without context (the common case): emit the cached decisions.
         out = [
@@ -154,6 +155,7 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
     langs: list[str | None] = [info.typed_lang for _, info in spans]
     accepted: dict[tuple[int, int], tuple[float, int]] = {}
     pending: dict[tuple[int, int], tuple[float, str]] = {}
+    weak: dict[tuple[int, int], tuple[float, str]] = {}  # only a sentence can carry these
     for t, (_, info) in enumerate(spans):
         for c, choice in enumerate(info.choices):
             gain = fixer._gain(choice, hints)
@@ -164,6 +166,8 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
                 pending[(t, c)] = (gain, choice.target)
                 if langs[t] is not None and (t, c) not in accepted:
                     langs[t] = None
+            elif choice.converted >= L.CONTEXT_MIN_ZIPF and gain >= L.SENTENCE_FLOOR:
+                weak[(t, c)] = (gain, choice.target)
     soft: dict[int, str] = {t: target for (t, _), (g, target) in pending.items() if g >= L.SOFT_GAIN}
     # Pass 2 (repeated, so that a run of short words can support each other): an undecided
     # word changes when nearby words are in the target language and outnumber the source one.
@@ -201,17 +205,8 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
     reason = "hint" if hints else "words"
     # Pass 3, the sentence: when the words fixed so far make one language clearly the text's,
     # the words still waiting for that language follow it (no 'to אתה רוצה' leftovers).
-    fixed_to = {spans[t][1].choices[c].target for t, c in accepted}
-    for target in fixed_to:
-        ours = sum(1 for lang in langs if lang == target)
-        theirs = sum(1 for lang in langs if lang == _other(target))
-        if ours < 2 or ours < SENTENCE_SHARE * theirs:
-            continue
-        for (t, c), (gain, want) in pending.items():
-            if want == target and (t, c) not in accepted and langs[t] != _other(target):
-                accepted[(t, c)] = (gain, ours)
-                langs[t] = target
-                reason = "sentence"
+    if _sentence(spans, langs, accepted, {**weak, **pending}):
+        reason = "sentence"
     out: list[Suggestion] = []
     taken = -1
     for (t, c), (gain, support) in sorted(accepted.items()):
@@ -222,6 +217,37 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
         taken = base + choice.end
         out.append(_suggestion(base, choice, fixer._confidence(choice, gain, support)))
     return _language(langs, out, reason)
+
+
+def _sentence(
+    spans: list[tuple[int, TokenInfo]],
+    langs: list[str | None],
+    accepted: dict[tuple[int, int], tuple[float, int]],
+    waiting: dict[tuple[int, int], tuple[float, str]],
+) -> bool:
+    """Accept the words waiting for the language most of the text was fixed into (see module doc).
+
+    The language fixed into must have at least two words, or be alone with no more waiting words
+    than fixed ones ('Lקא,ד עם' is "Let's go"), and outnumber the other language twice over; with
+    none of the other language left, even a word common as typed follows ('an,' -> 'שמת')."""
+    changed = False
+    for target in {spans[t][1].choices[c].target for t, c in accepted}:
+        other = _other(target)
+        candidates = [(k, g) for k, (g, want) in waiting.items() if want == target and k not in accepted]
+        tokens = {t for (t, _), _ in candidates}
+        ours = sum(1 for lang in langs if lang == target)
+        theirs = sum(1 for k, lang in enumerate(langs) if lang == other and k not in tokens)
+        if not candidates or theirs * SENTENCE_SHARE > ours:
+            continue
+        if ours < 2 and not (theirs == 0 and len(tokens) <= ours):
+            continue
+        floor = L.SENTENCE_FLOOR if theirs == 0 else L.CONTEXT_FLOOR
+        for (t, c), gain in sorted(candidates):
+            if gain >= floor and not any(k[0] == t for k in accepted):
+                accepted[(t, c)] = (gain, ours)
+                langs[t] = target
+                changed = True
+    return changed
 
 
 def _reply_as_typed(text: str) -> Decision | None:
@@ -252,10 +278,13 @@ def _short(
         picked: list[tuple[int, Choice]] = []
         for base, info in spans:
             choice = next((c for c in info.choices if c.target == target), None)
-            if choice is None or choice.as_is >= REPLY_AS_TYPED:
+            if choice is None:
                 break
             picked.append((base, choice))
         else:
+            if min(choice.as_is for _, choice in picked) >= REPLY_AS_TYPED:
+                continue  # every word common as typed: 'cut' is not 'בוא'
+
             sugs = [_suggestion(base, choice, 0.85) for base, choice in picked]
             if is_reply(apply(text, sugs), target):
                 confidence = 0.95 if lang == target else 0.6 if lang == _other(target) else 0.85

@@ -85,7 +85,8 @@ STRONG_MIN_ZIPF_LONG = 2.0
 CONTEXT_MIN_ZIPF = 3.0  # an ambiguous word changes with context only if its conversion is this common
 CONTEXT_MARGIN = 0.5  # gain needed with one supporting neighbour; each further one lowers it
 CONTEXT_STEP = 0.75
-CONTEXT_FLOOR = -1.5  # below this gain a word never changes, whatever its neighbours
+CONTEXT_FLOOR = -1.5  # below this gain a word never changes, whatever its neighbours ...
+SENTENCE_FLOOR = -3.0  # ... except in a sentence fixed into its target language, down to this
 SOFT_GAIN = 1.5  # an undecided neighbour heading the same way with this gain counts as half support
 CONTEXT_WINDOW = 3
 KNOWN_WORD = 2.0  # as-typed Zipf that makes a word count as context for its own language
@@ -126,6 +127,8 @@ class TokenInfo:
     # Targets of its undecided choices, and of those strong enough to count as half support.
     wants: frozenset[str] = frozenset()
     soft: frozenset[str] = frozenset()
+    # Targets of choices too weak for neighbours, that only a sentence fixed into them can carry.
+    weak: frozenset[str] = frozenset()
 
 
 _KEEP = TokenInfo((), None)
@@ -211,6 +214,7 @@ class LayoutFixer:
         lends: set[str] = set()
         wants: set[str] = set()
         soft: set[str] = set()
+        weak: set[str] = set()
         for choice in choices:
             gain = self._gain(choice, ())
             if self._strong(choice, gain, ()):
@@ -229,6 +233,8 @@ class LayoutFixer:
                 wants.add(choice.target)
                 if gain >= SOFT_GAIN:
                     soft.add(choice.target)
+            elif choice.converted >= CONTEXT_MIN_ZIPF and gain >= SENTENCE_FLOOR:
+                weak.add(choice.target)
         if not lends and not wants and typed is not None:
             lends.add(typed)
         return TokenInfo(
@@ -239,6 +245,7 @@ class LayoutFixer:
             frozenset(lends),
             frozenset(wants),
             frozenset(soft),
+            frozenset(weak),
         )
 
     def _unmirror(self, token: str, close: int) -> TokenInfo:

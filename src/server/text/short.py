@@ -18,7 +18,9 @@ _REPLIES_HE = """
 אולי|אולי מחר|לא יודע|לא יודעת|אני בדרך|בדרך|עוד מעט|כמובן|בדיוק|ממש לא|למה|מתי|איפה|מי|איך|
 מה נשמע|מה קורה|מה שלומך|מה המצב|הכל טוב|הכל בסדר|בוקר טוב|לילה טוב|ערב טוב|שבת שלום|שלום|היי|
 ביי|להתראות|נתראה|נדבר|נדבר אחר כך|אמן|חבל|אוי|וואו|מזל טוב|כל הכבוד|בהצלחה|סליחה|אני מצטער|
-מסכים|מסכימה|נשמע טוב|בוא|בואו|קדימה|די|נו|טוב|לגמרי|ברור לי|אין מצב|רק רגע|אני פה|אני כאן
+מסכים|מסכימה|נשמע טוב|בואו|קדימה|די|נו|טוב|לגמרי|ברור לי|אין מצב|רק רגע|אני פה|אני כאן|
+גם אני|גם אתה|גם את|עם מי|אם אפשר|אם בא לך|מי זה|מה זה|מה איתך|לאן|מאיפה|כמה|כמה זמן|בכיף|בשמחה|
+אין על מה|על לא דבר|סגרנו|מושלם|קיבלתי|ראיתי|שמעתי|אני מגיע|אני מגיעה|תכף|עכשיו|אחר כך|מחר|היום
 """
 
 _REPLIES_EN = """
@@ -27,7 +29,9 @@ cool|nice|great|awesome|perfect|fine|good|very good|lol|lmao|haha|hahaha|hehe|om
 idk|brb|omw|on my way|got it|sounds good|see you|see you soon|see ya|bye|bye bye|good night|good morning|
 hi|hello|hey|yo|what|why|when|where|who|how|how are you|what's up|sup|sorry|my bad|agreed|deal|done|
 right|exactly|maybe|maybe later|not sure|i know|me too|same|love it|good luck|congrats|welcome|please|
-come on|wait|one sec|hold on|never mind|nvm|all good|all set|i'm here|i'm in|i'm fine|you too
+come on|wait|one sec|hold on|never mind|nvm|all good|all set|i'm here|i'm in|i'm fine|you too|
+with who|who is it|what's that|how much|how long|see you later|talk later|ttyl|on it|will do|noted|
+not yet|almost|soon|later|tomorrow|today|for sure|i'm coming|coming|let's go|where are you|what's wrong
 """
 
 

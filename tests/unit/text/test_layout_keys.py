@@ -110,6 +110,12 @@ def test_sentence_consistency(fixer: LayoutFixer) -> None:
     assert fix_layout("to t,v rumv", fixer) == "אם אתה רוצה"
     assert fixer.decide("to t,v rumv").reason == "sentence"
     assert fix_layout(type_on_hebrew("Do you want to go?"), fixer) == "Do you want to go?"
+    assert fix_layout(type_on_hebrew("Let's go"), fixer) == "Let's go"  # one fixed word, one waiting
+    # 'an,' is common English as typed; in a sentence of Hebrew it is 'שמת'.
+    assert fix_layout(type_on_english("איפה שמת את המפתחות?"), fixer) == "איפה שמת את המפתחות?"
+    # Two ambiguous words that make a reply together: 'do tbh' is 'גם אני'.
+    assert fix_layout("do tbh", fixer) == "גם אני"
+    assert fix_layout("to do", fixer) == "to do" and fix_layout("go go go", fixer) == "go go go"
     # Genuinely mixed text, where nothing was typed on the wrong layout, stays mixed.
     for text in ("ok שנדבר מחר?", "אני ok", "lol זה מצחיק", "the word שלום means peace"):
         decision = fixer.decide(text)
