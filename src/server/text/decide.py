@@ -16,9 +16,9 @@ text into suggestions and a `Decision` (the text's language, how sure, and why):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import layout as L
 from .short import MAX_SHORT_CHARS, MAX_SHORT_WORDS, REPLIES, is_reply, reply_key
@@ -34,9 +34,8 @@ REPLY_AS_TYPED = 4.5  # a text whose every word is this common as typed never be
 CONTEXT_GAIN = -1.0  # lowest gain a hint or the conversation can overcome in a short text
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The layout suggestions for one text, and what the text was judged to be."""
+class Decision(NamedTuple):
+    """The layout suggestions for one text, and what the text was judged to be (a tuple: cheap)."""
 
     suggestions: list[Suggestion]
     language: str  # "he", "en", "mixed", or "" when the text has no words of either language
@@ -59,19 +58,18 @@ def _suggestion(base: int, choice: Choice, confidence: float) -> Suggestion:
     )
 
 
-def _language(langs: Sequence[str | None], suggestions: Sequence[Suggestion], reason: str) -> Decision:
-    he = sum(1 for lang in langs if lang == "he")
-    en = sum(1 for lang in langs if lang == "en")
+def _language(langs: list[str | None], suggestions: list[Suggestion], reason: str) -> Decision:
+    he = langs.count("he")
+    en = langs.count("en")
     if he + en == 0:
-        return Decision(list(suggestions), "", 0.0, "none")
-    top = "he" if he >= en else "en"
-    share = max(he, en) / (he + en)
-    language = top if share >= 0.75 else "mixed"
+        return Decision(suggestions, "", 0.0, "none")
+    share = (he if he >= en else en) / (he + en)
+    language = ("he" if he >= en else "en") if share >= 0.75 else "mixed"
     if suggestions:
-        confidence = sum(s.confidence for s in suggestions) / len(suggestions)
+        confidence = math.fsum([s.confidence for s in suggestions]) / len(suggestions)
     else:
         confidence = share if language != "mixed" else 1.0 - share
-    return Decision(list(suggestions), language, round(confidence, 3), reason)
+    return Decision(suggestions, language, round(confidence, 3), reason)
 
 
 def _alone(fixer: LayoutFixer, choice: Choice, hints: Collection[str]) -> float:
@@ -105,7 +103,7 @@ def decide(
     with `Cancelled` instead of finishing work nobody will read.
     """
     spans: list[tuple[int, TokenInfo]] = []
-    any_choice = undecided = weak = False
+    any_choice = undecided = False
     cache = fixer._cache
     for i, (start, token) in enumerate(L._tokens(text)):
         if should_stop is not None and i & 255 == 255 and should_stop():
@@ -116,16 +114,15 @@ def decide(
             if info.choices:
                 any_choice = True
                 undecided = undecided or info.undecided
-                weak = weak or bool(info.weak)
     short = len(spans) <= MAX_SHORT_WORDS and len(text) <= MAX_SHORT_CHARS
     if not any_choice:
         reply = _reply_as_typed(text) if short else None
-        return reply or _language([info.typed_lang for _, info in spans], (), "words")
+        return reply or _language([info.typed_lang for _, info in spans], [], "words")
     if short:
         decided = _short(fixer, text, spans, hints, context)
         if decided is not None:
             return decided
-    if not hints and (undecided or weak):
+    if not hints and undecided:
         # Context can only help a word if some other word lends its target language (or two
         # undecided words lean the same way). Most texts fail this at once: skip the full pass.
         lent: set[str] = set()
@@ -134,9 +131,7 @@ def decide(
             lent |= info.lends
             for lang in info.soft:
                 leaning[lang] += 1
-        undecided = any(
-            lang in lent or leaning[lang] >= 2 for _, info in spans if info.undecided for lang in info.wants
-        ) or any(lang in lent for _, info in spans for lang in info.weak)
+        undecided = _helped(spans, lent, leaning)
     if not hints and not undecided:
         # Every choice settled without context (the common case): emit the cached decisions.
         out = [
@@ -144,9 +139,22 @@ def decide(
             for base, info in spans
             for start, length, replacement, confidence, message in info.settled
         ]
-        langs = [next(iter(info.lends)) if len(info.lends) == 1 else info.typed_lang for _, info in spans]
-        return _language(langs, out, "words")
+        return _language([info.lang for _, info in spans], out, "words")
     return _full(fixer, spans, hints)
+
+
+def _helped(spans: list[tuple[int, TokenInfo]], lent: set[str], leaning: dict[str, int]) -> bool:
+    """Whether some undecided word may change with context: its target is lent by another word
+    (or two lean the same way); a weak word needs its target lent (by a sentence fixed into it)."""
+    for _, info in spans:
+        if info.undecided:
+            for lang in info.wants:
+                if lang in lent or leaning[lang] >= 2:
+                    return True
+            for lang in info.weak:
+                if lang in lent:
+                    return True
+    return False
 
 
 def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collection[str]) -> Decision:
@@ -231,13 +239,17 @@ def _sentence(
     than fixed ones ('Lקא,ד עם' is "Let's go"), and outnumber the other language twice over; with
     none of the other language left, even a word common as typed follows ('an,' -> 'שמת')."""
     changed = False
+    if not waiting or not accepted:
+        return False
     for target in {spans[t][1].choices[c].target for t, c in accepted}:
         other = _other(target)
         candidates = [(k, g) for k, (g, want) in waiting.items() if want == target and k not in accepted]
+        if not candidates:
+            continue
         tokens = {t for (t, _), _ in candidates}
-        ours = sum(1 for lang in langs if lang == target)
-        theirs = sum(1 for k, lang in enumerate(langs) if lang == other and k not in tokens)
-        if not candidates or theirs * SENTENCE_SHARE > ours:
+        ours = langs.count(target)
+        theirs = langs.count(other) - sum(1 for t in tokens if langs[t] == other)
+        if theirs * SENTENCE_SHARE > ours:
             continue
         if ours < 2 and not (theirs == 0 and len(tokens) <= ours):
             continue

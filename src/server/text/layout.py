@@ -20,6 +20,7 @@ Per-token analysis is cached (`_cache`): typing the same words again costs a dic
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
@@ -129,6 +130,7 @@ class TokenInfo:
     soft: frozenset[str] = frozenset()
     # Targets of choices too weak for neighbours, that only a sentence fixed into them can carry.
     weak: frozenset[str] = frozenset()
+    lang: str | None = None  # the language it counts for when nothing needs context
 
 
 _KEEP = TokenInfo((), None)
@@ -241,11 +243,12 @@ class LayoutFixer:
             tuple(choices),
             typed,
             tuple(settled),
-            bool(wants),
+            bool(wants or weak),
             frozenset(lends),
             frozenset(wants),
             frozenset(soft),
             frozenset(weak),
+            next(iter(lends)) if len(lends) == 1 else typed,
         )
 
     def _unmirror(self, token: str, close: int) -> TokenInfo:
@@ -261,9 +264,7 @@ class LayoutFixer:
         settled = tuple(
             (0, close + 1, wrapped, confidence, _message(choice)) for _, _, _, confidence, _ in inner.settled
         )
-        return TokenInfo(
-            (choice,), inner.typed_lang, settled, inner.undecided, inner.lends, inner.wants, inner.soft
-        )
+        return dataclasses.replace(inner, choices=(choice,), settled=settled)
 
     def _hebrew_score(self, core: str) -> float:
         if not _HEBREW_CORE.fullmatch(core) or _final_mid_word(core):
@@ -283,7 +284,7 @@ class LayoutFixer:
                 return _KEEP
             choice = Choice(m.start(1), m.end(1), english, "en", IMPOSSIBLE, 5.0, 2)
             settled = (choice.start, choice.end - choice.start, english, 0.9, _message(choice))
-            return TokenInfo((choice,), None, (settled,), lends=frozenset({"en"}))
+            return TokenInfo((choice,), None, (settled,), lends=frozenset({"en"}), lang="en")
         m = _PREFIX_NUMBER.fullmatch(token)
         if m is not None:
             choice = Choice(0, 1, m.group(1).translate(EN_TABLE), "he", 0.0, CONTEXT_MIN_ZIPF, 1)
