@@ -14,8 +14,10 @@ Modelled on LSP text sync. Per document:
   punctuation mark after a word that may be on the wrong layout computes at
   once, without the debounce (a word that cannot change waits with the rest);
 - the word being typed (a keystroke's word, at the caret) is never changed by
-  results computed while typing: "aku" does not flip to "שלו" on the way to
-  "akuo". Flush, half-close and a prefilled open fix every word;
+  results computed while typing, the debounced one included: "aku" does not flip
+  to "שלו" on the way to "akuo". Once typing has stopped for HOLD_RELEASE after
+  such a result, the held word is fixed too; flush, half-close and a prefilled
+  open fix every word at once;
 - the texts of documents closed on the stream (the messages sent) are the
   context of later short texts (`FixOptions.context` works the same way).
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 
 from ..platform.errors import Code, HubError, invalid_argument, resource_exhausted
 from .clock import Clock, LoopClock, Timer
-from .documents import Change, apply_changes
+from .documents import WORD_END, Change, apply_changes, caret_of, word_at
 from .fixer import (
     ALL_OPERATIONS,
     MAX_CONTEXT,
@@ -55,11 +57,8 @@ DEFAULT_DEBOUNCE = 0.5  # seconds; the seed's figure
 MAX_DEBOUNCE = 10.0
 MAX_DOCUMENTS = 16  # open documents per stream (a page with several fields)
 MAX_DOCUMENT_ID = 128
+HOLD_RELEASE = 1.0  # seconds after a result that held the word being typed: then it is fixed too
 RECENT_MESSAGES = 5  # texts of closed documents kept as context for later short texts
-# Characters that end a word: whitespace and punctuation that is not a letter on the other layout
-# (',' '.' ';' '/' and the apostrophe are Hebrew letters or punctuation keys carrying letters, so
-# they may be inside a word typed on the wrong layout; the space after them ends it).
-WORD_END = frozenset(' \t\n\r!?:"()[]{}…\u00a0')
 
 
 # --- events ------------------------------------------------------------------------------
@@ -134,6 +133,7 @@ class _Document:
     debounce: float
     context: tuple[str, ...] = ()
     hold: tuple[int, int] | None = None  # the word being typed in the current version
+    release: Timer | None = None  # fixes the held word once typing has stopped for HOLD_RELEASE
     answered: int = -1
     answered_held: bool = False  # the answer for `answered` held back a word: a flush re-answers it
     last_result: Result | None = None
@@ -246,12 +246,13 @@ class TextSession:
         else:
             raise invalid_argument("edit has no content", [("edit.content", "set text or changes")])
         self.stats.edits += 1
+        self._cancel_release(doc)
         if changes is not None and len(changes) == 1:  # a keystroke: the change says where the caret is
             caret, inserted = changes[0].offset + len(changes[0].text), len(changes[0].text)
         else:
-            caret, inserted = _caret(doc.text, new_text)
+            caret, inserted = caret_of(doc.text, new_text)
         doc.text, doc.version, doc.trigger = new_text, version, command_id
-        doc.hold = _word_at(new_text, caret) if inserted <= 1 else None
+        doc.hold = word_at(new_text, caret) if inserted <= 1 else None
         doc.pending = True
         doc.skipped.append(version)
         self._cancel_running(doc)
@@ -272,6 +273,7 @@ class TextSession:
         if doc.timer is not None:
             doc.timer.cancel()
             doc.timer = None
+        self._cancel_release(doc)
         if doc.hold is not None:
             # Results of this version held back the word being typed; a flush fixes every word.
             doc.hold = None
@@ -340,6 +342,7 @@ class TextSession:
         if doc.timer is not None:
             doc.timer.cancel()
             doc.timer = None
+        self._cancel_release(doc)
         if doc.stop is not None:
             doc.stop.set()
         self._docs.pop(doc.id, None)
@@ -356,7 +359,32 @@ class TextSession:
         start = end
         while start > 0 and not text[start - 1].isspace():
             start -= 1
-        return bool(self._fixer.layout.token_info(text[start:end]).choices)
+        return self._may_change(text[start:end])
+
+    def _may_change(self, word: str) -> bool:
+        return bool(self._fixer.layout.token_info(word).choices)
+
+    def _arm_release(self, doc: _Document, version: int, word: str) -> None:
+        if self._may_change(word):  # the held word may be on the wrong layout: fix it if typing stops
+            self._cancel_release(doc)
+            doc.release = self._clock.call_later(HOLD_RELEASE, lambda: self._release(doc, version))
+
+    def _cancel_release(self, doc: _Document) -> None:
+        if doc.release is not None:
+            doc.release.cancel()
+            doc.release = None
+
+    def _release(self, doc: _Document, version: int) -> None:
+        """Typing stopped HOLD_RELEASE ago after a result that held a word back: fix that word too."""
+        doc.release = None
+        if doc.closed or doc.version != version or doc.hold is None:
+            return
+        doc.hold = None
+        doc.pending = True
+        if doc.running is not None:
+            doc.due = True
+        else:
+            self._start(doc)
 
     def _arm(self, doc: _Document, delay: float) -> None:
         if doc.timer is not None:
@@ -428,45 +456,10 @@ class TextSession:
             )
             self.stats.results += 1
             self._emit(doc.last_result)
+            if hold is not None and version == doc.version and doc.hold == hold:
+                self._arm_release(doc, version, text[hold[0] : hold[1]])
         if doc.due and doc.pending and not doc.closed and not self._closed:
             self._start(doc)
-
-
-def _caret(old: str, new: str) -> tuple[int, int]:
-    """Where an edit ended in `new` (the caret) and how many code points it inserted.
-
-    The common prefix is found by bisection on slices (compared in C), so a keystroke in a
-    long document costs a few comparisons of its text, not a Python loop over it.
-    """
-    lo, hi = 0, min(len(old), len(new))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if old[lo:mid] == new[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    prefix = lo
-    lo, hi = 0, min(len(old), len(new)) - prefix
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if old[len(old) - mid :] == new[len(new) - mid :]:
-            lo = mid
-        else:
-            hi = mid - 1
-    caret = len(new) - lo
-    return caret, caret - prefix
-
-
-def _word_at(text: str, caret: int) -> tuple[int, int] | None:
-    """The span of the word touching the caret from the left (the one being typed), if any."""
-    if caret == 0 or text[caret - 1] in WORD_END:
-        return None
-    start, end = caret, caret
-    while start > 0 and text[start - 1] not in WORD_END:
-        start -= 1
-    while end < len(text) and text[end] not in WORD_END:
-        end += 1
-    return start, end
 
 
 def _check_debounce(seconds: float, field_name: str) -> float:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 
 from realtime.server.text.documents import Change
+from realtime.server.text.documents import caret_of as _caret
+from realtime.server.text.documents import word_at as _word_at
 from realtime.server.text.fixer import Operation
-from realtime.server.text.session import RECENT_MESSAGES, Result, Superseded, _caret, _word_at
+from realtime.server.text.session import HOLD_RELEASE, RECENT_MESSAGES, Result, Superseded
 
 from .test_session import Harness
 
@@ -75,8 +77,33 @@ async def test_a_paused_half_word_does_not_flip() -> None:
     h.clock.advance(0.5)  # the debounce: the rest is computed, the word at the caret is held
     await h.settle()
     assert _results(h) == [(8, "שלום aku")]  # not 'שלום שלו'
-    await _type(h, "doc", "o ", start_version=9)
-    assert _results(h)[-1] == (10, "שלום שלום ")
+    await _type(h, "doc", "o ", start_version=9)  # typing resumed: the held word was never released
+    assert _results(h) == [(10, "שלום שלום ")]
+    h.clock.advance(HOLD_RELEASE * 5)
+    await h.settle()
+    assert _results(h) == [] and h.session.stats.computations == 3
+
+
+async def test_a_held_word_is_fixed_once_typing_has_stopped() -> None:
+    h = Harness()
+    h.session.open("o", "doc")
+    await h.next()
+    await _type(h, "doc", "akuo akunl")
+    h.clock.advance(0.5)
+    await h.settle()
+    assert _results(h) == [(5, "שלום "), (10, "שלום akunl")]
+    h.clock.advance(HOLD_RELEASE - 0.01)
+    await h.settle()
+    assert _results(h) == []
+    h.clock.advance(0.01)  # no keystroke for HOLD_RELEASE after the held result: the word is done
+    await h.settle()
+    assert _results(h) == [(10, "שלום שלומך")]
+    # A held word that cannot change costs no extra computation.
+    await _type(h, "doc", " hello", start_version=11)
+    h.clock.advance(0.5 + HOLD_RELEASE * 2)
+    await h.settle()
+    assert _results(h) == [(11, "שלום שלומך "), (16, "שלום שלומך hello")]
+    assert h.clock.pending() == 0
 
 
 async def test_flush_fixes_the_held_word_of_the_same_version() -> None:
