@@ -19,6 +19,7 @@ from .config import Settings
 from .context import HubContext
 from .platform.auth import TokenVerifier, load_or_create_dev_secret, read_secret_file
 from .platform.health import Health
+from .platform.hosts import HostPolicy, host_guard
 from .platform.interceptor import HubInterceptor
 from .platform.limits import RateLimiter, StreamLimiter
 from .platform.metrics import Metrics
@@ -35,6 +36,7 @@ SERVICE_MODULES: tuple[str, ...] = (
     "realtime.server.gateway.service",
     "realtime.server.conversation.service",
     "realtime.server.text.service",
+    "realtime.server.uploads.service",
     "realtime.server.analysis.service",
     "realtime.server.collaboration.service",
 )
@@ -45,7 +47,12 @@ class StartupError(RuntimeError):
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
-    common = {"audience": settings.jwt_audience, "issuer": settings.jwt_issuer, "leeway": 5.0}
+    common = {
+        "audience": settings.jwt_audience,
+        "issuer": settings.jwt_issuer,
+        "leeway": 5.0,
+        "max_lifetime": settings.max_token_lifetime or None,
+    }
     if settings.jwt_public_key_file is not None:
         try:
             key = settings.jwt_public_key_file.read_bytes()
@@ -93,7 +100,7 @@ class Hub:
         self._service_modules = services
         self.metrics = Metrics()
         self.shutdown = Shutdown(settings.shutdown_grace)
-        self.health = Health(self.shutdown)
+        self.health = Health(self.shutdown, settings.max_health_watches_per_peer)
         self.verifier: TokenVerifier | None = None
         self.ctx: HubContext | None = None
         self.grpc_port = 0
@@ -112,7 +119,10 @@ class Hub:
             self.metrics,
         )
         server = grpc.aio.server(interceptors=[interceptor], options=server_options(s))
-        http = web.Application(client_max_size=s.max_message_bytes + 64 * 1024)
+        http = web.Application(
+            client_max_size=s.max_message_bytes + 64 * 1024,
+            middlewares=[host_guard(HostPolicy(s.http_listen, s.allowed_hosts))],
+        )
         http.router.add_get("/metrics", self._metrics_handler)
         self.ctx = ctx = HubContext(
             settings=s,
@@ -144,7 +154,11 @@ class Hub:
         except RuntimeError as exc:
             raise StartupError(f"cannot listen on --grpc-listen {s.grpc_listen}: {exc}") from exc
         await server.start()
-        self._runner = web.AppRunner(http, access_log=None, handle_signals=False)
+        # keepalive_timeout also closes a connection that never sends a request (aiohttp arms it
+        # at connect): idle sockets on the HTTP port are bounded in time.
+        self._runner = web.AppRunner(
+            http, access_log=None, handle_signals=False, keepalive_timeout=s.http_idle_timeout
+        )
         await self._runner.setup()
         host, _, port = s.http_listen.rpartition(":")
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))

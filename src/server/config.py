@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from realtime.common.tokens import DEV_SECRET_NAME, default_dev_dir
+
 MIB = 1024 * 1024
 
 
@@ -22,12 +24,15 @@ class Settings:
     grpc_listen: str = "127.0.0.1:50051"
     http_listen: str = "127.0.0.1:8080"
     broker: str = "memory"
+    document_store: str = "broker"
     jwt_secret_file: Path | None = None
     jwt_public_key_file: Path | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     require_auth_config: bool = False
-    dev_dir: Path = Path(".realtime")
+    # Per-user ($XDG_STATE_HOME/realtime or ~/.local/state/realtime): the CLI finds the dev secret
+    # from any folder (realtime.common.tokens, shared with the client).
+    dev_dir: Path = field(default_factory=default_dev_dir)
     max_message_bytes: int = MIB
     shutdown_grace: float = 30.0
     log_format: str = "text"
@@ -40,11 +45,15 @@ class Settings:
     keepalive_time: float = 30.0
     keepalive_timeout: float = 10.0
     cors_origins: tuple[str, ...] = ()
+    max_health_watches_per_peer: int = 100
+    max_token_lifetime: float = 24 * 3600.0
+    http_idle_timeout: float = 60.0
+    allowed_hosts: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def dev_secret_path(self) -> Path:
-        return self.dev_dir / "dev-jwt-secret"
+        return Path(self.dev_dir, DEV_SECRET_NAME)
 
     @property
     def dev_mode(self) -> bool:
@@ -79,6 +88,10 @@ def _listen(text: str) -> str:
     return text
 
 
+def _user_path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
 def _origins(text: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in text.split(",") if o.strip())
 
@@ -96,6 +109,11 @@ OPTIONS: Sequence[_Option] = (
     _Option(
         "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
     ),
+    _Option(
+        "document_store",
+        "where collaboration documents and their history are kept: 'broker' (the broker's store) "
+        "or postgresql://USER@HOST:PORT/DB",
+    ),
     _Option("jwt_secret_file", "file holding the HS256 secret that signs tokens", Path),
     _Option("jwt_public_key_file", "PEM file holding the RS256 public key that verifies tokens", Path),
     _Option("jwt_audience", "required 'aud' claim; unset accepts any audience"),
@@ -105,7 +123,12 @@ OPTIONS: Sequence[_Option] = (
         "refuse to start without --jwt-secret-file or --jwt-public-key-file (no dev secret)",
         _bool,
     ),
-    _Option("dev_dir", "where the dev default keeps its files (dev-jwt-secret)", Path),
+    _Option(
+        "dev_dir",
+        "where the dev default keeps its files (dev-jwt-secret); the CLI looks there too "
+        "(default $XDG_STATE_HOME/realtime or ~/.local/state/realtime)",
+        _user_path,
+    ),
     _Option("max_message_bytes", "largest message accepted or sent, in bytes", _positive_int),
     _Option("shutdown_grace", "seconds open streams get to finish after SIGTERM", float),
     _Option("log_format", "log format: text or json"),
@@ -116,6 +139,28 @@ OPTIONS: Sequence[_Option] = (
     _Option("keepalive_time", "seconds between keepalive pings on an idle connection", float),
     _Option("keepalive_timeout", "seconds to wait for a keepalive ack before dropping the peer", float),
     _Option("cors_origins", "comma-separated origins the browser gateway accepts besides its own", _origins),
+    _Option(
+        "max_health_watches_per_peer",
+        "health Watch streams one peer address may hold open (they need no token); 0 disables",
+        int,
+    ),
+    _Option(
+        "max_token_lifetime",
+        "seconds a token may live (exp - iat, and exp - now): longer ones are refused; 0 disables",
+        float,
+    ),
+    _Option(
+        "http_idle_timeout",
+        "seconds the HTTP port keeps a connection that sends no request (before the first and "
+        "between requests) before closing it; a WebSocket gets at most this (and 10 s) for its header block",
+        float,
+    ),
+    _Option(
+        "allowed_hosts",
+        "comma-separated host names the HTTP port answers besides its listen address and loopback "
+        "names (DNS-rebinding guard on the Host header); '*' accepts any",
+        _origins,
+    ),
 )
 
 
@@ -172,4 +217,9 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
     if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
         parser.error("--broker must be 'memory' or a redis:// URL")
+    if not (
+        settings.document_store == "broker"
+        or settings.document_store.startswith(("postgresql://", "postgres://"))
+    ):
+        parser.error("--document-store must be 'broker' or a postgresql:// URL")
     return settings

@@ -4,7 +4,10 @@
 | ------------------------------- | -------- | --------------------------------------------------- |
 | analysis_concurrency            | 5        | jobs running at once (all replicas together)        |
 | analysis_per_user_concurrency   | 3        | jobs of one user running at once                    |
-| analysis_queue_limit            | 1000     | queued jobs before RESOURCE_EXHAUSTED               |
+| analysis_queue_limit            | 1000     | queued jobs, all users, before RESOURCE_EXHAUSTED   |
+| analysis_user_queue_limit       | 100      | queued jobs of one user (0: no limit)               |
+| analysis_user_queue_bytes       | 268435456| queued input bytes of one user (0: no limit)        |
+| analysis_decode_pixels          | 40000000 | pixels decoded at once, all jobs (0: no budget)     |
 | analysis_aging                  | 10       | seconds of waiting that raise a job one priority    |
 | analysis_job_timeout            | 120      | seconds a job may run                               |
 | analysis_lease_ttl              | 10       | seconds a dead runner keeps its job                 |

@@ -198,10 +198,6 @@ class JobStore:
         mine = json.dumps({"job": job_id, "fp": fp}).encode()
         await self.backend.kv_set(P + f"req:{owner}:{request_id}", mine, ttl=self.retention)
 
-    async def release_request_id(self, owner: str, request_id: str, job_id: str, fp: str) -> None:
-        mine = json.dumps({"job": job_id, "fp": fp}).encode()
-        await self.backend.kv_compare_and_delete(P + f"req:{owner}:{request_id}", mine)
-
     # -- queue --------------------------------------------------------------------------
     async def queue(self) -> QueueDoc:
         raw = await self.backend.kv_get(P + "queue")

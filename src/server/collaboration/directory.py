@@ -28,6 +28,7 @@ from ..platform.errors import (
 from . import events as ev
 from .config import CollabConfig
 from .document import Document
+from .history import HistoryStore, OpLog
 from .ops import Applied
 from .room import EDITOR, OWNER, VIEWER, Room, Session
 from .sequencer import Sequencer
@@ -87,6 +88,8 @@ class Directory:
         self.tail_loader: Callable[[str, int], Awaitable[list[Applied]]] | None = None
         self.config = config
         self.store = store or MemorySnapshotStore()
+        #: With a store that keeps a version history: the operations waiting to be written to it.
+        self.oplog = OpLog(self.store) if isinstance(self.store, HistoryStore) else None
         self.clock = clock
         self.live: dict[str, LiveDocument] = {}
         self.sessions_per_user: Counter[str] = Counter()
@@ -154,6 +157,8 @@ class Directory:
             if live.saver is not None:
                 live.saver.cancel()
         await self.store.delete(document_id)
+        if self.oplog is not None:
+            self.oplog.forget(document_id)
 
     async def share(self, who: Principal, document_id: str, user_id: str, role: str | None) -> DocumentMeta:
         meta, my_role = await self.access(who, document_id)
@@ -198,6 +203,8 @@ class Directory:
             if self.tail_loader is not None:
                 for applied in await self.tail_loader(document_id, seq.version):
                     seq.load_applied(applied)
+            if self.oplog is not None:
+                await self.oplog.opened(document_id, seq)
             schedule = SaveSchedule(self.config.save_debounce, self.config.save_max_wait)
             room = Room(document_id, seq, self.config, clock=self.clock, stats=self.stats)
             live = LiveDocument(meta, room, schedule)
@@ -212,6 +219,8 @@ class Directory:
     def _changed(self, live: LiveDocument) -> None:
         live.schedule.mark(self.clock())
         live.wake.set()
+        if self.oplog is not None:
+            self.oplog.collect(live.meta.document_id, live.room.seq)
 
     async def _save_loop(self, live: LiveDocument) -> None:
         while True:
@@ -232,7 +241,13 @@ class Directory:
     async def save(self, live: LiveDocument) -> None:
         live.schedule.saved()
         try:
-            await self.store.save(live.meta.document_id, live.room.seq.state())
+            state = live.room.seq.state()
+            if self.oplog is not None:  # operations first: a saved snapshot never runs ahead of the log
+                await self.oplog.flush(live.meta.document_id, state)
+            await self.store.save(live.meta.document_id, state)
+        except HubError as exc:  # the store is down (UNAVAILABLE): expected, no traceback every retry
+            log.warning("saving document %s failed (%s); will retry", live.meta.document_id, exc)
+            live.schedule.mark(self.clock())
         except Exception:
             log.exception("saving document %s failed; will retry", live.meta.document_id)
             live.schedule.mark(self.clock())

@@ -126,7 +126,9 @@ class Conversation:
             raise failed_precondition("the conversation is ending", reason="CONVERSATION_ENDING")
         violations = []
         if params.encoding != "PCM16LE":
-            violations.append(("start.format.encoding", "only PCM16 little-endian is supported"))
+            violations.append(
+                ("start.format.encoding", f"only PCM16 little-endian is supported, got {params.encoding}")
+            )
         if params.sample_rate not in SUPPORTED_RATES:
             violations.append(
                 ("start.format.sample_rate_hz", f"must be 8000 or 16000, got {params.sample_rate}")

@@ -51,7 +51,15 @@ def _duration_ms(ms: float) -> duration_pb2.Duration:
 
 def _start_params(cmd: conversation_pb2.StartCommand) -> StartParams:
     f = cmd.format
-    encoding = {pb.AUDIO_ENCODING_PCM16LE: "PCM16LE"}.get(f.encoding, pb.AudioEncoding.Name(f.encoding))
+    # An encoding number this contract does not define (a newer or a broken client) is named, not
+    # looked up: `AudioEncoding.Name` raises on it, which surfaced as INTERNAL instead of the
+    # validation error `Conversation.start` gives every unsupported encoding.
+    if f.encoding == pb.AUDIO_ENCODING_PCM16LE:
+        encoding = "PCM16LE"
+    elif f.encoding in pb.AudioEncoding.values():
+        encoding = pb.AudioEncoding.Name(f.encoding)
+    else:
+        encoding = f"unknown encoding {f.encoding}"
     return StartParams(
         encoding=encoding,
         sample_rate=f.sample_rate_hz,

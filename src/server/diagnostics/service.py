@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from realtime.v1 import common_pb2, diagnostics_pb2, diagnostics_pb2_grpc
 
 from ..context import HubContext
 from ..platform.auth import current_principal
 from ..platform.errors import going_away, invalid_argument
-from ..platform.status import error_event
+from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 
 SERVICE = "realtime.v1.DiagnosticsService"
@@ -77,10 +77,8 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
     ) -> AsyncIterator[diagnostics_pb2.EchoStreamResponse]:
         async for command in commands_until_shutdown(requests, self._hub.shutdown):
             if command is None:  # shutdown started: say so, then end the stream
-                grace = duration_pb2.Duration()
-                grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))
                 yield diagnostics_pb2.EchoStreamResponse(
-                    going_away=common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
+                    going_away=going_away_event(self._hub.shutdown.grace)
                 )
                 raise going_away()
             kind = command.WhichOneof("command")

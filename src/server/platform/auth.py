@@ -10,15 +10,14 @@ Handlers never parse metadata: they call `current_principal()`.
 from __future__ import annotations
 
 import contextvars
-import os
-import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
+
+from realtime.common.tokens import load_or_create_dev_secret, mint_token, read_secret_file
 
 from .errors import HubError, unauthenticated
 
@@ -71,6 +70,7 @@ class TokenVerifier:
         leeway: float = 0.0,
         clock: Callable[[], float] | None = None,
         cache_size: int = 4096,
+        max_lifetime: float | None = None,
     ) -> None:
         if algorithm not in ("HS256", "RS256"):
             raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
@@ -82,6 +82,7 @@ class TokenVerifier:
         self._clock = clock or time.time
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
+        self._max_lifetime = max_lifetime
 
     @property
     def algorithm(self) -> str:
@@ -143,7 +144,26 @@ class TokenVerifier:
         exp = float(claims["exp"])
         if exp + self._leeway <= now:  # pyjwt uses its own clock; ours may be injected
             raise unauthenticated("token expired")
+        self._check_lifetime(claims, exp, now)
         return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
+
+    def _check_lifetime(self, claims: dict[str, object], exp: float, now: float) -> None:
+        """A token may not live longer than `max_lifetime`: neither as issued (exp - iat) nor
+        from now (exp - now), so a token without `iat` cannot escape the limit."""
+        limit = self._max_lifetime
+        if limit is None:
+            return
+        iat = claims.get("iat")
+        if isinstance(iat, int | float) and exp - float(iat) > limit + self._leeway:
+            raise unauthenticated(
+                f"token lifetime exp - iat = {exp - float(iat):.0f} s exceeds this hub's maximum of "
+                f"{limit:.0f} s (--max-token-lifetime); mint a shorter-lived token"
+            )
+        if exp - now > limit + self._leeway:
+            raise unauthenticated(
+                f"token expires in {exp - now:.0f} s, beyond this hub's maximum lifetime of {limit:.0f} s "
+                "(--max-token-lifetime); mint a shorter-lived token"
+            )
 
 
 _NO_ROLES: frozenset[str] = frozenset()  # shared: most callers have no roles, and streams keep theirs
@@ -159,62 +179,6 @@ def _roles(raw: object) -> frozenset[str]:
     raise unauthenticated("token claim 'roles' must be a list of strings")
 
 
-def mint_token(
-    key: str | bytes,
-    subject: str,
-    *,
-    roles: Iterable[str] = (),
-    ttl: float = 3600.0,
-    algorithm: str = "HS256",
-    audience: str | None = None,
-    issuer: str | None = None,
-    now: float | None = None,
-) -> str:
-    """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in)."""
-    issued = time.time() if now is None else now
-    claims: dict[str, object] = {
-        "sub": subject,
-        "roles": sorted(set(roles)),
-        "iat": int(issued),
-        "exp": int(issued + ttl),
-    }
-    if audience:
-        claims["aud"] = audience
-    if issuer:
-        claims["iss"] = issuer
-    return jwt.encode(claims, key, algorithm=algorithm)
-
-
-DEV_SECRET_PATH = Path(".realtime") / "dev-jwt-secret"
-
-
-def load_or_create_dev_secret(path: Path = DEV_SECRET_PATH) -> tuple[bytes, bool]:
-    """Read the dev HS256 secret, creating a random one (mode 0600) when missing.
-
-    Returns (secret, created).
-    """
-    try:
-        return read_secret_file(path), False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return read_secret_file(path), False
-    with os.fdopen(fd, "wb") as out:
-        out.write(secret + b"\n")
-    return secret, True
-
-
-def read_secret_file(path: Path) -> bytes:
-    secret = path.read_bytes().strip()
-    if not secret:
-        raise ValueError(f"JWT secret file {path} is empty")
-    return secret
-
-
 __all__ = [
     "ADMIN_ROLE",
     "HubError",
@@ -224,4 +188,5 @@ __all__ = [
     "current_principal",
     "load_or_create_dev_secret",
     "mint_token",
+    "read_secret_file",
 ]

@@ -18,10 +18,11 @@ from typing import Any
 import grpc
 
 from .auth import Principal, TokenVerifier, bind_principal
-from .errors import HubError, invalid_argument, unauthenticated
+from .errors import HubError, going_away, invalid_argument, unauthenticated
 from .limits import RateLimiter, StreamLimiter
 from .logs import call_log
 from .metrics import MethodMetrics, Metrics
+from .shutdown import StreamMark, bind_stream_mark
 from .status import abort
 
 log = logging.getLogger("realtime.calls")
@@ -226,6 +227,7 @@ class _Call:
         "_ended",
         "code",
         "context",
+        "mark",
         "opened",
         "principal",
         "received",
@@ -250,6 +252,7 @@ class _Call:
         self._ended = False
         self.principal: Principal | None = None
         self.user = ""
+        self.mark: StreamMark | None = None
 
     async def __aenter__(self) -> _Call:
         spec = self.spec
@@ -272,6 +275,7 @@ class _Call:
                 hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
                 await self._finish_with(err)
         if spec.streaming:
+            self.mark = bind_stream_mark()
             self.opened = True
             hub._metrics.active_streams.labels(spec.service).inc()
             if principal is not None:
@@ -304,6 +308,8 @@ class _Call:
         if self.timer is not None:
             self.timer.cancel()
         try:
+            if exc is None and self.mark is not None and self.mark.going_away:
+                await self._fail(going_away())  # one rule: a stream shutdown ended is UNAVAILABLE
             if exc is None or isinstance(exc, GeneratorExit):
                 return False
             await self._fail(exc)

@@ -1,9 +1,46 @@
-"""The shutdown signal every stream can watch to say "going away" before the server stops."""
+"""The shutdown signal every stream can watch to say "going away" before the server stops.
+
+One going-away rule for every service: a stream that shutdown interrupted ends with UNAVAILABLE
+(reason GOING_AWAY, `errors.going_away()`), which clients treat as "reconnect elsewhere", even when
+its handler then simply returns. `commands_until_shutdown` (streams.py) marks the stream when it
+hands the handler its `None`; the call wrapper (interceptor.py) turns a normal end of a marked
+stream into that status. Handlers that raise `going_away()` themselves end the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
+
+
+class StreamMark:
+    """Per-stream flag shared by every task of the call (child tasks copy the context, which
+    holds this same object, so a reader task's mark is seen by the call wrapper)."""
+
+    __slots__ = ("going_away",)
+
+    def __init__(self) -> None:
+        self.going_away = False
+
+
+_stream_mark: contextvars.ContextVar[StreamMark | None] = contextvars.ContextVar(
+    "realtime_stream_mark", default=None
+)
+
+
+def bind_stream_mark() -> StreamMark:
+    """Called by the call wrapper when a stream starts."""
+    mark = StreamMark()
+    _stream_mark.set(mark)
+    return mark
+
+
+def mark_going_away() -> None:
+    """Record that shutdown interrupted the current stream (no-op outside a stream)."""
+    mark = _stream_mark.get()
+    if mark is not None:
+        mark.going_away = True
 
 
 class Shutdown:

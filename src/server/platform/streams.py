@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-from .shutdown import Shutdown
+from .shutdown import Shutdown, mark_going_away
 
 T = TypeVar("T")
 
@@ -21,11 +21,13 @@ def quiet(task: asyncio.Future[Any]) -> None:
 async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown) -> AsyncIterator[T | None]:
     """Yield the client's commands; yield `None` once when shutdown starts, then stop.
 
-    On `None` a handler sends its `going_away` event and then raises
-    `errors.going_away()` (UNAVAILABLE, reason GOING_AWAY) so clients reconnect.
-    The stream ends normally when the client half-closes.
+    On `None` a handler sends its `going_away` event and ends: the stream is marked, so it ends
+    with `errors.going_away()` (UNAVAILABLE, reason GOING_AWAY) and clients reconnect, whether
+    the handler raises that itself or returns (shutdown.py). The stream ends normally when the
+    client half-closes.
     """
     if shutdown.started:
+        mark_going_away()
         yield None
         return
     nxt: asyncio.Future[T] | None = None
@@ -44,6 +46,7 @@ async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown
                 task = asyncio.current_task()
                 if (task is not None and task.cancelling()) or not (shutdown.started and nxt.cancelled()):
                     raise  # this stream itself is being cancelled (client gone, token expired...)
+                mark_going_away()
                 yield None  # shutdown interrupted the read
                 return
             yield command

@@ -122,6 +122,50 @@ test("an analysis job shows its progress over a gRPC-Web stream, then its result
   await shot("analysis");
 });
 
+/** A 24-bit BMP of pseudo-random pixels (fixed seed): incompressible, so its optimized WebP is
+ * larger than the 512 KiB an operation carries inline and comes back through UploadService.Read. */
+function noisyBmp(width: number, height: number, seed: number): Buffer {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const buf = Buffer.alloc(54 + row * height);
+  buf.write("BM", 0, "latin1");
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(54, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(24, 28);
+  buf.writeUInt32LE(row * height, 34);
+  let x = seed >>> 0;
+  for (let i = 54; i < buf.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buf[i] = x & 0xff;
+  }
+  return buf;
+}
+
+test("an image of 4 MB uploads from a browser File in chunks, is optimized, and comes back by Read", async () => {
+  const panel = page.locator("#analysis-panel");
+  if (!services.includes("realtime.v1.AnalysisService") || !services.includes("realtime.v1.UploadService")) {
+    assert.equal(await page.locator("#analysis-file-form").isVisible(), false);
+    return;
+  }
+  const bmp = noisyBmp(1400, 1000, 12345);
+  console.log(`noisy BMP 1400x1000 seed 12345: ${bmp.length} bytes`);
+  await page.locator("#analysis-file").setInputFiles({ name: "noise.bmp", mimeType: "image/bmp", buffer: bmp });
+  await panel.getByRole("button", { name: "Optimize", exact: true }).click();
+  const job = page.locator("#analysis-jobs li", { hasText: "noise.bmp" }).first();
+  await job.getByText("done 100%").waitFor({ timeout: 60_000 });
+  const link = job.locator("a.artifact");
+  await link.waitFor({ timeout: WAIT });
+  const bytes = Number(await link.getAttribute("data-bytes"));
+  assert.ok(bytes > 512 * 1024, `optimized ${bytes} bytes`);
+  assert.match((await job.locator(".result").textContent()) ?? "", /"original_bytes": 4200054/);
+  await shot("upload");
+});
+
 test("the shared notes board applies notes through the sequencer, live", async () => {
   const panel = page.locator("#collab-panel");
   if (!services.includes("realtime.v1.CollaborationService")) {

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import grpc
 
+from realtime.common.tokens import DEV_SECRET_NAME, dev_dir_from_env
+
 from ._context import die_with_status
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -27,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "realtime.client.cli.notify",
     "realtime.client.cli.doc",
     "realtime.client.cli.analyze",
+    "realtime.client.cli.upload",
 )
 
 
@@ -52,8 +55,10 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     add(
         "--jwt-secret-file",
-        default=os.environ.get("REALTIME_JWT_SECRET_FILE", ".realtime/dev-jwt-secret"),
-        help="HS256 secret used to mint tokens when --token is absent [env REALTIME_JWT_SECRET_FILE]",
+        default=os.environ.get("REALTIME_JWT_SECRET_FILE") or str(dev_dir_from_env() / DEV_SECRET_NAME),
+        help="HS256 secret used to mint tokens when --token is absent [env REALTIME_JWT_SECRET_FILE; "
+        "default: the hub's dev secret, $REALTIME_DEV_DIR/dev-jwt-secret, else "
+        "$XDG_STATE_HOME/realtime/dev-jwt-secret or ~/.local/state/realtime/dev-jwt-secret]",
     )
     add(
         "--sub",

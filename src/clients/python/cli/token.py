@@ -6,9 +6,9 @@ import argparse
 import re
 from pathlib import Path
 
-from realtime.server.platform.auth import mint_token, read_secret_file
+from realtime.common.tokens import mint_token, read_secret_file
 
-from ._context import emit
+from ._context import emit, missing_secret_message
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -34,7 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 async def run(args: argparse.Namespace) -> int:
-    secret = read_secret_file(Path(args.jwt_secret_file))
+    path = Path(args.jwt_secret_file)
+    try:
+        secret = read_secret_file(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(missing_secret_message(path)) from None
     token = mint_token(
         secret, args.token_sub, roles=args.role, ttl=args.ttl, audience=args.audience, issuer=args.issuer
     )
