@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from ..platform.errors import Code, HubError, invalid_argument, resource_exhausted
 from .clock import Clock, LoopClock, Timer
-from .documents import WORD_END, Change, apply_changes, caret_of, word_at
+from .documents import WORD_END, Change, apply_changes, caret_of, word_at, word_before
 from .fixer import (
     ALL_OPERATIONS,
     MAX_CONTEXT,
@@ -355,11 +355,8 @@ class TextSession:
             return False
         if Operation.FIX_LAYOUT not in doc.operations:
             return False
-        end = caret - 1 if text[caret - 1].isspace() else caret
-        start = end
-        while start > 0 and not text[start - 1].isspace():
-            start -= 1
-        return self._may_change(text[start:end])
+        word = word_before(text, caret - 1 if text[caret - 1].isspace() else caret)
+        return word is not None and self._may_change(word)
 
     def _may_change(self, word: str) -> bool:
         return bool(self._fixer.layout.token_info(word).choices)

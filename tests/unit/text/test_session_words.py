@@ -161,6 +161,32 @@ async def test_closed_documents_are_the_context_of_later_short_texts() -> None:
     assert result.fix.reason == "context"
 
 
+async def test_a_keystroke_in_a_huge_word_scans_a_bounded_stretch() -> None:
+    h = Harness()
+    blob = "x" * 99_000  # a pasted blob: no word ends anywhere
+    h.session.open("o", "doc", text=blob, version=1)
+    await h.next(), await h.next()
+    await _type(h, "doc", "akuo ", start_version=2)  # typed straight after the blob, no space
+    assert _word_at(blob + "akuo", len(blob) + 4) is None
+    assert h.session._docs["doc"].hold is None and h.session.stats.computations == 1
+    h.clock.advance(0.5)
+    await h.settle()
+    [(version, text)] = _results(h)
+    assert version == 6 and text == blob + "akuo "  # not a word anyone types: left as it is
+
+
+async def test_close_stops_the_release_timer() -> None:
+    h = Harness()
+    h.session.open("o", "doc")
+    await h.next()
+    await _type(h, "doc", "akunl")
+    h.clock.advance(0.5)
+    await h.settle()
+    assert _results(h) == [(5, "akunl")] and h.clock.pending() == 1  # the release is armed
+    h.session.close("c", "doc")
+    assert h.clock.pending() == 0
+
+
 async def test_recent_messages_are_bounded() -> None:
     h = Harness(max_documents=2)
     for i in range(20):
