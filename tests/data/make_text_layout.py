@@ -588,6 +588,9 @@ Core i7
 B2B sales
 COVID-19
 x86 build
+שלחתי לו SMS
+הוא עובד בIT
+הCEO החדש
 I'm fine
 don't go
 we'll see

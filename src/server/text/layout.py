@@ -145,8 +145,11 @@ def _final_mid_word(word: str) -> bool:
 
 
 def _shifted(run: str) -> bool:
-    """Hebrew letters with Latin capitals only: Shift pressed on the Hebrew layout."""
-    return all(c in LATIN_CAPITALS for c in run if c.isascii() and c.isalpha())
+    """A Latin capital, then Hebrew letters (and capitals only): Shift pressed on the Hebrew layout
+    at the start of an English word ('Hקךךם'). A Hebrew prefix before an acronym ('בIT', 'לCEO')
+    starts with a Hebrew letter and is Hebrew as typed."""
+    first = next((c for c in run if c.isalpha()), "")
+    return first in LATIN_CAPITALS and all(c in LATIN_CAPITALS for c in run if c.isascii() and c.isalpha())
 
 
 def _split_edges(run: str, edge: str) -> tuple[str, str, str]:

@@ -64,6 +64,8 @@ def test_physical_keyboard_cases(fixer: LayoutFixer, typed: str, meant: str) -> 
         "O'Brien is here",
         "arr]0[ x]i[",  # brackets facing away from a word that does not change stay as they are
         "]hello[",
+        "הוא עובד בIT",  # a Hebrew prefix before an acronym is not Shift on the Hebrew layout
+        "לCEO החדש",
     ],
 )
 def test_controls_stay(fixer: LayoutFixer, text: str) -> None:
