@@ -31,7 +31,9 @@ MAX_CONTEXT_TEXTS = 5  # previous messages read (the latest ones)
 CONTEXT_CHARS = 300  # of each, the last this many code points
 SENTENCE_SHARE = 2.0  # the fixed language must outnumber the other this many times
 REPLY_AS_TYPED = 4.5  # a text whose every word is this common as typed never becomes a reply
-CONTEXT_GAIN = -1.0  # lowest gain a hint or the conversation can overcome in a short text
+HINT_GAIN = -1.0  # lowest gain a language hint can overcome in a short text
+CONTEXT_GAIN = 0.5  # the conversation is weaker evidence: the word must gain on its own too ...
+CONTEXT_AS_TYPED = 4.0  # ... and be uncommon as typed ('יקר' stays 'יקר' after an English message)
 
 
 class Decision(NamedTuple):
@@ -262,6 +264,16 @@ def _sentence(
     return changed
 
 
+def _plain(choice: Choice) -> bool:
+    """Whether a word may follow the conversation: uncommon as typed, two letters or more, and no
+    punctuation key turned into an odd edge (',he' from 'תיק', 's;' from 'דף')."""
+    return (
+        choice.as_is < CONTEXT_AS_TYPED
+        and choice.letters >= 2
+        and choice.replacement == choice.replacement.strip(",.;'/`")
+    )
+
+
 def _reply_as_typed(text: str) -> Decision | None:
     key = reply_key(text)
     for lang in ("he", "en"):
@@ -307,6 +319,9 @@ def _short(
                 return Decision(sugs, target, max(s.confidence for s in sugs), "short_reply")
     if not lang:
         return None
+    # The whole text follows the hint or the conversation, or it is decided by its own words:
+    # one word that stays in its language ('בצבא' in 'דב בצבא!') says the text is in that language.
+    floor = HINT_GAIN if reason == "hint" else CONTEXT_GAIN
     out: list[Suggestion] = []
     for base, info in spans:
         for choice in info.choices:
@@ -317,10 +332,11 @@ def _short(
                 choice.target == lang
                 and not capital
                 and choice.converted >= L.CONTEXT_MIN_ZIPF
-                and gain >= CONTEXT_GAIN
+                and gain >= floor
+                and (reason == "hint" or _plain(choice))
             ):
                 out.append(_suggestion(base, choice, fixer._confidence(choice, gain, 0 if strong else 1)))
                 break
-    if not out:
-        return None
+        else:
+            return None
     return Decision(out, lang, round(sum(s.confidence for s in out) / len(out), 3), reason)

@@ -155,3 +155,29 @@ def test_hold_keeps_the_word_being_typed() -> None:
     tf = TextFixer(LayoutFixer())
     assert tf.fix("akuo aku", hold=(5, 8)).text == "שלום aku"
     assert tf.fix("akuo aku").text.startswith("שלום ")
+
+
+def test_context_on_random_short_texts(fixer: LayoutFixer) -> None:
+    """Short texts (1-2 common words, seeded): a context in the other language never turns a correct
+    text over, and a context in the meant language fixes at least as many wrong-layout ones."""
+    import random
+
+    import wordfreq
+
+    seed = 6
+    print("seed", seed)
+    rng = random.Random(seed)
+    en = [w for w in wordfreq.top_n_list("en", 2000) if w.isascii() and w.isalpha()]
+    he = [w for w in wordfreq.top_n_list("he", 2500) if all("\u05d0" <= c <= "\u05ea" for c in w)]
+    hebrew, english = ["אני בדרך הביתה"], ["I am on my way home"]
+    turned = alone = helped = 0
+    for i in range(1000):
+        meant = " ".join(rng.choices(he if i % 2 else en, k=rng.randint(1, 2)))
+        other, same = (english, hebrew) if i % 2 else (hebrew, english)
+        if fix_layout(meant, fixer, context=other) != meant:
+            turned += 1
+        typed = type_on_english(meant) if i % 2 else type_on_hebrew(meant)
+        alone += fix_layout(typed, fixer) == meant
+        helped += fix_layout(typed, fixer, context=same) == meant
+    assert turned == 0
+    assert helped >= alone and helped >= 950, (alone, helped)
