@@ -31,7 +31,8 @@ MAX_CONTEXT_TEXTS = 5  # previous messages read (the latest ones)
 CONTEXT_CHARS = 300  # of each, the last this many code points
 SENTENCE_SHARE = 2.0  # the fixed language must outnumber the other this many times
 REPLY_AS_TYPED = 4.5  # a text whose every word is this common as typed never becomes a reply
-HINT_GAIN = -1.0  # lowest gain a language hint can overcome in a short text
+HINT_GAIN = -1.0  # lowest gain a language hint can overcome in a short text ...
+HINT_MIN_ZIPF = 4.0  # ... towards a common word ('ע' is not 'g', 'הר' not 'vr')
 CONTEXT_GAIN = 0.5  # the conversation is weaker evidence: the word must gain on its own too ...
 CONTEXT_AS_TYPED = 4.0  # ... and be uncommon as typed ('יקר' stays 'יקר' after an English message)
 
@@ -264,14 +265,15 @@ def _sentence(
     return changed
 
 
-def _plain(choice: Choice) -> bool:
-    """Whether a word may follow the conversation: uncommon as typed, two letters or more, and no
-    punctuation key turned into an odd edge (',he' from 'תיק', 's;' from 'דף')."""
-    return (
-        choice.as_is < CONTEXT_AS_TYPED
-        and choice.letters >= 2
-        and choice.replacement == choice.replacement.strip(",.;'/`")
-    )
+def _plain(choice: Choice, reason: str) -> bool:
+    """Whether a word may follow a hint or the conversation: two letters or more, no punctuation key
+    turned into an odd edge (',he' from 'תיק', 's;' from 'דף'); for a hint a common result, for
+    the conversation (weaker) a word uncommon as typed."""
+    if choice.letters < 2 or choice.replacement != choice.replacement.strip(",.;'/`"):
+        return False
+    if reason == "hint":
+        return choice.converted >= HINT_MIN_ZIPF
+    return choice.as_is < CONTEXT_AS_TYPED
 
 
 def _reply_as_typed(text: str) -> Decision | None:
@@ -333,7 +335,7 @@ def _short(
                 and not capital
                 and choice.converted >= L.CONTEXT_MIN_ZIPF
                 and gain >= floor
-                and (reason == "hint" or _plain(choice))
+                and _plain(choice, reason)
             ):
                 out.append(_suggestion(base, choice, fixer._confidence(choice, gain, 0 if strong else 1)))
                 break
