@@ -13,6 +13,8 @@ import { createWebSocketTransport } from "./websocket-transport.js";
 export { createClient, Code, ConnectError } from "@connectrpc/connect";
 export { backoffDelay, isRetryable, reconnecting } from "./reconnect.js";
 export type { BackoffOptions, ReconnectOptions } from "./reconnect.js";
+export { Cursor, NotificationSubscription, notificationSubscription } from "./subscription.js";
+export type { Reconnect, SubscriptionOptions } from "./subscription.js";
 export { staticToken, tokenInterceptor } from "./token.js";
 export type { TokenProvider } from "./token.js";
 export { createWebSocketTransport, SUBPROTOCOL } from "./websocket-transport.js";
