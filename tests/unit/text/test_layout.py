@@ -113,7 +113,7 @@ def test_cancellation_is_polled(fixer: LayoutFixer) -> None:
 
 def test_labelled_set_precision_and_recall() -> None:
     """Floors set from measurement (precision 1.000, recall 0.989 on 345 items when written; 1.000
-    and 0.997 on 667 items with issue 19's Shift, digits, apostrophes, short replies, context and
+    and 0.997 on 670 items with issue 19's Shift, digits, apostrophes, short replies, context and
     controls): a correct word changed is worse than a wrong word missed, so precision has the
     tighter floor."""
     score = evaluate(LayoutFixer())
