@@ -147,7 +147,9 @@ test("an analysis job shows its progress over a gRPC-Web stream, then its result
   assert.doesNotMatch((await job.locator(".result").textContent()) ?? "", /^\s*\{/);
 
   // An image: the optimized output is shown as a picture.
+  assert.equal(await page.locator("#analysis-file").isVisible(), false, "no image picker for a text analyzer");
   await page.locator("#analysis-analyzer").selectOption("image.optimize");
+  assert.equal(await page.locator("#analysis-input").isVisible(), false, "no text box for an image analyzer");
   assert.equal(await analyze.isDisabled(), true, "Analyze is disabled with no image");
   assert.equal(await page.locator("#analysis-hint").textContent(), "Choose an image to analyze.");
   await page.evaluate(async () => {
@@ -179,6 +181,7 @@ test("an analysis job shows its progress over a gRPC-Web stream, then its result
   assert.equal(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth), 480);
   assert.match((await imageJob.locator(".result").textContent()) ?? "", /Reduction\d[\d.,]* %/);
   await page.locator("#analysis-analyzer").selectOption("text.inspect");
+  assert.equal(await page.locator("#analysis-file").isVisible(), false);
   await shot("analysis");
 });
 
@@ -271,6 +274,12 @@ test("responsive at 390, 1280 and 1920 px: nothing scrolls sideways or leaves it
     assert.ok(chart && card && chart.width > 0 && chart.x + chart.width <= card.x + card.width + 0.5, `chart inside its card at ${width} px`);
     await shot(`dashboard-${width}`);
   }
+  // The dark palette (prefers-color-scheme) for whoever looks at the screenshots.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert.deepEqual(await page.evaluate(overflowProblems), [], "overflow in the dark palette");
+  await shot("dashboard-1280-dark");
+  await page.emulateMedia({ colorScheme: "light" });
 });
 
 test("no console errors, failed requests or page errors", () => {
