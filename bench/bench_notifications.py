@@ -9,6 +9,11 @@
 - Throughput: publications per second through one channel with 100 subscribers (publish
   calls/s and deliveries/s), memory and Redis; ratios to the raw echo unary and bidi rates.
 
+- Abuse (memory engine, a fresh hub): hub RSS growth while (a) one subscriber stops reading and
+  8,000 notifications of 16 KB (8 KB body + 8 KB data) are published to its channel, and (b) one
+  ordinary user publishes 400 notifications of 64 KB into 400 new `topic:` channels; with how
+  many were accepted and whether the stalled stream was cut off.
+
 BENCH_NOTIFY_STREAMS sets N (default 10,000).
 """
 
@@ -251,9 +256,60 @@ async def engine(
         await subs.close()
 
 
+async def abuse(proc: Proc) -> dict[str, float]:
+    """The two abuse patterns of issue 13, as RSS growth of the hub process."""
+    out: dict[str, float] = {}
+    async with grpc.aio.insecure_channel(proc.target) as ch:
+        api = notifications_pb2_grpc.NotificationServiceStub(ch)
+        admin, user = (
+            proc.metadata("admin-bench"),
+            (("authorization", f"Bearer {proc.token('mallory', ())}"),),
+        )
+        before = rss_bytes(proc.proc.pid)
+        async with grpc.aio.insecure_channel(proc.target) as stalled_ch:
+            stalled = notifications_pb2_grpc.NotificationServiceStub(stalled_ch).Subscribe(
+                metadata=(("authorization", f"Bearer {proc.token('staller', ())}"),)
+            )
+            await stalled.write(
+                pb.SubscribeRequest(id="s", subscribe=pb.SubscribeCommand(channel="topic:stall"))
+            )
+            await _read_n(stalled, 3)  # general, user:staller, topic:stall; then it stops reading
+            request = pb.PublishRequest(
+                channel="topic:stall", title="t", body="b" * 8192, data=b"d" * 8192, content_type="x/y"
+            )
+            for _ in range(8000):
+                await api.Publish(request, metadata=admin, timeout=30)
+            out["abuse_stalled_rss_growth_mb"] = (rss_bytes(proc.proc.pid) - before) / 2**20
+            cut_off = 0.0
+            try:
+                async with asyncio.timeout(60):
+                    while (await stalled.read()) is not grpc.aio.EOF:
+                        pass
+            except grpc.aio.AioRpcError as err:
+                cut_off = float(err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED)
+            out["abuse_stalled_cut_off"] = cut_off
+        before = rss_bytes(proc.proc.pid)
+        accepted = 0
+        for i in range(400):
+            spam = pb.PublishRequest(
+                channel=f"topic:spam-{i}", title="x", data=b"s" * 60_000, content_type="x/y"
+            )
+            try:
+                await api.Publish(spam, metadata=user, timeout=30)
+                accepted += 1
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    raise
+        out["abuse_user_accepted_of_400"] = float(accepted)
+        out["abuse_user_rss_growth_mb"] = (rss_bytes(proc.proc.pid) - before) / 2**20
+    return out
+
+
 async def run(base: dict[str, Any]) -> dict[str, float]:
     figures: dict[str, float] = {"streams": float(STREAMS)}
     with environment(REALTIME_NOTIFICATIONS_PUBLISH_RATE="0", REALTIME_NOTIFICATIONS_STATS_INTERVAL="0"):
+        with hub() as proc:
+            figures.update(await abuse(proc))
         with hub() as proc:
             await engine(figures, "memory", proc, base, idle=True)
         with redis_url() as url, hub(f"--broker={url}") as proc:

@@ -43,14 +43,20 @@ class RedisProcess:
             self.proc.wait(timeout=10)
 
 
-def start_redis(port: int | None = None, timeout: float = 10.0) -> RedisProcess:
-    """A fresh redis-server (no persistence) on `port` (default: a free one); waits for PING."""
+def start_redis(
+    port: int | None = None, timeout: float = 10.0, persist_dir: Path | None = None
+) -> RedisProcess:
+    """A fresh redis-server on `port` (default: a free one); waits for PING. No persistence, or
+    with `persist_dir` an append-only file fsynced on every write (a restart keeps everything)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (see scripts/system-packages.txt)")
     port = port or free_port()
+    persistence = ["--appendonly", "no"]
+    if persist_dir is not None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(persist_dir)]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path("/tmp"),
@@ -68,8 +74,8 @@ def start_redis(port: int | None = None, timeout: float = 10.0) -> RedisProcess:
 
 
 @contextlib.contextmanager
-def redis_process(port: int | None = None) -> Iterator[RedisProcess]:
-    server = start_redis(port)
+def redis_process(port: int | None = None, persist_dir: Path | None = None) -> Iterator[RedisProcess]:
+    server = start_redis(port, persist_dir=persist_dir)
     try:
         yield server
     finally:

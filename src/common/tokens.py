@@ -81,8 +81,14 @@ def mint_token(
     audience: str | None = None,
     issuer: str | None = None,
     now: float | None = None,
+    channels: Iterable[str] = (),
+    publish_channels: Iterable[str] = (),
 ) -> str:
-    """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in)."""
+    """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in).
+
+    `channels` / `publish_channels`: notification channels (exact names or `*` patterns) the token
+    lets its holder read / publish beyond the built-in policy.
+    """
     issued = time.time() if now is None else now
     claims: dict[str, object] = {
         "sub": subject,
@@ -94,4 +100,8 @@ def mint_token(
         claims["aud"] = audience
     if issuer:
         claims["iss"] = issuer
+    if channels:
+        claims["channels"] = list(channels)
+    if publish_channels:
+        claims["publish_channels"] = list(publish_channels)
     return jwt.encode(claims, key, algorithm=algorithm)

@@ -36,6 +36,7 @@ SERVICE_MODULES: tuple[str, ...] = (
     "realtime.server.gateway.service",
     "realtime.server.conversation.service",
     "realtime.server.text.service",
+    "realtime.server.uploads.service",
     "realtime.server.analysis.service",
     "realtime.server.collaboration.service",
 )
@@ -179,7 +180,7 @@ class Hub:
 
     async def _start_broker(self) -> Broker:
         """The shared-state engine from --broker; its health drives the hub's health."""
-        broker = create_broker(self.settings.broker)
+        broker = create_broker(self.settings.broker, dev_dir=self.settings.dev_dir)
         try:
             await broker.start()
         except BrokerUnavailable as exc:

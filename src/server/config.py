@@ -16,6 +16,8 @@ from typing import Any
 
 from realtime.common.tokens import DEV_SECRET_NAME, default_dev_dir
 
+from .broker.factory import ENGINES_HELP, broker_spec_error
+
 MIB = 1024 * 1024
 
 
@@ -23,7 +25,7 @@ MIB = 1024 * 1024
 class Settings:
     grpc_listen: str = "127.0.0.1:50051"
     http_listen: str = "127.0.0.1:8080"
-    broker: str = "memory"
+    broker: str = "sqlite"
     document_store: str = "broker"
     jwt_secret_file: Path | None = None
     jwt_public_key_file: Path | None = None
@@ -106,9 +108,7 @@ class _Option:
 OPTIONS: Sequence[_Option] = (
     _Option("grpc_listen", "address of the gRPC port", _listen),
     _Option("http_listen", "address of the HTTP port (/metrics, browser gateway)", _listen),
-    _Option(
-        "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
-    ),
+    _Option("broker", ENGINES_HELP),
     _Option(
         "document_store",
         "where collaboration documents and their history are kept: 'broker' (the broker's store) "
@@ -125,7 +125,7 @@ OPTIONS: Sequence[_Option] = (
     ),
     _Option(
         "dev_dir",
-        "where the dev default keeps its files (dev-jwt-secret); the CLI looks there too "
+        "where the dev default keeps its files (dev-jwt-secret, hub.db); the CLI looks there too "
         "(default $XDG_STATE_HOME/realtime or ~/.local/state/realtime)",
         _user_path,
     ),
@@ -215,8 +215,9 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         parser.error("give --jwt-secret-file or --jwt-public-key-file, not both")
     if settings.require_auth_config and settings.dev_mode:
         parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
-    if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
-        parser.error("--broker must be 'memory' or a redis:// URL")
+    broker_error = broker_spec_error(settings.broker, settings.dev_dir)
+    if broker_error is not None:
+        parser.error(broker_error)
     if not (
         settings.document_store == "broker"
         or settings.document_store.startswith(("postgresql://", "postgres://"))

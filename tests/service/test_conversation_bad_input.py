@@ -175,7 +175,11 @@ async def test_shutdown_says_going_away_and_stops_the_recognisers(tmp_path: Path
             pids = stt_worker_pids()
             assert pids
             await h.hub.stop(grace=2.0)
-            events = await s.finished()
+            # One going-away rule for every stream: the events, then UNAVAILABLE (GOING_AWAY).
+            with pytest.raises(grpc.aio.AioRpcError) as ended:
+                await s.finished()
+            assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+            events = s.events
     names = [e.WhichOneof("event") for e in events]
     assert names[-2:] == ["going_away", "ended"]
     assert events[-1].ended.reason == pb.END_REASON_SHUTDOWN

@@ -10,6 +10,8 @@ import { type TokenProvider, tokenInterceptor } from "../web/token.js";
 
 export { Code, ConnectError, createClient } from "@connectrpc/connect";
 export { backoffDelay, isRetryable, reconnecting } from "../web/reconnect.js";
+export { Cursor, NotificationSubscription, notificationSubscription } from "../web/subscription.js";
+export type { Reconnect, SubscriptionOptions } from "../web/subscription.js";
 export { staticToken, tokenInterceptor } from "../web/token.js";
 export type { TokenProvider } from "../web/token.js";
 

@@ -103,14 +103,25 @@ def operation_of(
         result = analysis_pb2.AnalysisResult(
             analyzer=job.analyzer,
             data=struct(job.result),
-            artifacts=[
-                analysis_pb2.Artifact(name=n, content_type=ct, data=d) for n, ct, d in (artifacts or [])
-            ],
+            artifacts=[artifact_message(job.name, n, ct, d) for n, ct, d in (artifacts or [])],
         )
         op.response.Pack(result)
     elif job.error is not None:
         op.error.CopyFrom(error_status(job.error))
     return op
+
+
+#: Artifacts larger than this are sent by reference (`resource_name`, read with UploadService.Read)
+#: so an operation always fits the 1 MiB message limit.
+INLINE_ARTIFACT_BYTES = 512 * 1024
+
+
+def artifact_message(job_name: str, name: str, content_type: str, data: bytes) -> analysis_pb2.Artifact:
+    if len(data) <= INLINE_ARTIFACT_BYTES:
+        return analysis_pb2.Artifact(name=name, content_type=content_type, data=data, size=len(data))
+    return analysis_pb2.Artifact(
+        name=name, content_type=content_type, size=len(data), resource_name=f"{job_name}/artifacts/{name}"
+    )
 
 
 def analysis_input(msg: analysis_pb2.AnalysisInput) -> AnalysisInput:

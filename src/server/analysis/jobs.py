@@ -65,7 +65,7 @@ class SchedulerConfig:
     lease_ttl: float = 10.0
     retention: float = 24 * 3600.0
     poll_interval: float = 0.25
-    max_input_bytes: int = 16 * 1024 * 1024
+    max_input_bytes: int = 256 * 1024 * 1024  # inline inputs stop at the message limit; uploads go to this
     max_wait: float = 60.0
     # A ReportProgress job whose worker sends nothing for this long fails (DEADLINE_EXCEEDED,
     # reason WORKER_SILENT) instead of showing RUNNING forever: the seed's 30 min of inactivity.

@@ -47,6 +47,7 @@ from .metrics import PromStats
 from .model import Job, JobState, job_id_from_name
 from .scheduler import WORKER_ROLE, Event, Scheduler
 from .settings import AnalysisSettings, load
+from .uploaded import upload_input
 from .work_stream import WorkSession
 
 SERVICE = "realtime.v1.AnalysisService"
@@ -75,6 +76,16 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         """What a SubmitAnalysis request asks to analyse (every way of giving input is resolved here)."""
         if not request.HasField("input"):
             raise invalid_argument("input is required", [("input", "missing")])
+        source = request.input
+        if source.WhichOneof("source") == "upload":  # a large input, uploaded first (uploaded.py)
+            return await upload_input(
+                self._hub.instance_id,
+                owner,
+                source.upload,
+                source.content_type,
+                source.filename,
+                remote=self.scheduler.registry.find(request.analyzer) is None,
+            )
         return analysis_input(request.input)
 
     async def SubmitAnalysis(
@@ -277,7 +288,7 @@ async def _backend(hub: HubContext) -> Backend:
     if hub.settings.broker != "memory":
         from ..broker.factory import create_broker
 
-        broker = create_broker(hub.settings.broker)
+        broker = create_broker(hub.settings.broker, dev_dir=hub.settings.dev_dir)
         try:
             await broker.start()
         except Exception as exc:

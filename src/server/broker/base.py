@@ -1,9 +1,10 @@
 """The broker interface: the one seam through which services share state.
 
-Two engines implement it with the same contract (one contract test suite runs
-against both):
+Three engines implement it with the same contract (one contract test suite runs
+against all three):
 
-- `MemoryBroker` (broker/memory.py): one process, the embedded default.
+- `SqliteBroker` (broker/sqlite.py): one process, durable; the `make run` default.
+- `MemoryBroker` (broker/memory.py): one process, forgets on restart (tests).
 - `RedisBroker` (broker/redis.py): several hub replicas share one Redis.
 
 Services never talk to Redis directly; they ask a `Broker`. Plain Python: no
@@ -15,7 +16,8 @@ Concepts (modelled on centrifuge's Broker / PresenceManager):
 - Every publication in a channel gets the next *offset* (1, 2, 3...) of the
   channel's *epoch*. The epoch is an opaque string that changes when the
   channel's history is lost (memory broker restart, Redis key expiry or
-  flush); offsets from another epoch are void.
+  flush, channel expiry); offsets from another epoch are void. The SQLite
+  engine stores the epoch, so a restart keeps it.
 - Publishing appends to the channel's history and broadcasts to live
   subscribers in ONE atomic step per channel, so offsets have no gaps and
   every subscriber sees publications in offset order.
@@ -23,7 +25,7 @@ Concepts (modelled on centrifuge's Broker / PresenceManager):
   `history_ttl` seconds.
 - Time-dependent behaviour (TTLs, presence expiry, history age) reads the
   broker's injectable clock (`clock`, seconds as float, default `time.time`);
-  tests move a fake clock instead of sleeping. Both engines honour it (the
+  tests move a fake clock instead of sleeping. Every engine honours it (the
   Redis engine passes "now" into its scripts and keeps real key expiry only as
   garbage collection).
 """
@@ -88,6 +90,10 @@ class StreamPosition:
     offset: int
 
 
+#: What a queued publication costs beyond its strings (object headers, the offset, the time...).
+PUBLICATION_OVERHEAD = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """One message in a channel, as stored in history and delivered live."""
@@ -100,6 +106,15 @@ class Publication:
     time: float
     #: Small string metadata travelling with the publication (e.g. title, content type).
     meta: Mapping[str, str] = field(default_factory=dict)
+    #: What it costs in a subscriber's queue (`publication_size`), computed once per publication
+    #: rather than once per subscriber.
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.data) + 2 * (len(self.channel) + len(self.epoch)) + PUBLICATION_OVERHEAD
+        for key, value in self.meta.items():
+            size += len(key) + (len(value) if value.isascii() else len(value.encode()))
+        object.__setattr__(self, "size", size)
 
     @property
     def position(self) -> StreamPosition:
@@ -132,12 +147,20 @@ class PresenceEntry:
     expires_at: float
 
 
+def publication_size(pub: Publication) -> int:
+    """Bytes a publication costs in a subscriber's queue: the whole message as a consumer sends it on
+    (data, every meta string such as a title or body in UTF-8, channel and epoch as they appear in
+    its id and fields, plus PUBLICATION_OVERHEAD), not just `data`."""
+    return pub.size
+
+
 class Subscription:
     """One consumer's live feed of publications from a set of channels.
 
     Created by `Broker.subscribe`. Publications of all its channels arrive in
     one bounded queue, each channel in offset order. The queue is bounded by
-    count (`maxsize`) and by bytes (`max_bytes`); when a publication does not
+    count (`maxsize`) and by bytes (`max_bytes`, counted with `publication_size`:
+    data, meta, channel and epoch); when a publication does not
     fit, the subscription closes with `CLOSED_OVERFLOW` (the consumer must
     recover from history; nothing is silently dropped while it stays open).
     When the broker loses its backing connection every subscription closes with
@@ -242,7 +265,7 @@ class Subscription:
         are handed out first)."""
         if self._items:
             item = self._items.popleft()
-            self._bytes -= len(item.data)
+            self._bytes -= publication_size(item)
             return item
         if self.closed:
             raise SubscriptionClosed(self.closed_reason or CLOSED_BY_CALLER)
@@ -254,6 +277,15 @@ class Subscription:
                 yield await self.get()
             except SubscriptionClosed:
                 return
+
+    def discard(self) -> int:
+        """Drop every queued publication (a consumer cut off for falling behind resumes from history
+        instead, so its queue need not be kept); returns how many were dropped."""
+        dropped = len(self._items)
+        if dropped:
+            self._items = _NO_ITEMS
+        self._bytes = 0
+        return dropped
 
     async def close(self) -> None:
         """Unsubscribe from every channel and end the feed (idempotent)."""
@@ -268,7 +300,7 @@ class Subscription:
         """Called by the engine, on the event loop, for each live publication."""
         if self.closed:
             return
-        size = len(pub.data)
+        size = publication_size(pub)
         if len(self._items) + 1 > self._maxsize or self._bytes + size > self._max_bytes:
             self._close(CLOSED_OVERFLOW)
             return

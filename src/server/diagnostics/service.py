@@ -44,7 +44,7 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
         return diagnostics_pb2.GetServerInfoResponse(
             version=_hub_version(),
             services=list(self._hub.services),
-            broker="memory" if s.broker == "memory" else "redis",
+            broker=self._hub.broker.engine if self._hub.broker is not None else s.broker.partition(":")[0],
             max_message_bytes=s.max_message_bytes,
             rate_limit_per_second=s.rate_limit,
             rate_limit_burst=s.rate_burst,

@@ -25,6 +25,16 @@ class NotificationsConfig:
     open_namespaces: tuple[str, ...] = ("topic",)  # every user reads and publishes these
     history_size: int = 1000  # per channel, for namespaces without their own setting
     history_ttl: float = 24 * 3600.0
+    # One notification (title + body + data + content type), for everyone; the hub's message size
+    # minus 16 KiB caps it further.
+    max_notification_bytes: int = 64 * 1024
+    # Quotas on ordinary users publishing into open namespaces (0 disables one). Counted in the
+    # broker, so they hold across replicas.
+    quota_window: float = 60.0  # the window of user_publish_bytes
+    user_publish_bytes: int = 2 * 1024 * 1024  # bytes one user publishes per window
+    user_channels: int = 50  # channels one user creates (first publication) per history TTL
+    channel_history_bytes: int = 4 * 1024 * 1024  # bytes kept in one channel's history
+    namespace_history_bytes: int = 64 * 1024 * 1024  # bytes kept in an open namespace's history
 
     @classmethod
     def load(

@@ -2,7 +2,10 @@
 
 Tokens arrive as `authorization: Bearer <JWT>` metadata. HS256 (shared secret)
 or RS256 (public key). Required claims: `sub`, `exp`; optional `roles`
-(a list, or a space-separated string), `aud`, `iss`.
+(a list, or a space-separated string), `aud`, `iss`, and `channels` /
+`publish_channels`: notification channels (exact names, or patterns where `*`
+matches any run of characters) the token grants reading / publishing beyond the
+built-in policy (at most 100 entries of at most 255 characters each).
 
 Handlers never parse metadata: they call `current_principal()`.
 """
@@ -32,6 +35,10 @@ class Principal:
     roles: frozenset[str]
     expires_at: float
     issuer: str = ""
+    #: Channel names or `*` patterns the token grants reading / publishing (claims `channels`,
+    #: `publish_channels`).
+    channels: tuple[str, ...] = ()
+    publish_channels: tuple[str, ...] = ()
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -145,7 +152,14 @@ class TokenVerifier:
         if exp + self._leeway <= now:  # pyjwt uses its own clock; ours may be injected
             raise unauthenticated("token expired")
         self._check_lifetime(claims, exp, now)
-        return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
+        return Principal(
+            subject,
+            _roles(claims.get("roles")),
+            exp,
+            str(claims.get("iss") or ""),
+            _channels(claims, "channels"),
+            _channels(claims, "publish_channels"),
+        )
 
     def _check_lifetime(self, claims: dict[str, object], exp: float, now: float) -> None:
         """A token may not live longer than `max_lifetime`: neither as issued (exp - iat) nor
@@ -167,6 +181,26 @@ class TokenVerifier:
 
 
 _NO_ROLES: frozenset[str] = frozenset()  # shared: most callers have no roles, and streams keep theirs
+
+
+MAX_CHANNEL_CLAIMS = 100
+MAX_CHANNEL_CLAIM_LENGTH = 255
+
+
+def _channels(claims: dict[str, object], name: str) -> tuple[str, ...]:
+    raw = claims.get(name)
+    if raw is None:
+        return ()
+    if (
+        not isinstance(raw, list)
+        or len(raw) > MAX_CHANNEL_CLAIMS
+        or not all(isinstance(c, str) and 0 < len(c) <= MAX_CHANNEL_CLAIM_LENGTH for c in raw)
+    ):
+        raise unauthenticated(
+            f"token claim {name!r} must be a list of at most {MAX_CHANNEL_CLAIMS} channel names or "
+            f"patterns of 1..{MAX_CHANNEL_CLAIM_LENGTH} characters"
+        )
+    return tuple(raw)
 
 
 def _roles(raw: object) -> frozenset[str]:

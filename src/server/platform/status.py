@@ -73,6 +73,7 @@ def error_event(err: HubError, command_id: str = "") -> common_pb2.ErrorEvent:
             **dict(err.metadata),
             **({"retry_after_seconds": f"{err.retry_after:.3f}"} if err.retry_after is not None else {}),
             **{f"field:{v.field}": v.description for v in err.violations},
+            **{f"quota:{q.subject}": q.description for q in err.quota},
         },
     )
 

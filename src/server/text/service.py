@@ -27,7 +27,7 @@ from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
 from .config import TextConfig
 from .documents import Change
-from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_hints, check_text
+from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
 from .lexicon import default_lexicon
 from .suggestions import Kind
 
@@ -108,6 +108,11 @@ def to_pb(fix: FixResult) -> text_pb2.TextFix:
             for s in fix.suggestions
         ],
         compute_time=_duration(fix.compute_seconds),
+        decision=text_pb2.LanguageDecision(
+            language=fix.language, confidence=fix.confidence, reason=fix.reason
+        )
+        if fix.reason
+        else None,
     )
 
 
@@ -203,8 +208,9 @@ class TextServicer:
         check_text(request.text, "text")
         ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
+        context = check_context(request.options.context, "options.context")
         text = request.text
-        fix = await self._run(lambda: self._fixer.fix(text, ops, hints), len(text))
+        fix = await self._run(lambda: self._fixer.fix(text, ops, hints, context=context), len(text))
         self._computed["FixText"].inc()
         return wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
 
@@ -217,6 +223,7 @@ class TextServicer:
             )
         default_ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
+        context = check_context(request.options.context, "options.context")
         plans: list[Plan | HubError] = []
         for i, item in enumerate(items):
             try:
@@ -226,7 +233,7 @@ class TextServicer:
             except HubError as err:  # this item's own error; one bad item never fails the batch
                 plans.append(err)
         valid = [plan for plan in plans if not isinstance(plan, HubError)]
-        fixes = await self._fix_batch(valid, hints)
+        fixes = await self._fix_batch(valid, hints, context)
         done = iter(fixes)
         results = [
             wire.batch_result(item.id, error=error_event(plan, item.id).SerializeToString())
@@ -237,21 +244,23 @@ class TextServicer:
         self._computed["FixTextBatch"].inc(len(items))
         return wire.batch_response(results)  # FixTextBatchResponse, hand-encoded (see wire.py)
 
-    async def _fix_batch(self, plans: list[Plan], hints: Sequence[str]) -> list[bytes]:
+    async def _fix_batch(
+        self, plans: list[Plan], hints: Sequence[str], context: Sequence[str]
+    ) -> list[bytes]:
         """Each text fixed and encoded as a TextFix: small batches on the loop, big ones in the
         worker processes once they are ready, else on the thread pool."""
         size = sum(len(text) for text, _ in plans)
         if size <= INLINE_CHARS:
             self._batch_runs["inline"].inc()
-            return fix_and_encode(self._fixer, plans, hints)
+            return fix_and_encode(self._fixer, plans, hints, context)
         if self._batches is not None:
-            fixes = await self._batches.fix(plans, hints)
+            fixes = await self._batches.fix(plans, hints, context)
             if fixes is not None:
                 self._batch_runs["processes"].inc()
                 return fixes
         self._batch_runs["threads"].inc()
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, fix_and_encode, self._fixer, plans, hints
+            self._pool, fix_and_encode, self._fixer, plans, hints, context
         )
 
     # --- session ------------------------------------------------------------------------
@@ -318,6 +327,7 @@ class TextServicer:
                 o.document_id,
                 operations=_operations(o.operations, "open.operations"),
                 hints=list(o.options.language_hints),
+                context=list(o.options.context),
                 debounce=_seconds(o.debounce) if o.HasField("debounce") else None,
                 text=o.text,
                 version=o.version,

@@ -185,6 +185,70 @@ test("an analysis job shows its progress over a gRPC-Web stream, then its result
   await shot("analysis");
 });
 
+/** A 24-bit BMP of pseudo-random pixels (fixed seed): incompressible, so its optimized WebP is
+ * larger than the 512 KiB an operation carries inline and comes back through UploadService.Read. */
+function noisyBmp(width: number, height: number, seed: number): Buffer {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const buf = Buffer.alloc(54 + row * height);
+  buf.write("BM", 0, "latin1");
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(54, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(24, 28);
+  buf.writeUInt32LE(row * height, 34);
+  let x = seed >>> 0;
+  for (let i = 54; i < buf.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buf[i] = x & 0xff;
+  }
+  return buf;
+}
+
+test("an image of 4 MB uploads from a browser File in chunks, is optimized, and comes back by Read", async () => {
+  const panel = page.locator("#analysis-panel");
+  if (!services.includes("realtime.v1.AnalysisService") || !services.includes("realtime.v1.UploadService")) {
+    assert.equal(await panel.isVisible(), services.includes("realtime.v1.AnalysisService"));
+    return;
+  }
+  const bmp = noisyBmp(1400, 1000, 12345);
+  console.log(`noisy BMP 1400x1000 seed 12345: ${bmp.length} bytes`);
+  await page.locator("#analysis-analyzer").selectOption("image.optimize");
+  await page.locator("#analysis-file").setInputFiles({ name: "noise.bmp", mimeType: "image/bmp", buffer: bmp });
+  // Far above one message, yet no blocker: the image goes as an upload.
+  assert.equal(await page.locator("#analysis-hint").textContent(), "");
+  // Remember whether an upload row with a progress bar ever appeared (it is removed once the job runs).
+  await page.evaluate(() => {
+    const w = window as unknown as { sawUpload: boolean };
+    w.sawUpload = false;
+    new MutationObserver(() => {
+      if (document.querySelector("#analysis-jobs li.upload progress")) w.sawUpload = true;
+    }).observe(document.getElementById("analysis-jobs")!, { childList: true, subtree: true });
+  });
+  await panel.getByRole("button", { name: "Analyze", exact: true }).click();
+  const job = page.locator("#analysis-jobs li", { hasText: "image.optimize: noise.bmp" }).first();
+  await job.getByText("done 100%").waitFor({ timeout: 60_000 });
+  assert.equal(await page.evaluate(() => (window as unknown as { sawUpload: boolean }).sawUpload), true);
+  // The optimized image is over 512 KiB: it comes by reference, is read back, shown and offered.
+  const link = job.locator("a.artifact");
+  await link.waitFor({ timeout: WAIT });
+  const bytes = Number(await link.getAttribute("data-bytes"));
+  assert.ok(bytes > 512 * 1024, `optimized ${bytes} bytes`);
+  assert.match((await link.getAttribute("href")) ?? "", /^data:image\//);
+  const img = job.locator(".result img");
+  await page.waitForFunction((el) => (el as HTMLImageElement).complete, await img.elementHandle(), { timeout: WAIT });
+  assert.equal(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth), 1400);
+  assert.match((await job.locator(".result").textContent()) ?? "", /Original bytes4(\.\d)? MiB/);
+  // The upload row goes once the job runs: only the job is left.
+  assert.equal(await page.locator("#analysis-jobs li.upload").count(), 0);
+  await page.locator("#analysis-analyzer").selectOption("text.inspect");
+  await shot("upload");
+});
+
 test("the shared notes board applies notes through the sequencer, live", async () => {
   const panel = page.locator("#collab-panel");
   if (!services.includes("realtime.v1.CollaborationService")) {

@@ -182,6 +182,43 @@ async def test_byte_bound_overflows(broker: Broker) -> None:
             await sub.get()
 
 
+async def test_byte_bound_counts_the_whole_publication(broker: Broker) -> None:
+    """A title or body in meta costs queue bytes as much as data does: 2,000 publications of
+    8 KB bodies and no data must not fit a 64 KB queue."""
+    sub, probe = broker.subscribe(max_bytes=64 * 1024, maxsize=10_000), broker.subscribe(maxsize=10_000)
+    await sub.add("c")
+    await probe.add("c")
+    body = "b" * 8 * 1024
+    for _ in range(20):
+        await broker.publish("c", b"", meta={"b": body})
+    async with asyncio.timeout(5):
+        for _ in range(20):
+            await probe.get()
+        got = 0
+        with pytest.raises(SubscriptionClosed) as info:
+            while True:
+                await sub.get()
+                got += 1
+    assert info.value.reason == CLOSED_OVERFLOW and 0 < got < 8
+    await probe.close()
+
+
+async def test_discard_drops_the_queue_of_a_closed_subscription(broker: Broker) -> None:
+    sub, probe = broker.subscribe(max_bytes=4000), broker.subscribe()
+    await sub.add("c")
+    await probe.add("c")
+    for _ in range(5):
+        await broker.publish("c", b"z" * 1000)
+    async with asyncio.timeout(5):
+        for _ in range(5):
+            await probe.get()  # handed to every local subscriber by now
+    await probe.close()
+    assert sub.closed and sub.queued > 0 and sub.discard() > 0
+    assert sub.queued == 0 and sub.queued_bytes == 0
+    with pytest.raises(SubscriptionClosed):
+        sub.get_nowait()
+
+
 async def test_subscribe_during_publish_loses_and_duplicates_nothing(broker: Broker) -> None:
     """Subscribe first, then read history, then merge: exactly 1..N whatever the timing."""
     total = 300

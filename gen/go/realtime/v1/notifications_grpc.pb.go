@@ -25,6 +25,15 @@ type NotificationServiceClient interface {
 	// SLOW_CONSUMER; a lost broker ends it with UNAVAILABLE: in both cases
 	// reconnect and resume from the last offset received.
 	Subscribe(ctx context.Context, opts ...grpc.CallOption) (NotificationService_SubscribeClient, error)
+	// Listen is the one-way form of Subscribe, for browsers (SSE through the
+	// gateway, gRPC-Web) and back ends: the channels and positions are given
+	// once, with the same recovery semantics (a `subscribed` event per channel,
+	// then its missed publications or `recovered = false` with the reason),
+	// then live notifications. No automatic channels: list `general` or
+	// `user:{sub}` to receive them. A channel the caller may not read fails the
+	// call with PERMISSION_DENIED. Slow consumers and a lost broker end it as
+	// Subscribe does; resume from the last positions received.
+	Listen(ctx context.Context, in *ListenRequest, opts ...grpc.CallOption) (NotificationService_ListenClient, error)
 	// Publish sends one notification to a channel's subscribers and history.
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
 	// ListNotifications pages through history, newest first.
@@ -71,6 +80,38 @@ func (x *notificationServiceSubscribeClient) Send(m *SubscribeRequest) error {
 
 func (x *notificationServiceSubscribeClient) Recv() (*SubscribeResponse, error) {
 	m := new(SubscribeResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *notificationServiceClient) Listen(ctx context.Context, in *ListenRequest, opts ...grpc.CallOption) (NotificationService_ListenClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_NotificationService_serviceDesc.Streams[1], "/realtime.v1.NotificationService/Listen", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &notificationServiceListenClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type NotificationService_ListenClient interface {
+	Recv() (*ListenResponse, error)
+	grpc.ClientStream
+}
+
+type notificationServiceListenClient struct {
+	grpc.ClientStream
+}
+
+func (x *notificationServiceListenClient) Recv() (*ListenResponse, error) {
+	m := new(ListenResponse)
 	if err := x.ClientStream.RecvMsg(m); err != nil {
 		return nil, err
 	}
@@ -134,6 +175,15 @@ type NotificationServiceServer interface {
 	// SLOW_CONSUMER; a lost broker ends it with UNAVAILABLE: in both cases
 	// reconnect and resume from the last offset received.
 	Subscribe(NotificationService_SubscribeServer) error
+	// Listen is the one-way form of Subscribe, for browsers (SSE through the
+	// gateway, gRPC-Web) and back ends: the channels and positions are given
+	// once, with the same recovery semantics (a `subscribed` event per channel,
+	// then its missed publications or `recovered = false` with the reason),
+	// then live notifications. No automatic channels: list `general` or
+	// `user:{sub}` to receive them. A channel the caller may not read fails the
+	// call with PERMISSION_DENIED. Slow consumers and a lost broker end it as
+	// Subscribe does; resume from the last positions received.
+	Listen(*ListenRequest, NotificationService_ListenServer) error
 	// Publish sends one notification to a channel's subscribers and history.
 	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
 	// ListNotifications pages through history, newest first.
@@ -154,6 +204,9 @@ type UnimplementedNotificationServiceServer struct {
 
 func (UnimplementedNotificationServiceServer) Subscribe(NotificationService_SubscribeServer) error {
 	return status.Errorf(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedNotificationServiceServer) Listen(*ListenRequest, NotificationService_ListenServer) error {
+	return status.Errorf(codes.Unimplemented, "method Listen not implemented")
 }
 func (UnimplementedNotificationServiceServer) Publish(context.Context, *PublishRequest) (*PublishResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Publish not implemented")
@@ -207,6 +260,27 @@ func (x *notificationServiceSubscribeServer) Recv() (*SubscribeRequest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+func _NotificationService_Listen_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListenRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NotificationServiceServer).Listen(m, &notificationServiceListenServer{stream})
+}
+
+type NotificationService_ListenServer interface {
+	Send(*ListenResponse) error
+	grpc.ServerStream
+}
+
+type notificationServiceListenServer struct {
+	grpc.ServerStream
+}
+
+func (x *notificationServiceListenServer) Send(m *ListenResponse) error {
+	return x.ServerStream.SendMsg(m)
 }
 
 func _NotificationService_Publish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -330,6 +404,11 @@ var _NotificationService_serviceDesc = grpc.ServiceDesc{
 			Handler:       _NotificationService_Subscribe_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Listen",
+			Handler:       _NotificationService_Listen_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "realtime/v1/notifications.proto",

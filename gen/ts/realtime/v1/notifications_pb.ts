@@ -41,7 +41,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file realtime/v1/notifications.proto.
  */
 export const file_realtime_v1_notifications: GenFile = /*@__PURE__*/
-  fileDesc("Ch9yZWFsdGltZS92MS9ub3RpZmljYXRpb25zLnByb3RvEgtyZWFsdGltZS52MSKVAgoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB2NoYW5uZWwYAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgFIAEoCRIMCgRib2R5GAYgASgJEgwKBGRhdGEYByABKAwSFAoMY29udGVudF90eXBlGAggASgJEi0KBWxldmVsGAkgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSDAoEcmVhZBgKIAEoCBIRCglwdWJsaXNoZXIYCyABKAki8gEKEFN1YnNjcmliZVJlcXVlc3QSCgoCaWQYASABKAkSMgoJc3Vic2NyaWJlGAIgASgLMh0ucmVhbHRpbWUudjEuU3Vic2NyaWJlQ29tbWFuZEgAEjYKC3Vuc3Vic2NyaWJlGAMgASgLMh8ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVDb21tYW5kSAASMQoJbWFya19yZWFkGAQgASgLMhwucmVhbHRpbWUudjEuTWFya1JlYWRDb21tYW5kSAASKAoEcGluZxgFIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCJPChBTdWJzY3JpYmVDb21tYW5kEg8KB2NoYW5uZWwYASABKAkSKgoFc2luY2UYAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbiIlChJVbnN1YnNjcmliZUNvbW1hbmQSDwoHY2hhbm5lbBgBIAEoCSIrCg9NYXJrUmVhZENvbW1hbmQSGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCSKJAwoRU3Vic2NyaWJlUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIyCgpzdWJzY3JpYmVkGAIgASgLMhwucmVhbHRpbWUudjEuU3Vic2NyaWJlZEV2ZW50SAASMQoMbm90aWZpY2F0aW9uGAMgASgLMhkucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uSAASNgoMdW5zdWJzY3JpYmVkGAQgASgLMh4ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVkRXZlbnRIABIzCgttYXJrZWRfcmVhZBgFIAEoCzIcLnJlYWx0aW1lLnYxLk1hcmtlZFJlYWRFdmVudEgAEiYKBHBvbmcYBiABKAsyFi5yZWFsdGltZS52MS5Qb25nRXZlbnRIABIoCgVlcnJvchgHIAEoCzIXLnJlYWx0aW1lLnYxLkVycm9yRXZlbnRIABIxCgpnb2luZ19hd2F5GAggASgLMhsucmVhbHRpbWUudjEuR29pbmdBd2F5RXZlbnRIAEIHCgVldmVudCJ1Cg9TdWJzY3JpYmVkRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRItCghwb3NpdGlvbhgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEg8KB3Jlc3VtZWQYAyABKAgSEQoJcmVjb3ZlcmVkGAQgASgIIlQKEVVuc3Vic2NyaWJlZEV2ZW50Eg8KB2NoYW5uZWwYASABKAkSLgoGcmVhc29uGAIgASgOMh4ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVSZWFzb24iJQoPTWFya2VkUmVhZEV2ZW50EhIKCm5ld2x5X3JlYWQYASABKAUipQEKDlB1Ymxpc2hSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEYm9keRgDIAEoCRIMCgRkYXRhGAQgASgMEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRItCgVsZXZlbBgGIAEoDjIeLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkxldmVsEhIKCnJlcXVlc3RfaWQYByABKAkiXwoPUHVibGlzaFJlc3BvbnNlEgoKAmlkGAEgASgJEi0KCHBvc2l0aW9uGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEQoJZHVwbGljYXRlGAMgASgIImcKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIPCgdjaGFubmVsGAEgASgJEhMKC3VucmVhZF9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImYKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USMAoNbm90aWZpY2F0aW9ucxgBIAMoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoPTWFya1JlYWRSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiJgoQTWFya1JlYWRSZXNwb25zZRISCgpuZXdseV9yZWFkGAEgASgFIikKFkdldENoYW5uZWxTdGF0c1JlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCSK3AQoXR2V0Q2hhbm5lbFN0YXRzUmVzcG9uc2USDwoHY2hhbm5lbBgBIAEoCRITCgtzdWJzY3JpYmVycxgCIAEoAxIPCgdwcmVzZW50GAMgASgDEiAKGHB1YmxpY2F0aW9uc19sYXN0X21pbnV0ZRgEIAEoAxIUCgxoaXN0b3J5X3NpemUYBSABKAMSLQoIcG9zaXRpb24YBiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbiIlChJHZXRQcmVzZW5jZVJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCSJJChNHZXRQcmVzZW5jZVJlc3BvbnNlEjIKB2VudHJpZXMYASADKAsyIS5yZWFsdGltZS52MS5DaGFubmVsUHJlc2VuY2VFbnRyeSJqChRDaGFubmVsUHJlc2VuY2VFbnRyeRIRCgljbGllbnRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqyAQoRTm90aWZpY2F0aW9uTGV2ZWwSIgoeTk9USUZJQ0FUSU9OX0xFVkVMX1VOU1BFQ0lGSUVEEAASGwoXTk9USUZJQ0FUSU9OX0xFVkVMX0lORk8QARIeChpOT1RJRklDQVRJT05fTEVWRUxfU1VDQ0VTUxACEh4KGk5PVElGSUNBVElPTl9MRVZFTF9XQVJOSU5HEAMSHAoYTk9USUZJQ0FUSU9OX0xFVkVMX0VSUk9SEAQqdQoRVW5zdWJzY3JpYmVSZWFzb24SIgoeVU5TVUJTQ1JJQkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZVU5TVUJTQ1JJQkVfUkVBU09OX0NMSUVOVBABEh0KGVVOU1VCU0NSSUJFX1JFQVNPTl9TRVJWRVIQAjKIBAoTTm90aWZpY2F0aW9uU2VydmljZRJOCglTdWJzY3JpYmUSHS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh4ucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UoATABEkQKB1B1Ymxpc2gSGy5yZWFsdGltZS52MS5QdWJsaXNoUmVxdWVzdBocLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXNwb25zZRJiChFMaXN0Tm90aWZpY2F0aW9ucxIlLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBomLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USRwoITWFya1JlYWQSHC5yZWFsdGltZS52MS5NYXJrUmVhZFJlcXVlc3QaHS5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKD0dldENoYW5uZWxTdGF0cxIjLnJlYWx0aW1lLnYxLkdldENoYW5uZWxTdGF0c1JlcXVlc3QaJC5yZWFsdGltZS52MS5HZXRDaGFubmVsU3RhdHNSZXNwb25zZRJQCgtHZXRQcmVzZW5jZRIfLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVzcG9uc2VCeAoTZGV2LnJlYWx0aW1lLmh1Yi52MVABWi5yZWFsdGltZS5kZXYvaHViL2dlbi9nby9yZWFsdGltZS92MTtyZWFsdGltZXYxogIDUlRWqgILUmVhbHRpbWUuVjHKAgtSZWFsdGltZVxWMeoCDFJlYWx0aW1lOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp, file_realtime_v1_common]);
+  fileDesc("Ch9yZWFsdGltZS92MS9ub3RpZmljYXRpb25zLnByb3RvEgtyZWFsdGltZS52MSKVAgoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB2NoYW5uZWwYAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgFIAEoCRIMCgRib2R5GAYgASgJEgwKBGRhdGEYByABKAwSFAoMY29udGVudF90eXBlGAggASgJEi0KBWxldmVsGAkgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSDAoEcmVhZBgKIAEoCBIRCglwdWJsaXNoZXIYCyABKAki8gEKEFN1YnNjcmliZVJlcXVlc3QSCgoCaWQYASABKAkSMgoJc3Vic2NyaWJlGAIgASgLMh0ucmVhbHRpbWUudjEuU3Vic2NyaWJlQ29tbWFuZEgAEjYKC3Vuc3Vic2NyaWJlGAMgASgLMh8ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVDb21tYW5kSAASMQoJbWFya19yZWFkGAQgASgLMhwucmVhbHRpbWUudjEuTWFya1JlYWRDb21tYW5kSAASKAoEcGluZxgFIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCJjChBTdWJzY3JpYmVDb21tYW5kEg8KB2NoYW5uZWwYASABKAkSKgoFc2luY2UYAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhISCgpqb2luX2xlYXZlGAMgASgIIiUKElVuc3Vic2NyaWJlQ29tbWFuZBIPCgdjaGFubmVsGAEgASgJIisKD01hcmtSZWFkQ29tbWFuZBIYChBub3RpZmljYXRpb25faWRzGAEgAygJIrkDChFTdWJzY3JpYmVSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEjIKCnN1YnNjcmliZWQYAiABKAsyHC5yZWFsdGltZS52MS5TdWJzY3JpYmVkRXZlbnRIABIxCgxub3RpZmljYXRpb24YAyABKAsyGS5yZWFsdGltZS52MS5Ob3RpZmljYXRpb25IABI2Cgx1bnN1YnNjcmliZWQYBCABKAsyHi5yZWFsdGltZS52MS5VbnN1YnNjcmliZWRFdmVudEgAEjMKC21hcmtlZF9yZWFkGAUgASgLMhwucmVhbHRpbWUudjEuTWFya2VkUmVhZEV2ZW50SAASJgoEcG9uZxgGIAEoCzIWLnJlYWx0aW1lLnYxLlBvbmdFdmVudEgAEigKBWVycm9yGAcgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAEjEKCmdvaW5nX2F3YXkYCCABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAEi4KCHByZXNlbmNlGAkgASgLMhoucmVhbHRpbWUudjEuUHJlc2VuY2VFdmVudEgAQgcKBWV2ZW50ImkKDUxpc3RlblJlcXVlc3QSLAoIY2hhbm5lbHMYASADKAsyGi5yZWFsdGltZS52MS5MaXN0ZW5DaGFubmVsEioKBXNpbmNlGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24iYAoNTGlzdGVuQ2hhbm5lbBIPCgdjaGFubmVsGAEgASgJEioKBXNpbmNlGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEgoKam9pbl9sZWF2ZRgDIAEoCCLjAQoOTGlzdGVuUmVzcG9uc2USMgoKc3Vic2NyaWJlZBgBIAEoCzIcLnJlYWx0aW1lLnYxLlN1YnNjcmliZWRFdmVudEgAEjEKDG5vdGlmaWNhdGlvbhgCIAEoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkgAEi4KCHByZXNlbmNlGAMgASgLMhoucmVhbHRpbWUudjEuUHJlc2VuY2VFdmVudEgAEjEKCmdvaW5nX2F3YXkYBCABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAQgcKBWV2ZW50IrQBCg9TdWJzY3JpYmVkRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRItCghwb3NpdGlvbhgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEg8KB3Jlc3VtZWQYAyABKAgSEQoJcmVjb3ZlcmVkGAQgASgIEj0KFG5vdF9yZWNvdmVyZWRfcmVhc29uGAUgASgOMh8ucmVhbHRpbWUudjEuTm90UmVjb3ZlcmVkUmVhc29uInEKDVByZXNlbmNlRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRIrCgZjaGFuZ2UYAiABKA4yGy5yZWFsdGltZS52MS5QcmVzZW5jZUNoYW5nZRIRCgljbGllbnRfaWQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCSJUChFVbnN1YnNjcmliZWRFdmVudBIPCgdjaGFubmVsGAEgASgJEi4KBnJlYXNvbhgCIAEoDjIeLnJlYWx0aW1lLnYxLlVuc3Vic2NyaWJlUmVhc29uIlMKD01hcmtlZFJlYWRFdmVudBISCgpuZXdseV9yZWFkGAEgASgFEiwKB3Jlc3VsdHMYAiADKAsyGy5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3VsdCJrCg5NYXJrUmVhZFJlc3VsdBIXCg9ub3RpZmljYXRpb25faWQYASABKAkSKwoGc3RhdHVzGAIgASgOMhsucmVhbHRpbWUudjEuTWFya1JlYWRTdGF0dXMSEwoLZGVzY3JpcHRpb24YAyABKAkipQEKDlB1Ymxpc2hSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEYm9keRgDIAEoCRIMCgRkYXRhGAQgASgMEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRItCgVsZXZlbBgGIAEoDjIeLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkxldmVsEhIKCnJlcXVlc3RfaWQYByABKAkiXwoPUHVibGlzaFJlc3BvbnNlEgoKAmlkGAEgASgJEi0KCHBvc2l0aW9uGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEQoJZHVwbGljYXRlGAMgASgIImcKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIPCgdjaGFubmVsGAEgASgJEhMKC3VucmVhZF9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImYKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USMAoNbm90aWZpY2F0aW9ucxgBIAMoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoPTWFya1JlYWRSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiVAoQTWFya1JlYWRSZXNwb25zZRISCgpuZXdseV9yZWFkGAEgASgFEiwKB3Jlc3VsdHMYAiADKAsyGy5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3VsdCIpChZHZXRDaGFubmVsU3RhdHNSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkitwEKF0dldENoYW5uZWxTdGF0c1Jlc3BvbnNlEg8KB2NoYW5uZWwYASABKAkSEwoLc3Vic2NyaWJlcnMYAiABKAMSDwoHcHJlc2VudBgDIAEoAxIgChhwdWJsaWNhdGlvbnNfbGFzdF9taW51dGUYBCABKAMSFAoMaGlzdG9yeV9zaXplGAUgASgDEi0KCHBvc2l0aW9uGAYgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24iJQoSR2V0UHJlc2VuY2VSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkiSQoTR2V0UHJlc2VuY2VSZXNwb25zZRIyCgdlbnRyaWVzGAEgAygLMiEucmVhbHRpbWUudjEuQ2hhbm5lbFByZXNlbmNlRW50cnkiagoUQ2hhbm5lbFByZXNlbmNlRW50cnkSEQoJY2xpZW50X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqsgEKEU5vdGlmaWNhdGlvbkxldmVsEiIKHk5PVElGSUNBVElPTl9MRVZFTF9VTlNQRUNJRklFRBAAEhsKF05PVElGSUNBVElPTl9MRVZFTF9JTkZPEAESHgoaTk9USUZJQ0FUSU9OX0xFVkVMX1NVQ0NFU1MQAhIeChpOT1RJRklDQVRJT05fTEVWRUxfV0FSTklORxADEhwKGE5PVElGSUNBVElPTl9MRVZFTF9FUlJPUhAEKrQBChJOb3RSZWNvdmVyZWRSZWFzb24SJAogTk9UX1JFQ09WRVJFRF9SRUFTT05fVU5TUEVDSUZJRUQQABImCiJOT1RfUkVDT1ZFUkVEX1JFQVNPTl9FUE9DSF9DSEFOR0VEEAESKQolTk9UX1JFQ09WRVJFRF9SRUFTT05fSElTVE9SWV9FWENFRURFRBACEiUKIU5PVF9SRUNPVkVSRURfUkVBU09OX09GRlNFVF9BSEVBRBADKmYKDlByZXNlbmNlQ2hhbmdlEh8KG1BSRVNFTkNFX0NIQU5HRV9VTlNQRUNJRklFRBAAEhgKFFBSRVNFTkNFX0NIQU5HRV9KT0lOEAESGQoVUFJFU0VOQ0VfQ0hBTkdFX0xFQVZFEAIqdQoRVW5zdWJzY3JpYmVSZWFzb24SIgoeVU5TVUJTQ1JJQkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZVU5TVUJTQ1JJQkVfUkVBU09OX0NMSUVOVBABEh0KGVVOU1VCU0NSSUJFX1JFQVNPTl9TRVJWRVIQAirbAQoOTWFya1JlYWRTdGF0dXMSIAocTUFSS19SRUFEX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF01BUktfUkVBRF9TVEFUVVNfTUFSS0VEEAESIQodTUFSS19SRUFEX1NUQVRVU19BTFJFQURZX1JFQUQQAhIfChtNQVJLX1JFQURfU1RBVFVTX0lOVkFMSURfSUQQAxIeChpNQVJLX1JFQURfU1RBVFVTX05PVF9GT1VORBAEEiYKIk1BUktfUkVBRF9TVEFUVVNfUEVSTUlTU0lPTl9ERU5JRUQQBTLNBAoTTm90aWZpY2F0aW9uU2VydmljZRJOCglTdWJzY3JpYmUSHS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh4ucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UoATABEkMKBkxpc3RlbhIaLnJlYWx0aW1lLnYxLkxpc3RlblJlcXVlc3QaGy5yZWFsdGltZS52MS5MaXN0ZW5SZXNwb25zZTABEkQKB1B1Ymxpc2gSGy5yZWFsdGltZS52MS5QdWJsaXNoUmVxdWVzdBocLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXNwb25zZRJiChFMaXN0Tm90aWZpY2F0aW9ucxIlLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBomLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USRwoITWFya1JlYWQSHC5yZWFsdGltZS52MS5NYXJrUmVhZFJlcXVlc3QaHS5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKD0dldENoYW5uZWxTdGF0cxIjLnJlYWx0aW1lLnYxLkdldENoYW5uZWxTdGF0c1JlcXVlc3QaJC5yZWFsdGltZS52MS5HZXRDaGFubmVsU3RhdHNSZXNwb25zZRJQCgtHZXRQcmVzZW5jZRIfLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVzcG9uc2VCeAoTZGV2LnJlYWx0aW1lLmh1Yi52MVABWi5yZWFsdGltZS5kZXYvaHViL2dlbi9nby9yZWFsdGltZS92MTtyZWFsdGltZXYxogIDUlRWqgILUmVhbHRpbWUuVjHKAgtSZWFsdGltZVxWMeoCDFJlYWx0aW1lOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp, file_realtime_v1_common]);
 
 /**
  * Notification is one publication in a channel.
@@ -217,6 +217,15 @@ export type SubscribeCommand = Message<"realtime.v1.SubscribeCommand"> & {
    * @generated from field: realtime.v1.StreamPosition since = 2;
    */
   since?: StreamPosition | undefined;
+
+  /**
+   * Also receive `presence` events when a connection joins or leaves the
+   * channel (on any replica), as Centrifugo's `join_leave`. Only for channels
+   * that track presence (not `general`, `user:*` or `system:*`).
+   *
+   * @generated from field: bool join_leave = 3;
+   */
+  joinLeave: boolean;
 };
 
 /**
@@ -342,6 +351,14 @@ export type SubscribeResponse = Message<"realtime.v1.SubscribeResponse"> & {
      */
     value: GoingAwayEvent;
     case: "goingAway";
+  } | {
+    /**
+     * A connection joined or left a channel subscribed with `join_leave`.
+     *
+     * @generated from field: realtime.v1.PresenceEvent presence = 9;
+     */
+    value: PresenceEvent;
+    case: "presence";
   } | { case: undefined; value?: undefined };
 };
 
@@ -351,6 +368,124 @@ export type SubscribeResponse = Message<"realtime.v1.SubscribeResponse"> & {
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
   messageDesc(file_realtime_v1_notifications, 5);
+
+/**
+ * ListenRequest names the channels of a one-way notification stream.
+ *
+ * @generated from message realtime.v1.ListenRequest
+ */
+export type ListenRequest = Message<"realtime.v1.ListenRequest"> & {
+  /**
+   * The channels (at least one, at most 100 per user), each optionally resumed.
+   *
+   * @generated from field: repeated realtime.v1.ListenChannel channels = 1;
+   */
+  channels: ListenChannel[];
+
+  /**
+   * With exactly one channel: resume it after this position (overrides
+   * `channels[0].since`). The SSE gateway sets it from `Last-Event-ID`, so a
+   * reconnecting EventSource resumes where it stopped.
+   *
+   * @generated from field: realtime.v1.StreamPosition since = 2;
+   */
+  since?: StreamPosition | undefined;
+};
+
+/**
+ * Describes the message realtime.v1.ListenRequest.
+ * Use `create(ListenRequestSchema)` to create a new message.
+ */
+export const ListenRequestSchema: GenMessage<ListenRequest> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 6);
+
+/**
+ * ListenChannel is one channel of a Listen call.
+ *
+ * @generated from message realtime.v1.ListenChannel
+ */
+export type ListenChannel = Message<"realtime.v1.ListenChannel"> & {
+  /**
+   * The channel, e.g. "topic:news".
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * Resume after this position (as SubscribeCommand.since); unset: only new publications.
+   *
+   * @generated from field: realtime.v1.StreamPosition since = 2;
+   */
+  since?: StreamPosition | undefined;
+
+  /**
+   * Also receive join/leave `presence` events of the channel.
+   *
+   * @generated from field: bool join_leave = 3;
+   */
+  joinLeave: boolean;
+};
+
+/**
+ * Describes the message realtime.v1.ListenChannel.
+ * Use `create(ListenChannelSchema)` to create a new message.
+ */
+export const ListenChannelSchema: GenMessage<ListenChannel> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 7);
+
+/**
+ * ListenResponse is one event of a Listen stream.
+ *
+ * @generated from message realtime.v1.ListenResponse
+ */
+export type ListenResponse = Message<"realtime.v1.ListenResponse"> & {
+  /**
+   * The event.
+   *
+   * @generated from oneof realtime.v1.ListenResponse.event
+   */
+  event: {
+    /**
+     * A channel subscription started (one per channel, before its notifications).
+     *
+     * @generated from field: realtime.v1.SubscribedEvent subscribed = 1;
+     */
+    value: SubscribedEvent;
+    case: "subscribed";
+  } | {
+    /**
+     * A notification (live, or replayed after a resume).
+     *
+     * @generated from field: realtime.v1.Notification notification = 2;
+     */
+    value: Notification;
+    case: "notification";
+  } | {
+    /**
+     * A connection joined or left a channel listened to with `join_leave`.
+     *
+     * @generated from field: realtime.v1.PresenceEvent presence = 3;
+     */
+    value: PresenceEvent;
+    case: "presence";
+  } | {
+    /**
+     * The server is shutting down; listen again (on another replica) from the last positions.
+     *
+     * @generated from field: realtime.v1.GoingAwayEvent going_away = 4;
+     */
+    value: GoingAwayEvent;
+    case: "goingAway";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message realtime.v1.ListenResponse.
+ * Use `create(ListenResponseSchema)` to create a new message.
+ */
+export const ListenResponseSchema: GenMessage<ListenResponse> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 8);
 
 /**
  * SubscribedEvent confirms a subscription.
@@ -386,6 +521,13 @@ export type SubscribedEvent = Message<"realtime.v1.SubscribedEvent"> & {
    * @generated from field: bool recovered = 4;
    */
   recovered: boolean;
+
+  /**
+   * With `resumed` and not `recovered`: why not.
+   *
+   * @generated from field: realtime.v1.NotRecoveredReason not_recovered_reason = 5;
+   */
+  notRecoveredReason: NotRecoveredReason;
 };
 
 /**
@@ -393,7 +535,49 @@ export type SubscribedEvent = Message<"realtime.v1.SubscribedEvent"> & {
  * Use `create(SubscribedEventSchema)` to create a new message.
  */
 export const SubscribedEventSchema: GenMessage<SubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 6);
+  messageDesc(file_realtime_v1_notifications, 9);
+
+/**
+ * PresenceEvent reports a connection joining or leaving a channel.
+ *
+ * @generated from message realtime.v1.PresenceEvent
+ */
+export type PresenceEvent = Message<"realtime.v1.PresenceEvent"> & {
+  /**
+   * The channel.
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * Joined or left.
+   *
+   * @generated from field: realtime.v1.PresenceChange change = 2;
+   */
+  change: PresenceChange;
+
+  /**
+   * The connection's id (one per stream), as in `ChannelPresenceEntry.client_id`.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * The connection's user id.
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message realtime.v1.PresenceEvent.
+ * Use `create(PresenceEventSchema)` to create a new message.
+ */
+export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 10);
 
 /**
  * UnsubscribedEvent confirms that a channel is no longer received.
@@ -421,7 +605,7 @@ export type UnsubscribedEvent = Message<"realtime.v1.UnsubscribedEvent"> & {
  * Use `create(UnsubscribedEventSchema)` to create a new message.
  */
 export const UnsubscribedEventSchema: GenMessage<UnsubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 7);
+  messageDesc(file_realtime_v1_notifications, 11);
 
 /**
  * MarkedReadEvent answers a `mark_read` command.
@@ -435,6 +619,13 @@ export type MarkedReadEvent = Message<"realtime.v1.MarkedReadEvent"> & {
    * @generated from field: int32 newly_read = 1;
    */
   newlyRead: number;
+
+  /**
+   * One result per id, in the order given.
+   *
+   * @generated from field: repeated realtime.v1.MarkReadResult results = 2;
+   */
+  results: MarkReadResult[];
 };
 
 /**
@@ -442,7 +633,42 @@ export type MarkedReadEvent = Message<"realtime.v1.MarkedReadEvent"> & {
  * Use `create(MarkedReadEventSchema)` to create a new message.
  */
 export const MarkedReadEventSchema: GenMessage<MarkedReadEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 8);
+  messageDesc(file_realtime_v1_notifications, 12);
+
+/**
+ * MarkReadResult is the outcome for one id; one bad id never fails the others.
+ *
+ * @generated from message realtime.v1.MarkReadResult
+ */
+export type MarkReadResult = Message<"realtime.v1.MarkReadResult"> & {
+  /**
+   * The id as given.
+   *
+   * @generated from field: string notification_id = 1;
+   */
+  notificationId: string;
+
+  /**
+   * What happened.
+   *
+   * @generated from field: realtime.v1.MarkReadStatus status = 2;
+   */
+  status: MarkReadStatus;
+
+  /**
+   * Why, for a refused id.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message realtime.v1.MarkReadResult.
+ * Use `create(MarkReadResultSchema)` to create a new message.
+ */
+export const MarkReadResultSchema: GenMessage<MarkReadResult> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 13);
 
 /**
  * PublishRequest publishes one notification.
@@ -472,7 +698,7 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
   body: string;
 
   /**
-   * Application data (title, body and data together at most the hub's message size minus 16 KiB).
+   * Application data (title, body, data and content type together at most 64 KiB by default).
    *
    * @generated from field: bytes data = 4;
    */
@@ -495,7 +721,8 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
   /**
    * Optional idempotency key (at most 128 characters): a retried publish with
    * the same key in the same channel within 5 minutes is not delivered twice
-   * and returns the first publication's id and position.
+   * and returns the first publication's id and position. The same key with a
+   * different notification is FAILED_PRECONDITION, reason IDEMPOTENCY_KEY_REUSED.
    *
    * @generated from field: string request_id = 7;
    */
@@ -507,7 +734,7 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 9);
+  messageDesc(file_realtime_v1_notifications, 14);
 
 /**
  * PublishResponse identifies the publication.
@@ -542,7 +769,7 @@ export type PublishResponse = Message<"realtime.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 10);
+  messageDesc(file_realtime_v1_notifications, 15);
 
 /**
  * ListNotificationsRequest asks for a page of history.
@@ -584,7 +811,7 @@ export type ListNotificationsRequest = Message<"realtime.v1.ListNotificationsReq
  * Use `create(ListNotificationsRequestSchema)` to create a new message.
  */
 export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 11);
+  messageDesc(file_realtime_v1_notifications, 16);
 
 /**
  * ListNotificationsResponse is one page, newest first.
@@ -612,7 +839,7 @@ export type ListNotificationsResponse = Message<"realtime.v1.ListNotificationsRe
  * Use `create(ListNotificationsResponseSchema)` to create a new message.
  */
 export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 12);
+  messageDesc(file_realtime_v1_notifications, 17);
 
 /**
  * MarkReadRequest marks notifications read.
@@ -633,7 +860,7 @@ export type MarkReadRequest = Message<"realtime.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 13);
+  messageDesc(file_realtime_v1_notifications, 18);
 
 /**
  * MarkReadResponse reports the result.
@@ -647,6 +874,13 @@ export type MarkReadResponse = Message<"realtime.v1.MarkReadResponse"> & {
    * @generated from field: int32 newly_read = 1;
    */
   newlyRead: number;
+
+  /**
+   * One result per id, in the order given.
+   *
+   * @generated from field: repeated realtime.v1.MarkReadResult results = 2;
+   */
+  results: MarkReadResult[];
 };
 
 /**
@@ -654,7 +888,7 @@ export type MarkReadResponse = Message<"realtime.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 14);
+  messageDesc(file_realtime_v1_notifications, 19);
 
 /**
  * GetChannelStatsRequest names a channel.
@@ -675,7 +909,7 @@ export type GetChannelStatsRequest = Message<"realtime.v1.GetChannelStatsRequest
  * Use `create(GetChannelStatsRequestSchema)` to create a new message.
  */
 export const GetChannelStatsRequestSchema: GenMessage<GetChannelStatsRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 15);
+  messageDesc(file_realtime_v1_notifications, 20);
 
 /**
  * GetChannelStatsResponse describes a channel.
@@ -731,7 +965,7 @@ export type GetChannelStatsResponse = Message<"realtime.v1.GetChannelStatsRespon
  * Use `create(GetChannelStatsResponseSchema)` to create a new message.
  */
 export const GetChannelStatsResponseSchema: GenMessage<GetChannelStatsResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 16);
+  messageDesc(file_realtime_v1_notifications, 21);
 
 /**
  * GetPresenceRequest names a channel.
@@ -752,7 +986,7 @@ export type GetPresenceRequest = Message<"realtime.v1.GetPresenceRequest"> & {
  * Use `create(GetPresenceRequestSchema)` to create a new message.
  */
 export const GetPresenceRequestSchema: GenMessage<GetPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 17);
+  messageDesc(file_realtime_v1_notifications, 22);
 
 /**
  * GetPresenceResponse lists the connections present in a channel.
@@ -773,7 +1007,7 @@ export type GetPresenceResponse = Message<"realtime.v1.GetPresenceResponse"> & {
  * Use `create(GetPresenceResponseSchema)` to create a new message.
  */
 export const GetPresenceResponseSchema: GenMessage<GetPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 18);
+  messageDesc(file_realtime_v1_notifications, 23);
 
 /**
  * ChannelPresenceEntry is one connection present in a channel.
@@ -808,7 +1042,7 @@ export type ChannelPresenceEntry = Message<"realtime.v1.ChannelPresenceEntry"> &
  * Use `create(ChannelPresenceEntrySchema)` to create a new message.
  */
 export const ChannelPresenceEntrySchema: GenMessage<ChannelPresenceEntry> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 19);
+  messageDesc(file_realtime_v1_notifications, 24);
 
 /**
  * NotificationLevel is how prominently a client should show a notification.
@@ -859,6 +1093,81 @@ export const NotificationLevelSchema: GenEnum<NotificationLevel> = /*@__PURE__*/
   enumDesc(file_realtime_v1_notifications, 0);
 
 /**
+ * NotRecoveredReason says why a resume could not replay the missed publications.
+ *
+ * @generated from enum realtime.v1.NotRecoveredReason
+ */
+export enum NotRecoveredReason {
+  /**
+   * Recovered, or not a resume.
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The channel's history was lost (hub restart, expiry, flush): offsets of the old epoch are void.
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_EPOCH_CHANGED = 1;
+   */
+  EPOCH_CHANGED = 1,
+
+  /**
+   * Publications after `since` were already trimmed from history (by its size or age).
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_HISTORY_EXCEEDED = 2;
+   */
+  HISTORY_EXCEEDED = 2,
+
+  /**
+   * `since.offset` is beyond the channel's last offset (a position this channel never gave).
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_OFFSET_AHEAD = 3;
+   */
+  OFFSET_AHEAD = 3,
+}
+
+/**
+ * Describes the enum realtime.v1.NotRecoveredReason.
+ */
+export const NotRecoveredReasonSchema: GenEnum<NotRecoveredReason> = /*@__PURE__*/
+  enumDesc(file_realtime_v1_notifications, 1);
+
+/**
+ * PresenceChange says whether a connection joined or left.
+ *
+ * @generated from enum realtime.v1.PresenceChange
+ */
+export enum PresenceChange {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: PRESENCE_CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A connection subscribed to the channel.
+   *
+   * @generated from enum value: PRESENCE_CHANGE_JOIN = 1;
+   */
+  JOIN = 1,
+
+  /**
+   * A connection unsubscribed, ended, or its replica died and its entry expired.
+   *
+   * @generated from enum value: PRESENCE_CHANGE_LEAVE = 2;
+   */
+  LEAVE = 2,
+}
+
+/**
+ * Describes the enum realtime.v1.PresenceChange.
+ */
+export const PresenceChangeSchema: GenEnum<PresenceChange> = /*@__PURE__*/
+  enumDesc(file_realtime_v1_notifications, 2);
+
+/**
  * UnsubscribeReason says why a subscription ended.
  *
  * @generated from enum realtime.v1.UnsubscribeReason
@@ -890,7 +1199,62 @@ export enum UnsubscribeReason {
  * Describes the enum realtime.v1.UnsubscribeReason.
  */
 export const UnsubscribeReasonSchema: GenEnum<UnsubscribeReason> = /*@__PURE__*/
-  enumDesc(file_realtime_v1_notifications, 1);
+  enumDesc(file_realtime_v1_notifications, 3);
+
+/**
+ * MarkReadStatus is what happened to one id of a MarkRead.
+ *
+ * @generated from enum realtime.v1.MarkReadStatus
+ */
+export enum MarkReadStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: MARK_READ_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Marked read now.
+   *
+   * @generated from enum value: MARK_READ_STATUS_MARKED = 1;
+   */
+  MARKED = 1,
+
+  /**
+   * It was already marked read.
+   *
+   * @generated from enum value: MARK_READ_STATUS_ALREADY_READ = 2;
+   */
+  ALREADY_READ = 2,
+
+  /**
+   * Not a notification id ("{channel}#{epoch}:{offset}"); see `description`.
+   *
+   * @generated from enum value: MARK_READ_STATUS_INVALID_ID = 3;
+   */
+  INVALID_ID = 3,
+
+  /**
+   * No such notification: another epoch, or an offset the channel never reached.
+   *
+   * @generated from enum value: MARK_READ_STATUS_NOT_FOUND = 4;
+   */
+  NOT_FOUND = 4,
+
+  /**
+   * The caller may not read that channel.
+   *
+   * @generated from enum value: MARK_READ_STATUS_PERMISSION_DENIED = 5;
+   */
+  PERMISSION_DENIED = 5,
+}
+
+/**
+ * Describes the enum realtime.v1.MarkReadStatus.
+ */
+export const MarkReadStatusSchema: GenEnum<MarkReadStatus> = /*@__PURE__*/
+  enumDesc(file_realtime_v1_notifications, 4);
 
 /**
  * NotificationService: channels, history, recovery, read state and presence.
@@ -913,6 +1277,23 @@ export const NotificationService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof SubscribeRequestSchema;
     output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * Listen is the one-way form of Subscribe, for browsers (SSE through the
+   * gateway, gRPC-Web) and back ends: the channels and positions are given
+   * once, with the same recovery semantics (a `subscribed` event per channel,
+   * then its missed publications or `recovered = false` with the reason),
+   * then live notifications. No automatic channels: list `general` or
+   * `user:{sub}` to receive them. A channel the caller may not read fails the
+   * call with PERMISSION_DENIED. Slow consumers and a lost broker end it as
+   * Subscribe does; resume from the last positions received.
+   *
+   * @generated from rpc realtime.v1.NotificationService.Listen
+   */
+  listen: {
+    methodKind: "server_streaming";
+    input: typeof ListenRequestSchema;
+    output: typeof ListenResponseSchema;
   },
   /**
    * Publish sends one notification to a channel's subscribers and history.

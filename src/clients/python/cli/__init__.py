@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "realtime.client.cli.notify",
     "realtime.client.cli.doc",
     "realtime.client.cli.analyze",
+    "realtime.client.cli.upload",
 )
 
 

@@ -69,6 +69,7 @@ def die_with_status(err: grpc.aio.AioRpcError) -> int:
                 error_details_pb2.ErrorInfo,
                 error_details_pb2.RetryInfo,
                 error_details_pb2.BadRequest,
+                error_details_pb2.QuotaFailure,
             ):
                 if detail.Is(kind.DESCRIPTOR):
                     msg = kind()

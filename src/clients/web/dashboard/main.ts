@@ -16,6 +16,7 @@ import { startText } from "./text.js";
 const TEXT = "realtime.v1.TextService";
 const NOTIFICATIONS = "realtime.v1.NotificationService";
 const ANALYSIS = "realtime.v1.AnalysisService";
+const UPLOADS = "realtime.v1.UploadService";
 const COLLABORATION = "realtime.v1.CollaborationService";
 const CONVERSATION = "realtime.v1.ConversationService";
 
@@ -69,7 +70,7 @@ async function signedIn(): Promise<void> {
     show("call-panel", has(CONVERSATION));
     if (has(TEXT)) startText(transport, running.signal);
     if (has(NOTIFICATIONS)) startNotifications(transport, admin, running.signal);
-    if (has(ANALYSIS)) setupAnalysis(transport, Number(info.maxMessageBytes), running.signal);
+    if (has(ANALYSIS)) setupAnalysis(transport, Number(info.maxMessageBytes), has(UPLOADS), running.signal);
     if (has(COLLABORATION)) setupCollab(transport, who.subject, running.signal);
     if (has(CONVERSATION)) setupConversation(transport, who.subject, running.signal);
     if (has(NOTIFICATIONS) && !admin) $("stats-status").textContent = "Sign in as an admin to see stats.";

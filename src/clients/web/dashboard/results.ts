@@ -104,20 +104,29 @@ export function dataUrl(contentType: string, data: Uint8Array): string {
   return `data:${contentType || "application/octet-stream"};base64,${btoa(binary)}`;
 }
 
-/** Image artifacts as pictures, others as download links. */
+/** A file name for a downloaded artifact: its name plus an extension from its type. */
+function downloadName(a: Artifact): string {
+  if (a.name.includes(".")) return a.name;
+  const ext = (a.contentType.split("/")[1] ?? "").replace(/[^a-z0-9].*$/, "");
+  return ext ? `${a.name}.${ext}` : a.name;
+}
+
+/** Artifacts (their bytes at hand): images as pictures, each with a download link. */
 export function renderArtifacts(artifacts: Artifact[]): HTMLElement[] {
   return artifacts.map((a) => {
     const url = dataUrl(a.contentType, a.data);
-    const caption = el("figcaption", { text: `${a.name} · ${a.contentType} · ${formatBytes(a.data.length)}` });
+    const caption = el("figcaption", { text: `${a.name} · ${a.contentType} · ${formatBytes(a.data.length)} · ` });
+    const link = el("a", { className: "artifact", text: `Download ${a.name}` });
+    link.href = url;
+    link.download = downloadName(a);
+    link.dataset.bytes = String(a.data.length);
+    caption.append(link);
     if (a.contentType.startsWith("image/")) {
       const img = el("img");
       img.src = url;
       img.alt = `${a.name} output`;
       return el("figure", {}, img, caption);
     }
-    const link = el("a", { text: `Download ${a.name}` });
-    link.href = url;
-    link.download = a.name;
-    return el("figure", {}, link, caption);
+    return el("figure", {}, caption);
   });
 }

@@ -1,0 +1,105 @@
+// Listen over the gateway's SSE route in headless Chromium: a plain EventSource follows a channel
+// and resumes from the id of the last event it saw. Started by tests/e2e/test_notifications_browser.py
+// (REALTIME_HTTP_URL, REALTIME_GRPC_URL, REALTIME_ADMIN_TOKEN, REALTIME_USER_TOKEN, REALTIME_EPOCH).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { NotificationService } from "../../../gen/ts/realtime/v1/notifications_pb.js";
+import { createClient, createHubNodeTransport, staticToken } from "../../../src/clients/node/index.js";
+
+const httpUrl = process.env.REALTIME_HTTP_URL ?? "http://127.0.0.1:8080";
+const grpcUrl = process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051";
+const userToken = process.env.REALTIME_USER_TOKEN ?? "";
+const epoch = process.env.REALTIME_EPOCH ?? "";
+const WAIT = 15_000;
+
+let context: BrowserContext;
+let page: Page;
+let userDir: string;
+
+before(async () => {
+  userDir = mkdtempSync(path.join(tmpdir(), "realtime-chromium-"));
+  context = await chromium.launchPersistentContext(userDir, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(httpUrl + "/"); // same origin as the SSE route
+});
+
+after(async () => {
+  await context?.close();
+  rmSync(userDir, { recursive: true, force: true });
+});
+
+type Seen = { id: string; title: string; offset: string };
+
+/** Opens an EventSource on Listen in the page and returns the first `count` notifications. */
+async function listen(count: number, lastEventId: string): Promise<Seen[]> {
+  const request = { channels: [{ channel: "topic:browser", since: { epoch, offset: "0" } }] };
+  let url = `/sse/realtime.v1.NotificationService/Listen?request=${encodeURIComponent(JSON.stringify(request))}`;
+  url += `&access_token=${encodeURIComponent(userToken)}`;
+  if (lastEventId) url += `&last_event_id=${encodeURIComponent(lastEventId)}`;
+  return page.evaluate(
+    ({ url, count, wait }) =>
+      new Promise<Seen[]>((resolve, reject) => {
+        const seen: Seen[] = [];
+        const source = new EventSource(url);
+        const timer = setTimeout(() => {
+          source.close();
+          reject(new Error(`only ${seen.length} notifications within ${wait} ms`));
+        }, wait);
+        source.addEventListener("message", (event) => {
+          const data = JSON.parse((event as MessageEvent).data);
+          if (!data.notification) return;
+          seen.push({
+            id: (event as MessageEvent).lastEventId,
+            title: data.notification.title,
+            offset: String(data.notification.position.offset),
+          });
+          if (seen.length === count) {
+            clearTimeout(timer);
+            source.close();
+            resolve(seen);
+          }
+        });
+        source.addEventListener("status", (event) => {
+          clearTimeout(timer);
+          source.close();
+          reject(new Error(`stream ended: ${(event as MessageEvent).data}`));
+        });
+      }),
+    { url, count, wait: WAIT },
+  );
+}
+
+test("an EventSource follows a channel and resumes from its last event id", async () => {
+  const first = await listen(3, "");
+  assert.deepEqual(
+    first.map((n) => n.title),
+    ["n0", "n1", "n2"],
+  );
+  assert.deepEqual(
+    first.map((n) => n.id),
+    [1, 2, 3].map((i) => `${epoch}:${i}`),
+  );
+  const admin = createClient(
+    NotificationService,
+    createHubNodeTransport({ baseUrl: grpcUrl, token: staticToken(process.env.REALTIME_ADMIN_TOKEN ?? "") }),
+  );
+  await admin.publish({ channel: "topic:browser", title: "n3" });
+  await admin.publish({ channel: "topic:browser", title: "n4" });
+  // Resuming from the last id seen gives exactly what came after it.
+  const resumed = await listen(2, first[2].id);
+  assert.deepEqual(
+    resumed.map((n) => [n.title, n.offset]),
+    [
+      ["n3", "4"],
+      ["n4", "5"],
+    ],
+  );
+});
