@@ -6,7 +6,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,11 +19,13 @@ from realtime.v1 import common_pb2, text_pb2
 
 from ..context import HubContext
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
-from ..platform.status import error_event
+from ..platform.status import duration as _duration
+from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import session as sess
 from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
+from .config import TextConfig
 from .documents import Change
 from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
 from .lexicon import default_lexicon
@@ -36,24 +37,6 @@ SERVICE = "realtime.v1.TextService"
 # Texts up to this many code points are fixed on the event loop: with the per-word cache that
 # is tens of microseconds, less than a hop to a thread. Larger work goes to the thread pool.
 INLINE_CHARS = 2_000
-BATCH_WORKERS_ENV = "REALTIME_TEXT_BATCH_WORKERS"
-
-
-def batch_workers() -> int:
-    """Worker processes for big batches: REALTIME_TEXT_BATCH_WORKERS; by default one per core
-    beside the event loop's (1 on this 2-core machine, where a second worker measured no
-    faster); 0 keeps every batch on threads."""
-    raw = os.environ.get(BATCH_WORKERS_ENV)
-    if raw is None:
-        return max(1, min(2, (os.cpu_count() or 1) - 1))
-    try:
-        workers = int(raw)
-    except ValueError:
-        raise ValueError(f"{BATCH_WORKERS_ENV}={raw!r}: expected a whole number") from None
-    if workers < 0:
-        raise ValueError(f"{BATCH_WORKERS_ENV}={raw!r}: must be 0 or more")
-    return workers
-
 
 OUTBOX_SOFT = 128  # stop reading commands while this many events wait to be sent (backpressure)
 OUTBOX_HARD = 1_024  # timer-driven events beyond this end the stream: the client is not reading
@@ -104,12 +87,6 @@ def _operations(values: Sequence[int], field: str) -> frozenset[Operation]:
             )
         ops.add(op)
     return frozenset(ops)
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
 
 
 def _seconds(d: duration_pb2.Duration) -> float:
@@ -410,11 +387,7 @@ class TextServicer:
                 if item is _END:
                     return
                 if item is _GOING_AWAY:
-                    yield text_pb2.SessionResponse(
-                        going_away=common_pb2.GoingAwayEvent(
-                            reason="server shutting down", grace=_duration(self._hub.shutdown.grace)
-                        )
-                    )
+                    yield text_pb2.SessionResponse(going_away=going_away_event(self._hub.shutdown.grace))
                     raise going_away()
                 if isinstance(item, BaseException):
                     raise item
@@ -470,7 +443,7 @@ async def register(hub: HubContext) -> list[str]:
     from .layout import LayoutFixer
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
-    batches = ProcessBatches(batch_workers())
+    batches = ProcessBatches(TextConfig.load(hub.settings.extra).workers)
     servicer = TextServicer(hub, TextFixer(LayoutFixer(lexicon)), pool, batches)
     add_to_server(servicer, hub.server)
 
