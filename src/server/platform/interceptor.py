@@ -24,6 +24,7 @@ from .logs import call_log
 from .metrics import MethodMetrics, Metrics
 from .shutdown import StreamMark, bind_stream_mark
 from .status import abort
+from .tls import SubjectMap, peer_certificate
 
 log = logging.getLogger("realtime.calls")
 
@@ -86,8 +87,10 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
         rate: RateLimiter,
         streams: StreamLimiter,
         metrics: Metrics,
+        subjects: SubjectMap | None = None,
     ) -> None:
         self._verifier = verifier
+        self._subjects = subjects
         self._rate = rate
         self._streams = streams
         self._metrics = metrics
@@ -115,10 +118,27 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
                 value = val
                 break
         try:
+            if value is None and self._subjects is not None:
+                return self._by_certificate(context)
             return self._verifier.verify_header(value)
         except HubError as err:
             self._metrics.auth_failures.labels(err.message.split(":")[0][:40]).inc()
             raise
+
+    def _by_certificate(self, context: Any) -> Principal:
+        """No bearer token under mutual TLS: the client certificate's subject, if it is mapped
+        (--tls-client-subjects). A token, when sent, always decides instead."""
+        assert self._subjects is not None
+        cert = peer_certificate(context)
+        principal = self._subjects.principal_for(cert) if cert is not None else None
+        if principal is None:
+            shown = ", ".join(cert.names[:4]) if cert else "none (no client certificate on this call)"
+            raise unauthenticated(
+                "missing authorization metadata and the client certificate's subjects "
+                f"({shown}) are not mapped to a user by --tls-client-subjects; send "
+                "'authorization: Bearer <JWT>' or use a mapped certificate"
+            )
+        return principal
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         service = method[1:].split("/", 1)[0]
