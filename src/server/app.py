@@ -112,6 +112,7 @@ class Hub:
         self._stopping: asyncio.Task[None] | None = None
         self.tls: TlsFiles | None = None
         self._gateway_dir: str | None = None
+        self._tracing = False
 
     def _load_tls(self) -> None:
         s = self.settings
@@ -143,6 +144,11 @@ class Hub:
         s = self.settings
         self.verifier = build_verifier(s)
         self._load_tls()
+        if s.otlp_endpoint:
+            from .platform import tracing  # opentelemetry is imported only here
+
+            tracing.enable(s.otlp_endpoint)
+            self._tracing = True
         subjects = SubjectMap(SubjectMap.parse(s.tls_client_subjects)) if s.tls_client_subjects else None
         interceptor = HubInterceptor(
             self.verifier,
@@ -278,6 +284,10 @@ class Hub:
             await self._runner.cleanup()
         if self._gateway_dir is not None:
             shutil.rmtree(self._gateway_dir, ignore_errors=True)
+        if self._tracing:
+            from .platform import tracing
+
+            await asyncio.to_thread(tracing.disable)  # flushes the last spans to the collector
         self._stopped.set()
         log.info("stopped")
 

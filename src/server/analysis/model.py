@@ -124,6 +124,7 @@ class Job:
     cancel_requested: bool = False
     input_size: int = 0
     reported_at: float = 0.0  # external (ReportProgress) jobs: the worker's last report
+    traceparent: str = ""  # the submitting call's W3C trace context: the run continues that trace
     version: int = 0
 
     @property

@@ -31,6 +31,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from ..platform import tracing
 from ..platform.auth import Principal
 from ..platform.errors import (
     Code,
@@ -267,6 +268,7 @@ class Scheduler:
             request_id=request_id,
             fingerprint=fp,
             input_size=len(raw),
+            traceparent=tracing.current_traceparent(),
         )
         if request_id:
             binding = await self.store.claim_request_id(owner, request_id, job.id, fp)
@@ -731,6 +733,10 @@ class Scheduler:
         )
 
     async def _run_local(self, job: Job, run: _LocalRun) -> None:
+        with tracing.background_span("analysis.run", job.traceparent, **{"realtime.job": job.id}):
+            await self._run_local_traced(job, run)
+
+    async def _run_local_traced(self, job: Job, run: _LocalRun) -> None:
         loop = asyncio.get_running_loop()
         try:
             analyzer = self.registry.get(job.analyzer)
