@@ -175,3 +175,39 @@ asyncio.run(main())
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+async def test_notification_delivery_joins_the_publish_trace(
+    tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    await check_delivery_trace(tmp_path, spans, "memory")
+
+
+async def test_notification_delivery_joins_the_publish_trace_through_redis(
+    tmp_path: Path, spans: InMemorySpanExporter, redis_url: str, redis_prefix: str
+) -> None:
+    await check_delivery_trace(tmp_path, spans, f"{redis_url}?prefix={redis_prefix}")
+
+
+async def check_delivery_trace(tmp_path: Path, spans: InMemorySpanExporter, broker: str) -> None:
+    from realtime.v1 import notifications_pb2 as pb
+    from tests.service.notify_support import SERVICES as NOTIFY_SERVICES
+    from tests.service.notify_support import open_stream, stub
+
+    async with running_hub(tmp_path, services=NOTIFY_SERVICES, broker=broker) as hub:
+        async with hub.client("alice") as alice, hub.client("bob") as bob:
+            async with open_stream(alice) as s:
+                await s.subscribe("topic:traced")
+                publish = pb.PublishRequest(channel="topic:traced", title="hi")
+                await stub(bob).Publish(publish, metadata=[("traceparent", TRACEPARENT)], timeout=5)
+                await s.notifications(1)
+                listed = await stub(alice).ListNotifications(
+                    pb.ListNotificationsRequest(channel="topic:traced"), timeout=5
+                )
+    assert [n.title for n in listed.notifications] == ["hi"]  # the trace meta stays internal
+    (published,) = named(spans, "realtime.v1.NotificationService/Publish")
+    (delivery,) = named(spans, "notifications.deliver")
+    assert published.context is not None
+    assert trace_hex(delivery) == TRACE
+    assert delivery.parent is not None and delivery.parent.span_id == published.context.span_id
+    assert (delivery.attributes or {}).get("realtime.channel") == "topic:traced"

@@ -14,6 +14,7 @@ from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
 from ..broker.base import Broker, BrokerUnavailable, StreamPosition, SubscriptionClosed
 from ..context import HubContext
+from ..platform import tracing
 from ..platform.auth import current_principal
 from ..platform.errors import HubError, going_away, invalid_argument, permission_denied, unavailable
 from ..platform.limits import RateLimiter
@@ -151,6 +152,10 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     if pub is None:
                         break
                     if session.accept(pub):
+                        if tracing.spans is not None:
+                            tracing.delivered(
+                                pub.meta, "notifications.deliver", **{"realtime.channel": pub.channel}
+                            )
                         yield pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
                 if nxt.done():
                     task, nxt = nxt, None
@@ -239,7 +244,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             pub, duplicate = await self._broker.publish(
                 channel,
                 content.data,
-                meta=content.meta(),
+                meta=tracing.publication_meta(content.meta()),
                 history_size=ns.history_size,
                 history_ttl=ns.history_ttl,
                 idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,

@@ -140,6 +140,11 @@ class _Spans:
             finally:
                 _current.reset(token)
 
+    def handed_over(self, name: str, traceparent: str, attributes: Mapping[str, Any]) -> None:
+        """A zero-length span in `traceparent`'s trace (a delivery of work that call handed over)."""
+        with self.background(name, traceparent, attributes):
+            pass
+
     def shutdown(self) -> None:
         self.provider.shutdown()
 
@@ -189,6 +194,25 @@ def background_span(name: str, traceparent: str, **attributes: Any) -> Iterator[
         yield
     finally:
         _current.reset(token)
+
+
+TRACE_META = "tp"  # the publication meta key that carries the publishing call's traceparent
+
+
+def publication_meta(meta: dict[str, str]) -> dict[str, str]:
+    """`meta` plus the current trace context, so the publication's deliveries join the trace."""
+    traceparent = _current.get()
+    if traceparent:
+        meta[TRACE_META] = traceparent
+    return meta
+
+
+def delivered(meta: Mapping[str, str], name: str, **attributes: Any) -> None:
+    """Record the delivery of a publication in its publisher's trace (only when spans are on:
+    callers check `tracing.spans is not None` first, keeping the hot path a single test)."""
+    traceparent = meta.get(TRACE_META, "")
+    if spans is not None and traceparent:
+        spans.handed_over(name, traceparent, attributes)
 
 
 def now_ns() -> int:
