@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import grpc
 import pytest
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from opentelemetry.sdk.trace import ReadableSpan
@@ -211,3 +213,49 @@ async def check_delivery_trace(tmp_path: Path, spans: InMemorySpanExporter, brok
     assert trace_hex(delivery) == TRACE
     assert delivery.parent is not None and delivery.parent.span_id == published.context.span_id
     assert (delivery.attributes or {}).get("realtime.channel") == "topic:traced"
+
+
+class _Collector:
+    """A minimal OTLP/gRPC trace collector on 127.0.0.1: keeps what it is sent."""
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+        self.received: list[object] = []
+        self.arrived = asyncio.Event()
+        collector = self
+
+        class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+            async def Export(self, request: object, context: object) -> object:
+                collector.received.append(request)
+                collector.arrived.set()
+                return trace_service_pb2.ExportTraceServiceResponse()
+
+        self.server = grpc.aio.server()
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+
+    def span_names_and_traces(self) -> set[tuple[str, str]]:
+        found = set()
+        for request in self.received:
+            for resource in request.resource_spans:  # type: ignore[attr-defined]
+                for scope in resource.scope_spans:
+                    for span in scope.spans:
+                        found.add((span.name, span.trace_id.hex()))
+        return found
+
+
+async def test_otlp_endpoint_sends_spans_to_a_collector(tmp_path: Path) -> None:
+    collector = _Collector()
+    await collector.server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{collector.port}"
+        async with running_hub(tmp_path, services=SERVICES[:1], otlp_endpoint=endpoint) as hub:
+            assert tracing.spans is not None
+            async with hub.client("alice") as client:
+                await client.diagnostics.GetIdentity(WHO, metadata=[("traceparent", TRACEPARENT)], timeout=5)
+        assert tracing.spans is None  # the hub's stop flushed and shut spans down
+        await asyncio.wait_for(collector.arrived.wait(), 10)
+        assert ("realtime.v1.DiagnosticsService/GetIdentity", TRACE) in collector.span_names_and_traces()
+    finally:
+        await collector.server.stop(0)
