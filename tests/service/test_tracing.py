@@ -259,3 +259,22 @@ async def test_otlp_endpoint_sends_spans_to_a_collector(tmp_path: Path) -> None:
         assert ("realtime.v1.DiagnosticsService/GetIdentity", TRACE) in collector.span_names_and_traces()
     finally:
         await collector.server.stop(0)
+
+
+async def test_sse_takes_the_traceparent_from_the_query(tmp_path: Path, spans: InMemorySpanExporter) -> None:
+    from tests.service.test_gateway_sse import events, sse_url
+
+    async with running_hub(tmp_path, services=SERVICES) as hub:
+        async with aiohttp.ClientSession() as session:
+            url = sse_url(
+                hub.http_url,
+                DIAG + "/GetIdentity",
+                {},
+                access_token=hub.token(ttl=60),
+                traceparent=TRACEPARENT,
+            )
+            async with session.get(url) as resp:
+                got = await events(resp)
+    assert json.loads(got[-1]["data"])["status"] == "OK"
+    (span,) = named(spans, "realtime.v1.DiagnosticsService/GetIdentity")
+    assert (trace_hex(span), parent_hex(span)) == (TRACE, PARENT)
