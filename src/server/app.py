@@ -244,8 +244,15 @@ class Hub:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        if self.tls is not None:
-            loop.add_signal_handler(signal.SIGHUP, self.tls.reload)
+        # SIGHUP reloads the TLS files; without TLS it is logged, never the default (exit).
+        loop.add_signal_handler(signal.SIGHUP, self._reload)
+
+    def _reload(self) -> None:
+        if self.tls is None:
+            log.info("SIGHUP: nothing to reload (no --tls-cert-file)")
+            return
+        log.info("SIGHUP: reloading the TLS files")
+        self.tls.reload()
 
     def request_stop(self) -> None:
         self._begin_stop(None)

@@ -98,3 +98,12 @@ def test_cli_with_a_client_certificate_under_mutual_tls(tmp_path: Path) -> None:
         assert json.loads(who.stdout)["subject"] == "svc-worker"
         bare = cli("--server", server.target, "health", "--timeout=3", env=env)
         assert bare.returncode != 0  # no client certificate: the handshake fails
+
+
+def test_sighup_without_tls_is_logged_not_fatal(tmp_path: Path) -> None:
+    with server_process(tmp_path) as server:
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for_line(server.log, "nothing to reload")
+        ok = cli("--server", server.target, "health")
+        assert ok.returncode == 0, ok.stderr
+        assert server.proc.poll() is None

@@ -236,3 +236,26 @@ async def test_startup_errors_name_the_file(tmp_path: Path) -> None:
 
 async def test_hub_fixture_is_plaintext(hub: TestHub) -> None:
     assert hub.hub.tls is None
+
+
+async def test_twenty_reloads_under_an_open_stream(tmp_path: Path) -> None:
+    """Alternate two CAs' certificates twenty times while one stream stays open: each reload
+    serves the new certificate to the next connection, and the stream answers throughout."""
+    cas = [CA(tmp_path, "ca-a"), CA(tmp_path, "ca-b")]
+    served = cas[0].server(file_stem="served")
+    async with running_hub(
+        tmp_path, services=TLS_SERVICES, **tls_settings(served, tls_reload_interval=0)
+    ) as hub:
+        assert hub.hub.tls is not None
+        async with hub.client("alice", ca_file=cas[0].cert_file) as first:
+            stream = first.diagnostics.EchoStream()
+            await echo_once(stream, "open")
+            for i in range(1, 21):
+                ca = cas[i % 2]
+                ca.issue("localhost", dns=("localhost",), ips=("127.0.0.1",), file_stem="served")
+                assert hub.hub.tls.reload()
+                await echo_once(stream, f"reload-{i}")
+                async with hub.client("alice", ca_file=ca.cert_file) as fresh:
+                    assert (await fresh.diagnostics.GetIdentity(WHO, timeout=5)).subject == "alice"
+            await stream.done_writing()
+        assert hub.hub.tls.reloads == 20
