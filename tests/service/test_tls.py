@@ -118,6 +118,10 @@ async def test_client_certificate_required_and_missing(tmp_path: Path) -> None:
         async with aiohttp.ClientSession(connector=connector) as session:
             async with session.get(url) as resp:
                 assert resp.status == 200
+            # The gateway's own link to gRPC needs no client certificate (a private unix socket).
+            gw = f"https://127.0.0.1:{hub.hub.http_port}{DIAG}/GetIdentity"
+            reply = await grpc_web(session, gw, WHO.SerializeToString(), token=hub.token("carol"))
+            assert reply.status == 0, reply.message
 
 
 async def test_mutual_tls_subject_acts_as_a_mapped_user(tmp_path: Path) -> None:
@@ -259,3 +263,28 @@ async def test_twenty_reloads_under_an_open_stream(tmp_path: Path) -> None:
                     assert (await fresh.diagnostics.GetIdentity(WHO, timeout=5)).subject == "alice"
             await stream.done_writing()
         assert hub.hub.tls.reloads == 20
+
+
+def test_sync_client_with_a_ca_file(tmp_path: Path) -> None:
+    from realtime.client import SyncClient
+
+    async def main() -> None:
+        ca = CA(tmp_path)
+        async with running_hub(tmp_path, services=TLS_SERVICES, **tls_settings(ca.server())) as hub:
+            client = await asyncio.to_thread(
+                SyncClient, hub.target, token=hub.token("dora"), ca_file=ca.cert_file
+            )
+            try:
+                who = await asyncio.to_thread(
+                    client.run, lambda c: c.diagnostics.GetIdentity(WHO, timeout=5), 10
+                )
+            finally:
+                await asyncio.to_thread(client.close)
+            assert who.subject == "dora"
+
+    asyncio.run(main())
+
+
+def test_client_refuses_half_a_key_pair(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="together"):
+        Client("127.0.0.1:1", cert_file=tmp_path / "c.pem")

@@ -77,15 +77,23 @@ async def test_call_span_continues_the_callers_trace(tmp_path: Path, spans: InMe
         async with hub.client("alice") as client:
             await client.diagnostics.GetIdentity(WHO, metadata=[("traceparent", TRACEPARENT)], timeout=5)
             await client.diagnostics.GetIdentity(WHO, timeout=5)  # no traceparent: a new trace
+        async with hub.client(None) as anonymous:  # refused calls are in the trace too
+            with pytest.raises(grpc.aio.AioRpcError):
+                await anonymous.diagnostics.GetIdentity(
+                    WHO, metadata=[("traceparent", TRACEPARENT)], timeout=5
+                )
     found = named(spans, "realtime.v1.DiagnosticsService/GetIdentity")
-    assert len(found) == 2
-    traced, fresh = found
+    assert len(found) == 3
+    traced, fresh, refused = found
     assert (trace_hex(traced), parent_hex(traced)) == (TRACE, PARENT)
     assert traced.kind == SpanKind.SERVER
     assert traced.attributes is not None
     assert traced.attributes["enduser.id"] == "alice"
     assert traced.attributes["rpc.grpc.status_code"] == "OK"
     assert fresh.parent is None and trace_hex(fresh) != TRACE
+    assert trace_hex(refused) == TRACE
+    assert (refused.attributes or {}).get("rpc.grpc.status_code") == "UNAUTHENTICATED"
+    assert "enduser.id" not in (refused.attributes or {})
 
 
 async def test_stream_gets_a_span_per_message_batch(tmp_path: Path, spans: InMemorySpanExporter) -> None:

@@ -293,6 +293,10 @@ class _Call:
                 authorization = value
             elif key == "traceparent":
                 self.trace = tracing.parse_traceparent(value)
+        if tracing.spans is not None:
+            self._start_span()  # before authentication: refused calls show in the trace too
+        elif self.trace:
+            tracing.bind(self.trace)
         principal = None
         if not spec.open:
             try:
@@ -302,11 +306,8 @@ class _Call:
         if principal is not None:
             self.user = principal.subject
             bind_principal(principal)
-        if tracing.spans is not None:
-            self._start_span()
-        elif self.trace:
-            tracing.bind(self.trace)
-        if principal is not None:
+            if self.span is not None:
+                self.span.set_attribute("enduser.id", self.user)
             try:
                 hub._rate.acquire(self.user)
                 if spec.streaming:
@@ -325,7 +326,7 @@ class _Call:
     def _start_span(self) -> None:
         spans = tracing.spans
         assert spans is not None
-        self.span = spans.start_call(self.spec.method, self.trace, self.user)
+        self.span = spans.start_call(self.spec.method, self.trace)
         own = spans.traceparent_of(self.span)
         self.trace = self.trace or own  # the log line names the trace the span belongs to
         tracing.bind(own)  # work this call hands over continues from the call's span

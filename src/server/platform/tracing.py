@@ -91,13 +91,13 @@ class _Spans:
         ctx = span.get_span_context()
         return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
-    def start_call(self, method: str, traceparent: str, user: str) -> Any:
+    def start_call(self, method: str, traceparent: str) -> Any:
         service, _, name = method[1:].partition("/")
         return self.tracer.start_span(
             method[1:],
             context=self._parent(traceparent),
             kind=self._server,
-            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name, "enduser.id": user},
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
         )
 
     def end_call(self, span: Any, code: str, received: int, sent: int) -> None:
