@@ -57,3 +57,13 @@ export function createHubNodeTransport(options: HubNodeTransportOptions): Transp
 export function envToken(): TokenProvider {
   return () => process.env.REALTIME_TOKEN ?? null;
 }
+
+/** TLS files from REALTIME_CA_FILE, REALTIME_CERT_FILE and REALTIME_KEY_FILE, as the CLI reads them. */
+export function envTls(): Pick<HubNodeTransportOptions, "caFile" | "certFile" | "keyFile"> {
+  const env = process.env;
+  return {
+    ...(env.REALTIME_CA_FILE ? { caFile: env.REALTIME_CA_FILE } : {}),
+    ...(env.REALTIME_CERT_FILE ? { certFile: env.REALTIME_CERT_FILE } : {}),
+    ...(env.REALTIME_KEY_FILE ? { keyFile: env.REALTIME_KEY_FILE } : {}),
+  };
+}

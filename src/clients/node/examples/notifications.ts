@@ -3,9 +3,9 @@
 // Publish one from another shell (an admin token): see docs/gateway.md.
 import { NotificationService, type SubscribeRequest } from "../../../../gen/ts/realtime/v1/notifications_pb.js";
 import { Outbox } from "../../web/outbox.js";
-import { createClient, createHubNodeTransport, envToken, reconnecting } from "../index.js";
+import { createClient, createHubNodeTransport, envTls, envToken, reconnecting } from "../index.js";
 
-const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken() });
+const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken(), ...envTls() });
 const notifications = createClient(NotificationService, transport);
 
 const stream = reconnecting((_attempt, signal) => notifications.subscribe(new Outbox<SubscribeRequest>(), { signal }), {
