@@ -290,7 +290,8 @@ class _Call:
         authorization = None
         for key, value in self.context.invocation_metadata() or ():
             if key == "authorization":
-                authorization = value
+                if authorization is None:  # the first one counts, as before
+                    authorization = value
             elif key == "traceparent":
                 self.trace = tracing.parse_traceparent(value)
         if tracing.spans is not None:
