@@ -288,3 +288,32 @@ def test_sync_client_with_a_ca_file(tmp_path: Path) -> None:
 def test_client_refuses_half_a_key_pair(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="together"):
         Client("127.0.0.1:1", cert_file=tmp_path / "c.pem")
+
+
+async def test_websocket_bridge_over_tls_survives_a_reload(tmp_path: Path) -> None:
+    from tests.service.gateway_wire import frame
+    from tests.service.test_gateway_websocket import ServerFrames, cmd, header_block, open_ws
+
+    old_ca, new_ca = CA(tmp_path, "old-ca"), CA(tmp_path, "new-ca")
+    served = old_ca.server(file_stem="served")
+    settings = tls_settings(served, tls_reload_interval=0)
+    async with running_hub(tmp_path, services=SERVICES, **settings) as hub:
+        assert hub.hub.tls is not None
+        url = f"wss://127.0.0.1:{hub.hub.http_port}{DIAG}/EchoStream"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=https_context(old_ca))) as s:
+            ws = await open_ws(s, url)
+            await ws.send_bytes(header_block(hub.token()))
+            out = ServerFrames(ws)
+            await ws.send_bytes(b"\x00" + frame(cmd(1)))
+            await out.headers()
+            assert (await out.response()).command_id == "c1"
+            new_ca.issue("localhost", dns=("localhost",), ips=("127.0.0.1",), file_stem="served")
+            assert hub.hub.tls.reload()
+            await ws.send_bytes(b"\x00" + frame(cmd(2)))  # the open WebSocket lives on
+            assert (await out.response()).command_id == "c2"
+            await ws.send_bytes(b"\x01")
+            assert (await out.trailers())["grpc-status"] == "0"
+            await ws.close()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=https_context(old_ca))) as s:
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await open_ws(s, url)  # new connections get the new certificate
