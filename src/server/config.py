@@ -51,6 +51,12 @@ class Settings:
     max_token_lifetime: float = 24 * 3600.0
     http_idle_timeout: float = 60.0
     allowed_hosts: tuple[str, ...] = ()
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    tls_client_subjects: str = ""
+    tls_reload_interval: float = 5.0
+    otlp_endpoint: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -161,6 +167,31 @@ OPTIONS: Sequence[_Option] = (
         "names (DNS-rebinding guard on the Host header); '*' accepts any",
         _origins,
     ),
+    _Option(
+        "tls_cert_file",
+        "PEM certificate chain: both ports speak TLS (reloaded on SIGHUP or change)",
+        _user_path,
+    ),
+    _Option("tls_key_file", "PEM private key of --tls-cert-file", _user_path),
+    _Option(
+        "tls_client_ca_file",
+        "PEM CA bundle: both ports then require a client certificate it signed (mutual TLS)",
+        _user_path,
+    ),
+    _Option(
+        "tls_client_subjects",
+        "comma-separated SUBJECT=USER[:ROLE+ROLE]: a client certificate whose CN or SAN is SUBJECT "
+        "acts as USER when the call carries no bearer token (needs --tls-client-ca-file)",
+    ),
+    _Option(
+        "tls_reload_interval",
+        "seconds between checks of the TLS files for changes (SIGHUP reloads at once); 0 disables",
+        float,
+    ),
+    _Option(
+        "otlp_endpoint",
+        "OTLP/gRPC collector (http://HOST:4317) that receives OpenTelemetry spans; unset: no spans",
+    ),
 )
 
 
@@ -223,4 +254,21 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         or settings.document_store.startswith(("postgresql://", "postgres://"))
     ):
         parser.error("--document-store must be 'broker' or a postgresql:// URL")
+    _check_tls(parser, settings)
     return settings
+
+
+def _check_tls(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        parser.error("give --tls-cert-file and --tls-key-file together")
+    if settings.tls_client_ca_file is not None and settings.tls_cert_file is None:
+        parser.error("--tls-client-ca-file needs --tls-cert-file and --tls-key-file")
+    if settings.tls_client_subjects and settings.tls_client_ca_file is None:
+        parser.error("--tls-client-subjects needs --tls-client-ca-file (mutual TLS)")
+    if settings.tls_client_subjects:
+        from .platform.tls import SubjectMap
+
+        try:
+            SubjectMap.parse(settings.tls_client_subjects)
+        except ValueError as exc:
+            parser.error(f"--tls-client-subjects: {exc}")

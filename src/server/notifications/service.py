@@ -15,6 +15,7 @@ from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
 from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition
 from ..context import HubContext
+from ..platform import tracing
 from ..platform.auth import Principal, current_principal
 from ..platform.errors import (
     HubError,
@@ -175,6 +176,8 @@ def _live_event(pub: Publication) -> notifications_pb2.SubscribeResponse:
         kind = pb.PRESENCE_CHANGE_JOIN if change == JOIN else pb.PRESENCE_CHANGE_LEAVE
         event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
         return pb.SubscribeResponse(presence=event)
+    if tracing.spans is not None:
+        tracing.delivered(pub.meta, "notifications.deliver", **{"realtime.channel": pub.channel})
     return pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
 
 
@@ -383,7 +386,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         pub, duplicate = await self._broker.publish(
             channel,
             content.data,
-            meta=content.meta(),
+            meta=tracing.publication_meta(content.meta()),
             history_size=ns.history_size,
             history_ttl=ns.history_ttl,
             idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,
