@@ -8,17 +8,19 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..platform.errors import HubError, failed_precondition, invalid_argument, resource_exhausted
 from . import events as ev
-from .audio import SUPPORTED_RATES, Upsampler, pcm_from_bytes
+from .assistant import AssistantParams, resolve
+from .audio import SUPPORTED_RATES, Pcm, Upsampler, pcm_from_bytes
 from .config import ConversationConfig
 from .engines import Engines
-from .frames import AudioFrame, EndFrame, TranscriptFrame, TurnTiming
+from .frames import AudioFrame, EndFrame, GreetingFrame, TranscriptFrame, TurnTiming
 from .pipeline import Pipeline
+from .respond_stage import ResponderStage
 from .sequencer import Sequencer
-from .stages import Floor, PlayerStage, ResponderStage, StageContext, SttStage, TtsStage, VadStage
+from .stages import Floor, PlayerStage, StageContext, SttStage, TtsStage, VadStage
 from .throttle import AudioPacer, IdleTimer
 
 log = logging.getLogger("realtime.conversation")
@@ -39,6 +41,11 @@ class StartParams:
     profile: str = ""
     language: str = ""
     voice: str = ""
+    assistant: AssistantParams = field(default_factory=AssistantParams)
+
+
+def _pcm16(pcm: Pcm) -> bytes:
+    return pcm.astype("<i2").tobytes()
 
 
 class Conversation:
@@ -146,11 +153,12 @@ class Conversation:
             violations.append(("start.profile", f"unknown responder profile {params.profile!r}"))
         if violations:
             raise invalid_argument("unsupported conversation format", violations, reason="UNSUPPORTED_FORMAT")
+        assistant = resolve(params.assistant, self.config)
         self.idle.touch()
         self.engines.start()  # the recogniser pool warms while the caller starts talking
         self._upsampler = Upsampler(params.sample_rate)
         vad = self.engines.vad()
-        responder = self.engines.responder()
+        responder = self.engines.responder(assistant)
         ctx = StageContext(
             config=self.config,
             emit=self.emit,
@@ -162,6 +170,8 @@ class Conversation:
             voice=params.voice or self.config.voice,
             metrics=self.metrics,
             finish=self.finish,
+            assistant=assistant,
+            encode=_pcm16,
         )
         ctx.call.caller_name = params.caller_name
         ctx.call.callee_name = params.callee_name
@@ -192,6 +202,28 @@ class Conversation:
             )
         )
         await self.emit(ev.Status("LISTENING"))
+        if assistant.greeting:
+            ctx.floor.add(0)  # the caller may speak over the greeting
+            await pipeline.stages[2].queue_frame(GreetingFrame(assistant.greeting))
+
+    async def tool_result(self, call_id: str, content: str, is_error: bool) -> None:
+        """The application's answer to a `tool_call` event."""
+        if self._ctx is None:
+            raise failed_precondition("send start before tool_result", reason="NOT_STARTED")
+        if len(content.encode()) > self.config.max_tool_result_bytes:
+            raise invalid_argument(
+                f"tool_result.content exceeds {self.config.max_tool_result_bytes} bytes",
+                [("tool_result.content", f"at most {self.config.max_tool_result_bytes} bytes")],
+                reason="TOOL_RESULT_TOO_LARGE",
+            )
+        future = self._ctx.tool_calls.get(call_id)
+        if future is None or future.done():
+            raise invalid_argument(
+                f"no tool call {call_id!r} is waiting (unknown, already answered or timed out)",
+                [("tool_result.call_id", "not a pending tool call of this conversation")],
+                reason="UNKNOWN_TOOL_CALL",
+            )
+        future.set_result((content, is_error))
 
     async def audio(self, sequence: int, data: bytes) -> None:
         """Validate, order and pace one chunk, then feed it to the pipeline."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from .assistant import Assistant
 from .breaker import CircuitBreaker
 from .cache import KeyValue, ReplyAudioCache
 from .config import ConversationConfig
-from .hosted import FallbackChatResponder, FallbackTts, HostedClient, api_key
+from .hosted import FallbackTts, HostedClient, api_key
+from .llm import LlmResponder
 from .metrics import ConversationMetrics
 from .responder import DEFAULT_SCRIPTS, FAREWELL, Responder, ScreeningResponder, load_scripts
 from .stt import PocketsphinxPool, SpeechToText
 from .tts import EspeakTts, TextToSpeech
 from .vad import VadEngine, make_vad
+
+RESPONDERS = ("screening", "chat")
 
 
 class Engines:
@@ -36,6 +40,8 @@ class Engines:
             )
             stt = self.pool
         self.hosted: HostedClient | None = None
+        if config.responder not in RESPONDERS:
+            raise ValueError(f"unknown responder {config.responder!r}; use one of {RESPONDERS}")
         if config.tts_engine == "hosted" or config.responder == "chat":
             if not config.hosted_base_url:
                 raise ValueError(
@@ -74,15 +80,24 @@ class Engines:
     def vad(self) -> VadEngine:
         return make_vad(self.config.vad_engine)
 
-    def responder(self) -> Responder:
-        screening = ScreeningResponder(self.config.max_turns, *self._scripts)
-        if self.config.responder == "chat" and self.hosted is not None:
-            return FallbackChatResponder(
-                self.hosted, self.config.hosted_chat_model, screening, self._chat_breaker, self.metrics
+    def responder(self, assistant: Assistant) -> Responder:
+        """The call's responder: the model when configured, with the canned one as its fallback."""
+        c = self.config
+        canned = ScreeningResponder(assistant.max_turns, *self._scripts)
+        if c.responder == "chat" and self.hosted is not None:
+            return LlmResponder(
+                self.hosted,
+                c.hosted_chat_model,
+                canned,
+                self._chat_breaker,
+                assistant,
+                first_token_timeout_s=c.first_token_timeout_s,
+                stall_timeout_s=max(c.hosted_timeout_s, c.first_token_timeout_s),
+                max_tokens=c.llm_max_tokens,
+                max_tool_rounds=c.max_tool_rounds,
+                metrics=self.metrics,
             )
-        if self.config.responder != "screening":
-            raise ValueError(f"unknown responder {self.config.responder!r}")
-        return screening
+        return canned
 
     async def close(self) -> None:
         if self.pool is not None:

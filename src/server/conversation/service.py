@@ -17,6 +17,7 @@ from ..platform.errors import Code, HubError, invalid_argument
 from ..platform.status import error_event
 from ..platform.streams import commands_until_shutdown
 from . import events as ev
+from .assistant import AssistantParams
 from .cache import KeyValue
 from .config import ConversationConfig
 from .conversation import Conversation, ConversationManager, StartParams
@@ -71,6 +72,20 @@ def _start_params(cmd: conversation_pb2.StartCommand) -> StartParams:
         profile=cmd.profile,
         language=cmd.language,
         voice=cmd.voice,
+        assistant=_assistant_params(cmd.assistant),
+    )
+
+
+def _assistant_params(a: conversation_pb2.AssistantSettings) -> AssistantParams:
+    return AssistantParams(
+        system_prompt=a.system_prompt,
+        greeting=a.greeting,
+        no_greeting=a.no_greeting,
+        max_turns=a.max_turns,
+        end_phrases=list(a.end_phrases),
+        tools=[(t.name, t.description, t.parameters_json) for t in a.tools],
+        tool_timeout_s=a.tool_timeout.ToNanoseconds() / 1e9 if a.HasField("tool_timeout") else 0.0,
+        tool_filler=a.tool_filler,
     )
 
 
@@ -123,6 +138,20 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
                 confidence=event.confidence,
                 intent=event.intent,
                 should_terminate=event.should_terminate,
+                responder=event.responder,
+                fallback=event.fallback,
+            )
+        )
+    if isinstance(event, ev.ReplySegment):
+        return R(reply_segment=pb.ReplySegmentEvent(turn=event.turn, segment=event.segment, text=event.text))
+    if isinstance(event, ev.ToolCall):
+        return R(
+            tool_call=pb.ToolCallEvent(
+                turn=event.turn,
+                call_id=event.call_id,
+                name=event.name,
+                arguments_json=event.arguments_json,
+                deadline=_duration_ms(event.deadline_s * 1000),
             )
         )
     if isinstance(event, ev.Interrupted):
@@ -270,9 +299,13 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             await conv.end()
         elif kind == "ping":
             await conv.emit(ev.Pong(command.id))
+        elif kind == "tool_result":
+            r = command.tool_result
+            await conv.tool_result(r.call_id, r.content, r.is_error)
         else:
             raise invalid_argument(
-                "command is empty: set start, audio, text, end or ping", [("command", "no command set")]
+                "command is empty: set start, audio, text, end, ping or tool_result",
+                [("command", "no command set")],
             )
 
 
