@@ -17,6 +17,9 @@ from .audio import SUPPORTED_RATES, Pcm, Upsampler, pcm_from_bytes
 from .config import ConversationConfig
 from .engines import Engines
 from .frames import AudioFrame, EndFrame, GreetingFrame, TranscriptFrame, TurnTiming
+from .g711 import ENCODINGS as G711
+from .g711 import decode as g711_decode
+from .g711 import encode as g711_encode
 from .pipeline import Pipeline
 from .respond_stage import ResponderStage
 from .sequencer import Sequencer
@@ -75,6 +78,7 @@ class Conversation:
         self._watchdog: asyncio.Task[None] | None = None
         self._drain: asyncio.Task[None] | None = None
         self._text_turns = 0
+        self._encoding = "PCM16LE"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -132,9 +136,14 @@ class Conversation:
         if self._ending:
             raise failed_precondition("the conversation is ending", reason="CONVERSATION_ENDING")
         violations = []
-        if params.encoding != "PCM16LE":
+        if params.encoding not in ("PCM16LE", *G711):
+            violations.append(("start.format.encoding", f"use PCM16LE, MULAW or ALAW, got {params.encoding}"))
+        elif params.encoding in G711 and params.sample_rate != 8000:
             violations.append(
-                ("start.format.encoding", f"only PCM16 little-endian is supported, got {params.encoding}")
+                (
+                    "start.format.sample_rate_hz",
+                    f"G.711 ({params.encoding}) is 8000 Hz, got {params.sample_rate}",
+                )
             )
         if params.sample_rate not in SUPPORTED_RATES:
             violations.append(
@@ -171,7 +180,7 @@ class Conversation:
             metrics=self.metrics,
             finish=self.finish,
             assistant=assistant,
-            encode=_pcm16,
+            encode=self._encoder(params.encoding),
         )
         ctx.call.caller_name = params.caller_name
         ctx.call.callee_name = params.callee_name
@@ -199,12 +208,19 @@ class Conversation:
                 vad_engine=vad.name,
                 responder=responder.name,
                 command_id=command_id,
+                encoding=params.encoding,
             )
         )
         await self.emit(ev.Status("LISTENING"))
         if assistant.greeting:
             ctx.floor.add(0)  # the caller may speak over the greeting
             await pipeline.stages[2].queue_frame(GreetingFrame(assistant.greeting))
+
+    def _encoder(self, encoding: str) -> Callable[[Pcm], bytes]:
+        self._encoding = encoding
+        if encoding in G711:
+            return lambda pcm: g711_encode(encoding, pcm)
+        return _pcm16
 
     async def tool_result(self, call_id: str, content: str, is_error: bool) -> None:
         """The application's answer to a `tool_call` event."""
@@ -230,10 +246,11 @@ class Conversation:
         pipeline, ctx = self._require_started()
         self.idle.touch()
         bad: HubError | None = None
-        max_bytes = ctx.sample_rate * 2 * self.config.max_chunk_ms // 1000
+        width = 1 if self._encoding in G711 else 2
+        max_bytes = ctx.sample_rate * width * self.config.max_chunk_ms // 1000
         if not data:
             bad = invalid_argument("audio.data is empty", [("audio.data", "send at least one sample")])
-        elif len(data) % 2:
+        elif len(data) % width:
             bad = invalid_argument(
                 f"audio.data has {len(data)} bytes; PCM16 needs an even count",
                 [("audio.data", "odd byte count")],
@@ -257,7 +274,8 @@ class Conversation:
         if not chunk:
             return
         assert self._ctx is not None and self._upsampler is not None
-        delay = self._pacer.add(len(chunk) / 2 * 1000 / self._ctx.sample_rate)
+        g711 = self._encoding in G711
+        delay = self._pacer.add(len(chunk) / (1 if g711 else 2) * 1000 / self._ctx.sample_rate)
         if delay > 0:
             now = self._clock()
             if now - self._throttle_noticed >= THROTTLE_NOTICE_EVERY_S:
@@ -272,7 +290,7 @@ class Conversation:
                     )
                 )
             await self._sleep(delay)  # not reading the stream meanwhile: flow control slows the client
-        pcm = self._upsampler(pcm_from_bytes(chunk))
+        pcm = self._upsampler(g711_decode(self._encoding, chunk) if g711 else pcm_from_bytes(chunk))
         await pipeline.put(AudioFrame(pcm, self._clock()))
 
     async def _count_sequence(self, duplicate: bool, reordered: bool, gaps: list[tuple[int, int]]) -> None:

@@ -17,6 +17,7 @@ class Ready:
     vad_engine: str
     responder: str
     command_id: str = ""
+    encoding: str = "PCM16LE"
 
 
 @dataclass

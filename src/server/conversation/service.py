@@ -44,6 +44,14 @@ _END_REASONS = {
 }
 
 
+_ENCODINGS = {
+    pb.AUDIO_ENCODING_PCM16LE: "PCM16LE",
+    pb.AUDIO_ENCODING_MULAW: "MULAW",
+    pb.AUDIO_ENCODING_ALAW: "ALAW",
+}
+_ENCODING_NUMBERS = {name: number for number, name in _ENCODINGS.items()}
+
+
 def _duration_ms(ms: float) -> duration_pb2.Duration:
     d = duration_pb2.Duration()
     d.FromNanoseconds(int(ms * 1e6))
@@ -55,8 +63,8 @@ def _start_params(cmd: conversation_pb2.StartCommand) -> StartParams:
     # An encoding number this contract does not define (a newer or a broken client) is named, not
     # looked up: `AudioEncoding.Name` raises on it, which surfaced as INTERNAL instead of the
     # validation error `Conversation.start` gives every unsupported encoding.
-    if f.encoding == pb.AUDIO_ENCODING_PCM16LE:
-        encoding = "PCM16LE"
+    if f.encoding in _ENCODINGS:
+        encoding = _ENCODINGS[f.encoding]
     elif f.encoding in pb.AudioEncoding.values():
         encoding = pb.AudioEncoding.Name(f.encoding)
     else:
@@ -103,7 +111,7 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
             ready=pb.ReadyEvent(
                 session_id=event.session_id,
                 format=pb.AudioFormat(
-                    encoding=pb.AUDIO_ENCODING_PCM16LE,
+                    encoding=_ENCODING_NUMBERS.get(event.encoding, pb.AUDIO_ENCODING_PCM16LE),
                     sample_rate_hz=event.sample_rate,
                     chunk_ms=event.chunk_ms,
                     channels=1,
