@@ -757,7 +757,8 @@ export type ReplyAudioEvent = Message<"realtime.v1.ReplyAudioEvent"> & {
   data: Uint8Array;
 
   /**
-   * True on the last chunk of this reply.
+   * True on the last chunk of each reply segment (a reply is spoken sentence by sentence;
+   * `reply_segment` events number them).
    *
    * @generated from field: bool last = 4;
    */
