@@ -96,6 +96,7 @@ class ConversationConfig:
     hosted_api_key_env: str = "OPENAI_API_KEY"
     hosted_chat_model: str = "gpt-4o-mini"
     hosted_stt_model: str = "whisper-1"
+    hosted_stt_language: str = "en"  # ISO-639-1 hint sent with each utterance ("" = let it detect)
     hosted_tts_model: str = "tts-1"
     hosted_tts_voice: str = "alloy"
     hosted_timeout_s: float = 2.0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from .assistant import Assistant
+from .audio import PIPELINE_RATE
 from .breaker import CircuitBreaker
 from .cache import KeyValue, ReplyAudioCache
 from .config import ConversationConfig
 from .hosted import FallbackTts, HostedClient, api_key
+from .hosted_stt import HostedStt
 from .llm import LlmResponder
 from .metrics import ConversationMetrics
 from .responder import DEFAULT_SCRIPTS, FAREWELL, Responder, ScreeningResponder, load_scripts
@@ -30,7 +32,7 @@ class Engines:
         self.metrics = metrics
         self.pool: PocketsphinxPool | None = None
         if stt is None:
-            if config.stt_engine != "pocketsphinx":
+            if config.stt_engine not in ("pocketsphinx", "hosted"):
                 raise ValueError(f"unknown speech-to-text engine {config.stt_engine!r}")
             self.pool = PocketsphinxPool(
                 config.stt_workers,
@@ -42,13 +44,23 @@ class Engines:
         self.hosted: HostedClient | None = None
         if config.responder not in RESPONDERS:
             raise ValueError(f"unknown responder {config.responder!r}; use one of {RESPONDERS}")
-        if config.tts_engine == "hosted" or config.responder == "chat":
+        if "hosted" in (config.tts_engine, config.stt_engine) or config.responder == "chat":
             if not config.hosted_base_url:
                 raise ValueError(
                     "hosted engines need hosted_base_url (REALTIME_CONVERSATION_HOSTED_BASE_URL)"
                 )
             self.hosted = HostedClient(
                 config.hosted_base_url, api_key(config.hosted_api_key_env), config.hosted_timeout_s
+            )
+        if config.stt_engine == "hosted" and self.hosted is not None and self.pool is not None:
+            stt = HostedStt(
+                self.hosted,
+                config.hosted_stt_model,
+                config.hosted_stt_language,
+                self.pool,
+                CircuitBreaker(config.breaker_failures, config.breaker_reset_s),
+                max_bytes=PIPELINE_RATE * 2 * config.max_utterance_ms // 1000 + PIPELINE_RATE,
+                metrics=metrics,
             )
         if tts is None:
             if config.tts_engine not in ("espeak", "hosted"):

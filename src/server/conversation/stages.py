@@ -286,6 +286,10 @@ class SttStage(Stage):
         timing = frame.timing
         timing.final_at = self.ctx.clock()
         timing.stt_engine = self.engine.name
+        if hyp.fallback_reason:
+            await self.ctx.emit(
+                ev.Status("TRANSCRIBING", "ENGINE_FALLBACK", hyp.fallback_reason, details={"engine": "stt"})
+            )
         await self.ctx.emit(ev.Transcript(frame.turn, hyp.text, round(hyp.confidence, 3), final=True))
         if hyp.text.strip():
             self.ctx.floor.add(frame.turn)
