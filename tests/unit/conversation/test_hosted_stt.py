@@ -12,11 +12,11 @@ from realtime.server.conversation.hosted_stt import HostedStt
 from realtime.server.conversation.stt import PocketsphinxPool
 from tests.fake_llm import fake_llm
 
-GOFORWARD = Path("/usr/share/pocketsphinx/test/data/goforward.raw")
+AUDIO = Path("/usr/share/pocketsphinx/test/data/goforward.raw").read_bytes()
 
 
 async def test_hosted_transcription_then_offline_fallback() -> None:
-    audio = GOFORWARD.read_bytes()
+    audio = AUDIO
     pool = PocketsphinxPool(1, 1, prewarm=1)
     async with fake_llm(transcript="go forward ten meters") as fake:
         client = HostedClient(fake.base_url, "", timeout_s=2.0)
