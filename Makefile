@@ -68,8 +68,9 @@ test-unit: setup-python
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 # The hub on its embedded defaults: memory broker, a dev JWT secret in .realtime/.
+# A hub meant for calls starts its speech recognisers with it (test hubs leave them to the first call).
 run: setup-python
-	$(VENV)/bin/realtime-server $(ARGS)
+	REALTIME_CONVERSATION_STT_PRESTART=$${REALTIME_CONVERSATION_STT_PRESTART:-true} $(VENV)/bin/realtime-server $(ARGS)
 
 bench: setup
 	$(PY) -m bench $(ARGS)
