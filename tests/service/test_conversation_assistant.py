@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2
 from realtime.server.testing import running_hub
 from realtime.v1 import conversation_pb2 as pb
 from tests.fake_llm import fake_llm
+from tests.order_desk import order_desk
 
 from .conversation_client import FAST, SERVICES, Session, end, goforward, start, text
 
@@ -123,3 +124,17 @@ async def test_bad_assistant_settings_over_grpc(tmp_path: Path) -> None:
     assert error_of(s, "before-start").error.reason == "NOT_STARTED"
     assert error_of(s, "too-big").error.reason == "TOOL_RESULT_TOO_LARGE"
     assert error_of(s, "unknown").error.reason == "UNKNOWN_TOOL_CALL"
+
+
+async def test_the_docs_order_desk_example_runs(tmp_path: Path) -> None:
+    async with fake_llm(token_delay_s=0.01) as fake:
+        conf = {**FAST, "responder": "chat", "hosted_base_url": fake.base_url, "playback_lead_ms": 600_000}
+        async with running_hub(tmp_path, services=SERVICES, extra={"conversation": conf}) as h:
+            async with h.client("alice") as client:
+                replies = await order_desk(client, ["where is order 42", "and order 99", "goodbye"])
+    assert replies == [
+        "Acme orders, how can I help?",
+        "One moment, let me check. Order 42 is shipped. Anything else?",
+        "One moment, let me check. Order 99 is not found. Anything else?",
+        "Thank you for calling. Goodbye.",
+    ]
