@@ -84,10 +84,19 @@ class Engines:
         self.tts: TextToSpeech = tts
         self.cache = ReplyAudioCache(config.cache_bytes, l2, config.cache_ttl_s)
 
-    def start(self, prestart: bool = False) -> None:
-        """Warm the recogniser processes in the background (at hub start only with `stt_prestart`)."""
-        if self.pool is not None and (self.config.stt_prestart or not prestart):
+    def start(self) -> None:
+        """Start the recogniser processes in the background (a call's start; idempotent)."""
+        if self.pool is not None:
             self.pool.start()
+
+    async def warm(self) -> None:
+        """Load everything the first call would otherwise wait for: the recogniser processes and
+        their first decoders, the speech synthesiser and the VAD model (hub start, `stt_prestart`)."""
+        if self.pool is not None:
+            await self.pool.start()
+        local = getattr(self.tts, "fallback", self.tts)
+        await local.synthesize("Hello.", self.config.voice, self.config.speech_rate_wpm)
+        self.vad()
 
     def vad(self) -> VadEngine:
         return make_vad(self.config.vad_engine)

@@ -321,7 +321,9 @@ async def register(hub: HubContext) -> list[str]:
     config = ConversationConfig.load(hub.settings.extra.get("conversation"))
     metrics = ConversationMetrics(hub.metrics.registry)
     engines = Engines(config, metrics, l2=l2_for(hub.broker))
-    engines.start(prestart=True)
+    if config.stt_prestart:
+        # The hub reports serving once the first call will not wait for engines to load.
+        await engines.warm()
     manager = ConversationManager(engines, config)
     hub.on_stop.append(engines.close)  # stop the recogniser processes with the hub
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
