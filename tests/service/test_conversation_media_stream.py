@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from realtime.server.testing import running_hub
 from tests.fake_llm import fake_llm
 
 from .conversation_client import FAST, goforward
+from .gateway_wire import eventually
 
 SERVICES = (
     "realtime.server.diagnostics.service",
@@ -137,3 +139,35 @@ async def test_media_stream_needs_a_valid_token(tmp_path: Path) -> None:
             async with asyncio.timeout(20):
                 await ws.receive()
             assert ws.close_code == 1008
+
+
+async def test_a_provider_that_vanishes_mid_call_frees_the_conversation(tmp_path: Path) -> None:
+    call = mulaw_8k(goforward())
+    async with (
+        running_hub(tmp_path, services=SERVICES, extra={"conversation": FAST}) as h,
+        aiohttp.ClientSession() as http,
+    ):
+        url = h.http_url.replace("http", "ws") + "/media-stream"
+
+        async def active() -> float:
+            async with http.get(h.http_url + "/metrics") as resp:
+                for line in (await resp.text()).splitlines():
+                    if line.startswith("realtime_conversations_active "):
+                        return float(line.split()[1])
+            return -1.0
+
+        for _ in range(3):  # twice and more: each vanished call is released
+            ws = await http.ws_connect(url)
+            provider = Provider(ws)
+            reader = asyncio.get_running_loop().create_task(provider.read())
+            await ws.send_json(start_message(mint_token(h.secret, "alice")))
+            await provider.play(call[:8000])  # one second of speech, then the line drops
+            await eventually(lambda: _is(active, 1.0))
+            await ws.close()
+            async with asyncio.timeout(20):
+                await reader
+            await eventually(lambda: _is(active, 0.0))
+
+
+async def _is(read: Callable[[], Awaitable[float]], value: float) -> bool:
+    return await read() == value

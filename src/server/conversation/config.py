@@ -65,6 +65,7 @@ class ConversationConfig:
     tool_timeout_s: float = 8.0  # how long a tool_call waits for its tool_result
     first_token_timeout_s: float = 1.5  # no first token from the model by then: the canned reply
     llm_max_tokens: int = 300
+    llm_history_messages: int = 40  # the model sees the system prompt and at most this many more
     # Limits on what one call may ask for.
     max_prompt_chars: int = 8000
     max_greeting_chars: int = 500

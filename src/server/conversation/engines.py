@@ -117,6 +117,7 @@ class Engines:
                 max_tokens=c.llm_max_tokens,
                 max_tool_rounds=c.max_tool_rounds,
                 metrics=self.metrics,
+                history_messages=c.llm_history_messages,
             )
         return canned
 

@@ -88,6 +88,17 @@ async def sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, 
             yield payload
 
 
+def trim_history(messages: list[dict[str, Any]], keep: int) -> None:
+    """Keep the system prompt and the newest messages (at most `keep`), starting at a caller
+    message so that no tool result loses the assistant message that asked for it."""
+    if len(messages) - 1 <= keep:
+        return
+    cut = len(messages) - keep
+    while cut < len(messages) - 1 and messages[cut]["role"] != "user":
+        cut += 1
+    del messages[1:cut]
+
+
 class LlmResponder:
     """Streams the model's answer; the canned responder is the offline fallback."""
 
@@ -105,6 +116,7 @@ class LlmResponder:
         max_tokens: int,
         max_tool_rounds: int,
         metrics: ConversationMetrics | None = None,
+        history_messages: int = 40,
     ) -> None:
         self.client = client
         self.model = model
@@ -116,6 +128,7 @@ class LlmResponder:
         self.max_tokens = max_tokens
         self.max_tool_rounds = max_tool_rounds
         self.metrics = metrics
+        self.history_messages = max(2, history_messages)
 
     def _messages(self, state: CallState, text: str) -> list[dict[str, Any]]:
         if not state.messages:
@@ -130,6 +143,7 @@ class LlmResponder:
             last["content"] = f"{last.get('content') or ''} [the caller interrupted this reply]".strip()
             state.interrupted_turn = 0
         state.messages.append({"role": "user", "content": text})
+        trim_history(state.messages, self.history_messages)
         return state.messages
 
     async def reply(

@@ -13,7 +13,7 @@ from realtime.server.conversation.assistant import AssistantParams
 from realtime.server.conversation.config import ConversationConfig
 from realtime.server.conversation.conversation import Conversation, StartParams
 from realtime.server.conversation.engines import Engines
-from realtime.server.conversation.llm import SentenceSplitter
+from realtime.server.conversation.llm import SentenceSplitter, trim_history
 from realtime.server.platform.errors import HubError
 from tests.fake_llm import FakeLlm, fake_llm
 
@@ -34,6 +34,22 @@ def test_sentences_are_cut_as_they_end() -> None:
     assert s.flush() == ["Bye"] and s.flush() == []
     long = SentenceSplitter().feed("word " * 100)  # no end mark: cut at a space, bounded
     assert long and all(len(x) <= 240 for x in long)
+
+
+def test_history_is_bounded_and_keeps_tool_pairs() -> None:
+    system = {"role": "system", "content": "prompt"}
+    messages = [system]
+    for n in range(100):  # a long call: user, assistant tool call, tool result, assistant answer
+        messages += [
+            {"role": "user", "content": f"q{n}"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{n}"}]},
+            {"role": "tool", "tool_call_id": f"c{n}", "content": "{}"},
+            {"role": "assistant", "content": f"a{n}"},
+        ]
+        trim_history(messages, 10)
+        assert len(messages) <= 11 and messages[0] is system
+        assert messages[1]["role"] == "user"  # never a tool result without its call
+    assert messages[-1]["content"] == "a99"
 
 
 @pytest.fixture
