@@ -220,3 +220,21 @@ async def test_bad_assistant_settings_are_invalid_argument(assistant: AssistantP
     finally:
         await conv.close()
         await engines.close()
+
+
+async def test_a_call_to_an_undeclared_tool_is_refused_to_the_model(fake: FakeLlm) -> None:
+    config = config_for(fake)
+    engines = Engines(config)
+    conv = Conversation(engines, config)
+    other = ("lookup_weather", "", "")  # declared, but the model calls get_order_status
+    seen: list[ev.Event] = []
+    try:
+        await conv.start("s", StartParams(sample_rate=8000, assistant=AssistantParams(tools=[other])))
+        await conv.text("where is order 5")
+        reply = await until(conv, ev.Reply, seen)
+    finally:
+        await conv.close()
+        await engines.close()
+    assert not any(isinstance(e, ev.ToolCall) for e in seen)  # the application is not asked
+    assert any(isinstance(e, ev.Status) and e.reason == "UNKNOWN_TOOL" for e in seen)
+    assert isinstance(reply, ev.Reply) and "unknown tool 'get_order_status'" in reply.text
