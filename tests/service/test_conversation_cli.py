@@ -82,6 +82,6 @@ async def test_converse_a_mulaw_wav_with_the_fake_model(
     text = capsys.readouterr().out
     assert "assistant [0] (greeting" in text and "Hi!" in text
     assert "assistant [1] (llm" in text and "I heard go forward" in text
-    assert "Goodbye." in text and "[ends call]" in text
+    assert "ended: END_REASON_CLIENT_ENDED" in text
     with wave.open(str(out)) as w:  # the µ-law reply audio, written as PCM16 at 8 kHz
         assert w.getframerate() == 8000 and w.getnframes() > 8000
