@@ -100,6 +100,9 @@ class MediaStreamHandler:
             format=fmt,
             caller_number=str(params.get("caller", "")),
             callee_name=str(params.get("callee", "")),
+            assistant=pb.AssistantSettings(
+                system_prompt=str(params.get("prompt", "")), greeting=str(params.get("greeting", ""))
+            ),
         )
         await outbox.put(pb.ConverseRequest(id="start", start=start))
 
@@ -110,9 +113,10 @@ class MediaStreamHandler:
         call = self._stub().Converse(commands(), metadata=(("authorization", f"Bearer {token}"),))
         reader = asyncio.get_running_loop().create_task(self._replies(ws, sid, call))
         try:
-            await self._forward(ws, outbox)
-            await outbox.put(None)
-            await reader
+            if await self._forward(ws, outbox):
+                await outbox.put(None)  # `stop`: the queued reply finishes, then `ended` closes
+                await reader
+            # Otherwise the provider is gone: cancelling the call ends the conversation now.
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
@@ -122,17 +126,17 @@ class MediaStreamHandler:
 
     async def _forward(
         self, ws: web.WebSocketResponse, outbox: asyncio.Queue[pb.ConverseRequest | None]
-    ) -> None:
-        """Provider messages -> Converse commands, until `stop` or the socket closes."""
+    ) -> bool:
+        """Provider messages -> Converse commands; True after `stop`, False when the socket closed."""
         seq = 0
         async for msg in ws:
             try:
                 event = _parse(msg)
             except ValueError as exc:
                 await ws.close(code=1003, message=f"bad message: {exc}"[:120].encode())
-                break
+                return False
             if event is None:
-                break
+                return False
             kind = event.get("event")
             if kind == "media":
                 media = event.get("media") or {}
@@ -142,14 +146,15 @@ class MediaStreamHandler:
                     data = base64.b64decode(str(media.get("payload", "")), validate=True)
                 except (binascii.Error, ValueError):
                     await ws.close(code=1007, message=b"media.payload is not base64")
-                    break
+                    return False
                 if data:
                     await outbox.put(pb.ConverseRequest(audio=pb.AudioCommand(sequence=seq, data=data)))
                     seq += 1
             elif kind == "stop":
                 await outbox.put(pb.ConverseRequest(id="end", end=pb.EndCommand()))
-                break
+                return True
             # `mark` echoes (our reply was played), `dtmf` and others need no action.
+        return False
 
     async def _replies(self, ws: web.WebSocketResponse, sid: str, call: Any) -> None:
         """Converse events -> provider messages; a failed call closes the socket with its status."""
@@ -157,6 +162,8 @@ class MediaStreamHandler:
             await self._relay(ws, sid, call)
         except grpc.aio.AioRpcError as exc:
             await ws.close(code=1008, message=f"{exc.code().name}: {exc.details()}"[:120].encode())
+        except ConnectionError:
+            return  # the provider hung up while reply audio was still going out
 
     async def _relay(self, ws: web.WebSocketResponse, sid: str, call: Any) -> None:
         async for event in call:
