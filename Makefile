@@ -78,11 +78,12 @@ check-wheel: setup-python
 test-unit: setup-python
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-# The hub on its embedded defaults: memory broker, a dev JWT secret in the per-user state directory
-# ($XDG_STATE_HOME/realtime or ~/.local/state/realtime; REALTIME_DEV_DIR or ARGS=--dev-dir=DIR moves
-# it), which the `realtime` CLI finds from any folder.
+# The hub on its embedded defaults: a durable SQLite broker and a dev JWT secret in the per-user state
+# directory ($XDG_STATE_HOME/realtime or ~/.local/state/realtime; REALTIME_DEV_DIR or ARGS=--dev-dir=DIR
+# moves it), which the `realtime` CLI finds from any folder. A hub meant for calls starts its speech
+# recognisers with it (test hubs leave them to the first call).
 run: setup-python
-	$(VENV)/bin/realtime-server $(ARGS)
+	REALTIME_CONVERSATION_STT_PRESTART=$${REALTIME_CONVERSATION_STT_PRESTART:-true} $(VENV)/bin/realtime-server $(ARGS)
 
 bench: setup
 	$(PY) -m bench $(ARGS)

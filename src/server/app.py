@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import shutil
 import signal
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +27,7 @@ from .platform.limits import RateLimiter, StreamLimiter
 from .platform.metrics import Metrics
 from .platform.reflection import enable_reflection
 from .platform.shutdown import Shutdown
+from .platform.tls import SubjectMap, TlsConfigError, TlsFiles
 
 log = logging.getLogger("realtime.hub")
 
@@ -108,15 +111,52 @@ class Hub:
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()
         self._stopping: asyncio.Task[None] | None = None
+        self.tls: TlsFiles | None = None
+        self._gateway_dir: str | None = None
+        self._tracing = False
+
+    def _load_tls(self) -> None:
+        s = self.settings
+        if s.tls_cert_file is None or s.tls_key_file is None:
+            return
+        try:
+            self.tls = TlsFiles(s.tls_cert_file, s.tls_key_file, s.tls_client_ca_file)
+        except TlsConfigError as exc:
+            raise StartupError(str(exc)) from exc
+
+    def _add_ports(self, server: grpc.aio.Server, ctx: HubContext) -> None:
+        """The gRPC port (TLS when configured) and, under TLS, the gateway's private link: a unix
+        socket in a directory only this user can enter, so the in-process gateway needs neither a
+        client certificate nor a name the server certificate covers."""
+        s = self.settings
+        try:
+            if self.tls is None:
+                self.grpc_port = server.add_insecure_port(s.grpc_listen)
+            else:
+                self.grpc_port = server.add_secure_port(s.grpc_listen, self.tls.grpc_credentials())
+                self._gateway_dir = tempfile.mkdtemp(prefix="realtime-gw-")
+                ctx.gateway_target = f"unix:{self._gateway_dir}/grpc.sock"
+                server.add_insecure_port(ctx.gateway_target)
+            ctx.grpc_port = self.grpc_port
+        except RuntimeError as exc:
+            raise StartupError(f"cannot listen on --grpc-listen {s.grpc_listen}: {exc}") from exc
 
     async def start(self) -> None:
         s = self.settings
         self.verifier = build_verifier(s)
+        self._load_tls()
+        if s.otlp_endpoint:
+            from .platform import tracing  # opentelemetry is imported only here
+
+            tracing.enable(s.otlp_endpoint)
+            self._tracing = True
+        subjects = SubjectMap(SubjectMap.parse(s.tls_client_subjects)) if s.tls_client_subjects else None
         interceptor = HubInterceptor(
             self.verifier,
             RateLimiter(s.rate_limit, s.rate_burst),
             StreamLimiter(s.max_streams_per_user),
             self.metrics,
+            subjects,
         )
         server = grpc.aio.server(interceptors=[interceptor], options=server_options(s))
         http = web.Application(
@@ -148,11 +188,7 @@ class Hub:
 
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
         enable_reflection([*ctx.services, "grpc.health.v1.Health"], server)
-        try:
-            self.grpc_port = server.add_insecure_port(s.grpc_listen)
-            ctx.grpc_port = self.grpc_port
-        except RuntimeError as exc:
-            raise StartupError(f"cannot listen on --grpc-listen {s.grpc_listen}: {exc}") from exc
+        self._add_ports(server, ctx)
         await server.start()
         # keepalive_timeout also closes a connection that never sends a request (aiohttp arms it
         # at connect): idle sockets on the HTTP port are bounded in time.
@@ -161,7 +197,8 @@ class Hub:
         )
         await self._runner.setup()
         host, _, port = s.http_listen.rpartition(":")
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        tls_context = self.tls.ssl_context if self.tls is not None else None
+        site = web.TCPSite(self._runner, host.strip("[]"), int(port), ssl_context=tls_context)
         try:
             await site.start()
         except OSError as exc:
@@ -175,12 +212,15 @@ class Hub:
                 "http": f"{host}:{self.http_port}",
                 "services": ",".join(ctx.services),
                 "instance": ctx.instance_id,
+                "tls": "off" if self.tls is None else ("mutual" if self.tls.mutual else "on"),
             },
         )
+        if self.tls is not None and s.tls_reload_interval > 0:
+            ctx.spawn(self.tls.watch(s.tls_reload_interval), "tls-watch")
 
     async def _start_broker(self) -> Broker:
         """The shared-state engine from --broker; its health drives the hub's health."""
-        broker = create_broker(self.settings.broker)
+        broker = create_broker(self.settings.broker, dev_dir=self.settings.dev_dir)
         try:
             await broker.start()
         except BrokerUnavailable as exc:
@@ -205,6 +245,15 @@ class Hub:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        # SIGHUP reloads the TLS files; without TLS it is logged, never the default (exit).
+        loop.add_signal_handler(signal.SIGHUP, self._reload)
+
+    def _reload(self) -> None:
+        if self.tls is None:
+            log.info("SIGHUP: nothing to reload (no --tls-cert-file)")
+            return
+        log.info("SIGHUP: reloading the TLS files")
+        self.tls.reload()
 
     def request_stop(self) -> None:
         self._begin_stop(None)
@@ -241,6 +290,12 @@ class Hub:
             await ctx.broker.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._gateway_dir is not None:
+            shutil.rmtree(self._gateway_dir, ignore_errors=True)
+        if self._tracing:
+            from .platform import tracing
+
+            await asyncio.to_thread(tracing.disable)  # flushes the last spans to the collector
         self._stopped.set()
         log.info("stopped")
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from realtime.common.tokens import DEV_SECRET_NAME, default_dev_dir
 
+from .broker.factory import ENGINES_HELP, broker_spec_error
+
 MIB = 1024 * 1024
 
 
@@ -23,7 +25,7 @@ MIB = 1024 * 1024
 class Settings:
     grpc_listen: str = "127.0.0.1:50051"
     http_listen: str = "127.0.0.1:8080"
-    broker: str = "memory"
+    broker: str = "sqlite"
     document_store: str = "broker"
     jwt_secret_file: Path | None = None
     jwt_public_key_file: Path | None = None
@@ -49,6 +51,12 @@ class Settings:
     max_token_lifetime: float = 24 * 3600.0
     http_idle_timeout: float = 60.0
     allowed_hosts: tuple[str, ...] = ()
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    tls_client_subjects: str = ""
+    tls_reload_interval: float = 5.0
+    otlp_endpoint: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -106,9 +114,7 @@ class _Option:
 OPTIONS: Sequence[_Option] = (
     _Option("grpc_listen", "address of the gRPC port", _listen),
     _Option("http_listen", "address of the HTTP port (/metrics, browser gateway)", _listen),
-    _Option(
-        "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
-    ),
+    _Option("broker", ENGINES_HELP),
     _Option(
         "document_store",
         "where collaboration documents and their history are kept: 'broker' (the broker's store) "
@@ -125,7 +131,7 @@ OPTIONS: Sequence[_Option] = (
     ),
     _Option(
         "dev_dir",
-        "where the dev default keeps its files (dev-jwt-secret); the CLI looks there too "
+        "where the dev default keeps its files (dev-jwt-secret, hub.db); the CLI looks there too "
         "(default $XDG_STATE_HOME/realtime or ~/.local/state/realtime)",
         _user_path,
     ),
@@ -160,6 +166,31 @@ OPTIONS: Sequence[_Option] = (
         "comma-separated host names the HTTP port answers besides its listen address and loopback "
         "names (DNS-rebinding guard on the Host header); '*' accepts any",
         _origins,
+    ),
+    _Option(
+        "tls_cert_file",
+        "PEM certificate chain: both ports speak TLS (reloaded on SIGHUP or change)",
+        _user_path,
+    ),
+    _Option("tls_key_file", "PEM private key of --tls-cert-file", _user_path),
+    _Option(
+        "tls_client_ca_file",
+        "PEM CA bundle: both ports then require a client certificate it signed (mutual TLS)",
+        _user_path,
+    ),
+    _Option(
+        "tls_client_subjects",
+        "comma-separated SUBJECT=USER[:ROLE+ROLE]: a client certificate whose CN or SAN is SUBJECT "
+        "acts as USER when the call carries no bearer token (needs --tls-client-ca-file)",
+    ),
+    _Option(
+        "tls_reload_interval",
+        "seconds between checks of the TLS files for changes (SIGHUP reloads at once); 0 disables",
+        float,
+    ),
+    _Option(
+        "otlp_endpoint",
+        "OTLP/gRPC collector (http://HOST:4317) that receives OpenTelemetry spans; unset: no spans",
     ),
 )
 
@@ -215,11 +246,29 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         parser.error("give --jwt-secret-file or --jwt-public-key-file, not both")
     if settings.require_auth_config and settings.dev_mode:
         parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
-    if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
-        parser.error("--broker must be 'memory' or a redis:// URL")
+    broker_error = broker_spec_error(settings.broker, settings.dev_dir)
+    if broker_error is not None:
+        parser.error(broker_error)
     if not (
         settings.document_store == "broker"
         or settings.document_store.startswith(("postgresql://", "postgres://"))
     ):
         parser.error("--document-store must be 'broker' or a postgresql:// URL")
+    _check_tls(parser, settings)
     return settings
+
+
+def _check_tls(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        parser.error("give --tls-cert-file and --tls-key-file together")
+    if settings.tls_client_ca_file is not None and settings.tls_cert_file is None:
+        parser.error("--tls-client-ca-file needs --tls-cert-file and --tls-key-file")
+    if settings.tls_client_subjects and settings.tls_client_ca_file is None:
+        parser.error("--tls-client-subjects needs --tls-client-ca-file (mutual TLS)")
+    if settings.tls_client_subjects:
+        from .platform.tls import SubjectMap
+
+        try:
+            SubjectMap.parse(settings.tls_client_subjects)
+        except ValueError as exc:
+            parser.error(f"--tls-client-subjects: {exc}")

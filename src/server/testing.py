@@ -69,6 +69,8 @@ async def running_hub(
         "jwt_secret_file": secret_file,
         "dev_dir": tmp / ".realtime",
         "shutdown_grace": 2.0,
+        # Tests get the forgetful engine unless they ask for another (broker="sqlite"...).
+        "broker": "memory",
     }
     values.update(settings)
     hub = Hub(Settings(**values), services=services)

@@ -61,4 +61,4 @@ async def test_dashboard_in_chromium(tmp_path: Path) -> None:
         finally:
             shutil.rmtree(outdir, ignore_errors=True)
     assert code == 0, out
-    assert "fail 0" in out and "pass 8" in out, out
+    assert "fail 0" in out and "pass 9" in out, out

@@ -72,3 +72,33 @@ def test_go_client_fix_subscribe_and_error_details(go_binary: Path, tmp_path: Pa
         refused = run_go(go_binary, server.target, "not-a-token", "fix", "x")
         assert refused.returncode == 1
         assert refused.stderr.startswith("Unauthenticated:")
+
+
+def test_go_client_over_mutual_tls(go_binary: Path, tmp_path: Path) -> None:
+    from tests.tls_certs import CA
+
+    ca, other = CA(tmp_path, "hub-ca"), CA(tmp_path, "other-ca")
+    served, gopher = ca.server(), ca.issue("gopher.internal", client=True)
+    args = (
+        f"--tls-cert-file={served.cert_file}",
+        f"--tls-key-file={served.key_file}",
+        f"--tls-client-ca-file={ca.cert_file}",
+        "--tls-client-subjects=gopher.internal=svc-gopher",
+    )
+    pair = (gopher.cert_file, gopher.key_file)
+    with server_process(tmp_path, *args, ca_file=ca.cert_file, client_pair=pair) as server:
+        mtls = (
+            "-ca-file",
+            str(ca.cert_file),
+            "-cert-file",
+            str(gopher.cert_file),
+            "-key-file",
+            str(gopher.key_file),
+        )
+        # No token: the certificate's subject is mapped to a user by the hub.
+        fixed = run_go(go_binary, server.target, "", *mtls, "fix", "hello  world")
+        assert fixed.returncode == 0, fixed.stderr
+        assert lines(fixed.stdout) == [{"fixed": "hello world", "suggestions": 1}]
+        wrong = ("-ca-file", str(other.cert_file), *mtls[2:])
+        refused = run_go(go_binary, server.target, "", *wrong, "-timeout", "3s", "fix", "x")
+        assert refused.returncode != 0

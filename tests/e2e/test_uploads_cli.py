@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def hub(tmp: Path, grpc_port: int, http_port: int) -> Iterator[subprocess.Popen[
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=tmp,
+            env=dev_env(tmp),
         )
     try:
         wait_serving(f"127.0.0.1:{grpc_port}", timeout=60)
@@ -55,6 +57,11 @@ def hub(tmp: Path, grpc_port: int, http_port: int) -> Iterator[subprocess.Popen[
         proc.wait(10)
 
 
+def dev_env(tmp: Path) -> dict[str, str]:
+    """The dev default's files (secret, hub.db, upload spool) in `tmp/.realtime`, for hub and CLI alike."""
+    return {**os.environ, "REALTIME_DEV_DIR": str(tmp / ".realtime")}
+
+
 def token(tmp: Path, sub: str = "alice") -> str:
     return mint_token((tmp / ".realtime" / "dev-jwt-secret").read_bytes().strip(), sub)
 
@@ -62,7 +69,7 @@ def token(tmp: Path, sub: str = "alice") -> str:
 async def start_cli(tmp: Path, port: int, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         CLI, *args, "--server", f"127.0.0.1:{port}", "--token", token(tmp), "--json",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp, env=dev_env(tmp),
     )  # fmt: skip
 
 

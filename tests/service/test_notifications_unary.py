@@ -18,11 +18,17 @@ from tests.redis_server import delete_prefix, test_prefix
 from .notify_support import error_info, notify_hub, open_stream, pb, stub
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def hub(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> AsyncIterator[TestHub]:
     """The same tests on a hub with each broker engine."""
     if request.param == "memory":
         async with notify_hub(tmp_path) as h:
+            assert h.hub.ctx is not None and h.hub.ctx.broker.engine == "memory"  # the test default
+            yield h
+        return
+    if request.param == "sqlite":
+        async with notify_hub(tmp_path, broker=f"sqlite://{tmp_path}/hub.db") as h:
+            assert h.hub.ctx is not None and h.hub.ctx.broker.engine == "sqlite"
             yield h
         return
     prefix = test_prefix()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from ..platform import tracing
 from ..platform.errors import (
     Code,
     HubError,
@@ -68,6 +69,10 @@ class LocalRunner(Dispatcher):
                     await event.wait()
 
     async def _run_local(self, job: Job, run: LocalRun) -> None:
+        with tracing.background_span("analysis.run", job.traceparent, **{"realtime.job": job.id}):
+            await self._run_local_traced(job, run)
+
+    async def _run_local_traced(self, job: Job, run: LocalRun) -> None:
         loop = asyncio.get_running_loop()
         try:
             analyzer = self.registry.get(job.analyzer)

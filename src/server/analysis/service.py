@@ -288,7 +288,7 @@ async def _backend(hub: HubContext) -> Backend:
     if hub.settings.broker != "memory":
         from ..broker.factory import create_broker
 
-        broker = create_broker(hub.settings.broker)
+        broker = create_broker(hub.settings.broker, dev_dir=hub.settings.dev_dir)
         try:
             await broker.start()
         except Exception as exc:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from ..platform import tracing
 from ..platform.errors import (
     HubError,
     already_exists,
@@ -85,6 +86,7 @@ class Submitter(JobsCore):
             request_id=request_id,
             fingerprint=fp,
             input_size=len(raw),
+            traceparent=tracing.current_traceparent(),
             max_attempts=self.policy(analyzer_name).attempts,
         )
         if request_id:

@@ -1,9 +1,10 @@
 """The broker interface: the one seam through which services share state.
 
-Two engines implement it with the same contract (one contract test suite runs
-against both):
+Three engines implement it with the same contract (one contract test suite runs
+against all three):
 
-- `MemoryBroker` (broker/memory.py): one process, the embedded default.
+- `SqliteBroker` (broker/sqlite.py): one process, durable; the `make run` default.
+- `MemoryBroker` (broker/memory.py): one process, forgets on restart (tests).
 - `RedisBroker` (broker/redis.py): several hub replicas share one Redis.
 
 Services never talk to Redis directly; they ask a `Broker`. Plain Python: no
@@ -15,7 +16,8 @@ Concepts (modelled on centrifuge's Broker / PresenceManager):
 - Every publication in a channel gets the next *offset* (1, 2, 3...) of the
   channel's *epoch*. The epoch is an opaque string that changes when the
   channel's history is lost (memory broker restart, Redis key expiry or
-  flush); offsets from another epoch are void.
+  flush, channel expiry); offsets from another epoch are void. The SQLite
+  engine stores the epoch, so a restart keeps it.
 - Publishing appends to the channel's history and broadcasts to live
   subscribers in ONE atomic step per channel, so offsets have no gaps and
   every subscriber sees publications in offset order.
@@ -23,7 +25,7 @@ Concepts (modelled on centrifuge's Broker / PresenceManager):
   `history_ttl` seconds.
 - Time-dependent behaviour (TTLs, presence expiry, history age) reads the
   broker's injectable clock (`clock`, seconds as float, default `time.time`);
-  tests move a fake clock instead of sleeping. Both engines honour it (the
+  tests move a fake clock instead of sleeping. Every engine honours it (the
   Redis engine passes "now" into its scripts and keeps real key expiry only as
   garbage collection).
 """

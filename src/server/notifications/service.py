@@ -16,6 +16,7 @@ from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
 from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition
 from ..context import HubContext
+from ..platform import tracing
 from ..platform.auth import Principal, current_principal
 from ..platform.errors import (
     HubError,
@@ -41,7 +42,7 @@ from .model import (
     validate_request_id,
 )
 from .policy import ChannelPolicy
-from .presence import JOIN, PresenceKeeper, event_of
+from .presence import JOIN, PresenceKeeper, event_of, is_presence_event
 from .quota import PublishQuotas, content_bytes
 from .session import (
     EPOCH_CHANGED,
@@ -185,6 +186,21 @@ def _presence_bytes(pub: Publication) -> bytes:
 ENCODER = Encoder(_notification_bytes, _presence_bytes)
 
 
+def _live(session: NotificationSession) -> Callable[[], Publication | None]:
+    """The stream's `take`; with tracing on, each notification handed out is recorded as delivered
+    in its publisher's trace."""
+    if tracing.spans is None:
+        return session.take
+
+    def take() -> Publication | None:
+        pub = session.take()
+        if pub is not None and not is_presence_event(pub):
+            tracing.delivered(pub.meta, "notifications.deliver", **{"realtime.channel": pub.channel})
+        return pub
+
+    return take
+
+
 class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
     def __init__(self, hub: HubContext, broker: Broker, config: NotificationsConfig) -> None:
         self._hub = hub
@@ -243,7 +259,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 if batches:
                     await pacer.wait(session.queued)
                 for encoded in ENCODER.events(
-                    session.take, SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                    _live(session), SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
                 ):
                     yield encoded
                     pacer.wrote()
@@ -305,7 +321,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     raise going_away()
                 await pacer.wait(session.queued)
                 for encoded in ENCODER.events(
-                    session.take, LISTEN, batches=batches, max_bytes=self.batch_bytes
+                    _live(session), LISTEN, batches=batches, max_bytes=self.batch_bytes
                 ):
                     yield encoded
                     pacer.wrote()
@@ -402,7 +418,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         pub, duplicate = await self._broker.publish(
             channel,
             content.data,
-            meta=content.meta(),
+            meta=tracing.publication_meta(content.meta()),
             history_size=ns.history_size,
             history_ttl=ns.history_ttl,
             idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,

@@ -98,7 +98,8 @@ def watcher_address(context: Any) -> str:
     address, so browsers behind the gateway do not share one budget. A remote peer cannot choose
     its address this way."""
     host = peer_host(context.peer() or "")
-    if host in ("127.0.0.1", "::1") or host.startswith("127."):
+    # unix: the gateway's private socket under TLS (app.py)
+    if host in ("127.0.0.1", "::1") or host.startswith(("127.", "unix:")):
         for key, value in context.invocation_metadata() or ():
             if key == "x-forwarded-for" and isinstance(value, str) and value:
                 return value.rsplit(",", 1)[-1].strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -81,6 +81,13 @@ def error_event(err: HubError, command_id: str = "") -> common_pb2.ErrorEvent:
 def duration(seconds: float) -> duration_pb2.Duration:
     """`google.protobuf.Duration` from seconds (the one conversion services share)."""
     value = duration_pb2.Duration()
+    value.FromNanoseconds(int(seconds * 1e9))
+    return value
+
+
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    """`google.protobuf.Timestamp` from seconds since the epoch (the one conversion services share)."""
+    value = timestamp_pb2.Timestamp()
     value.FromNanoseconds(int(seconds * 1e9))
     return value
 

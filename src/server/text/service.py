@@ -6,7 +6,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,13 +19,15 @@ from realtime.v1 import common_pb2, text_pb2
 
 from ..context import HubContext
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
-from ..platform.status import error_event
+from ..platform.status import duration as _duration
+from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import session as sess
 from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
+from .config import TextConfig
 from .documents import Change
-from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_hints, check_text
+from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
 from .lexicon import default_lexicon
 from .suggestions import Kind
 
@@ -36,24 +37,6 @@ SERVICE = "realtime.v1.TextService"
 # Texts up to this many code points are fixed on the event loop: with the per-word cache that
 # is tens of microseconds, less than a hop to a thread. Larger work goes to the thread pool.
 INLINE_CHARS = 2_000
-BATCH_WORKERS_ENV = "REALTIME_TEXT_BATCH_WORKERS"
-
-
-def batch_workers() -> int:
-    """Worker processes for big batches: REALTIME_TEXT_BATCH_WORKERS; by default one per core
-    beside the event loop's (1 on this 2-core machine, where a second worker measured no
-    faster); 0 keeps every batch on threads."""
-    raw = os.environ.get(BATCH_WORKERS_ENV)
-    if raw is None:
-        return max(1, min(2, (os.cpu_count() or 1) - 1))
-    try:
-        workers = int(raw)
-    except ValueError:
-        raise ValueError(f"{BATCH_WORKERS_ENV}={raw!r}: expected a whole number") from None
-    if workers < 0:
-        raise ValueError(f"{BATCH_WORKERS_ENV}={raw!r}: must be 0 or more")
-    return workers
-
 
 OUTBOX_SOFT = 128  # stop reading commands while this many events wait to be sent (backpressure)
 OUTBOX_HARD = 1_024  # timer-driven events beyond this end the stream: the client is not reading
@@ -106,12 +89,6 @@ def _operations(values: Sequence[int], field: str) -> frozenset[Operation]:
     return frozenset(ops)
 
 
-def _duration(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
-
-
 def _seconds(d: duration_pb2.Duration) -> float:
     return float(d.seconds) + float(d.nanos) / 1e9
 
@@ -131,6 +108,11 @@ def to_pb(fix: FixResult) -> text_pb2.TextFix:
             for s in fix.suggestions
         ],
         compute_time=_duration(fix.compute_seconds),
+        decision=text_pb2.LanguageDecision(
+            language=fix.language, confidence=fix.confidence, reason=fix.reason
+        )
+        if fix.reason
+        else None,
     )
 
 
@@ -226,8 +208,9 @@ class TextServicer:
         check_text(request.text, "text")
         ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
+        context = check_context(request.options.context, "options.context")
         text = request.text
-        fix = await self._run(lambda: self._fixer.fix(text, ops, hints), len(text))
+        fix = await self._run(lambda: self._fixer.fix(text, ops, hints, context=context), len(text))
         self._computed["FixText"].inc()
         return wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
 
@@ -240,6 +223,7 @@ class TextServicer:
             )
         default_ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
+        context = check_context(request.options.context, "options.context")
         plans: list[Plan | HubError] = []
         for i, item in enumerate(items):
             try:
@@ -249,7 +233,7 @@ class TextServicer:
             except HubError as err:  # this item's own error; one bad item never fails the batch
                 plans.append(err)
         valid = [plan for plan in plans if not isinstance(plan, HubError)]
-        fixes = await self._fix_batch(valid, hints)
+        fixes = await self._fix_batch(valid, hints, context)
         done = iter(fixes)
         results = [
             wire.batch_result(item.id, error=error_event(plan, item.id).SerializeToString())
@@ -260,21 +244,23 @@ class TextServicer:
         self._computed["FixTextBatch"].inc(len(items))
         return wire.batch_response(results)  # FixTextBatchResponse, hand-encoded (see wire.py)
 
-    async def _fix_batch(self, plans: list[Plan], hints: Sequence[str]) -> list[bytes]:
+    async def _fix_batch(
+        self, plans: list[Plan], hints: Sequence[str], context: Sequence[str]
+    ) -> list[bytes]:
         """Each text fixed and encoded as a TextFix: small batches on the loop, big ones in the
         worker processes once they are ready, else on the thread pool."""
         size = sum(len(text) for text, _ in plans)
         if size <= INLINE_CHARS:
             self._batch_runs["inline"].inc()
-            return fix_and_encode(self._fixer, plans, hints)
+            return fix_and_encode(self._fixer, plans, hints, context)
         if self._batches is not None:
-            fixes = await self._batches.fix(plans, hints)
+            fixes = await self._batches.fix(plans, hints, context)
             if fixes is not None:
                 self._batch_runs["processes"].inc()
                 return fixes
         self._batch_runs["threads"].inc()
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, fix_and_encode, self._fixer, plans, hints
+            self._pool, fix_and_encode, self._fixer, plans, hints, context
         )
 
     # --- session ------------------------------------------------------------------------
@@ -341,6 +327,7 @@ class TextServicer:
                 o.document_id,
                 operations=_operations(o.operations, "open.operations"),
                 hints=list(o.options.language_hints),
+                context=list(o.options.context),
                 debounce=_seconds(o.debounce) if o.HasField("debounce") else None,
                 text=o.text,
                 version=o.version,
@@ -400,11 +387,7 @@ class TextServicer:
                 if item is _END:
                     return
                 if item is _GOING_AWAY:
-                    yield text_pb2.SessionResponse(
-                        going_away=common_pb2.GoingAwayEvent(
-                            reason="server shutting down", grace=_duration(self._hub.shutdown.grace)
-                        )
-                    )
+                    yield text_pb2.SessionResponse(going_away=going_away_event(self._hub.shutdown.grace))
                     raise going_away()
                 if isinstance(item, BaseException):
                     raise item
@@ -460,7 +443,7 @@ async def register(hub: HubContext) -> list[str]:
     from .layout import LayoutFixer
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
-    batches = ProcessBatches(batch_workers())
+    batches = ProcessBatches(TextConfig.load(hub.settings.extra).workers)
     servicer = TextServicer(hub, TextFixer(LayoutFixer(lexicon)), pool, batches)
     add_to_server(servicer, hub.server)
 

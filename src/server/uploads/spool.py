@@ -330,10 +330,13 @@ class Writer:
         self.accepted = record.committed
         self._pending: asyncio.Future[None] | None = None
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, offset: int, data: bytes) -> None:
         if self.file is None:
-            self.file = open(self.spool._data(self.record.id), "ab")
+            self.file = open(self.spool._data(self.record.id), "r+b")
         try:
+            # At its offset, not appended: bytes a cancelled stream's last store left past the
+            # committed size are overwritten by the resumed write instead of shifting it.
+            self.file.seek(offset)
             self.file.write(data)
             self.file.flush()
         except OSError:  # e.g. disk full: drop the partial chunk so the committed size stays true
@@ -368,12 +371,12 @@ class Writer:
             )
         if data:
             self.accepted += len(data)
-            self._pending = asyncio.ensure_future(self._store(data))
+            self._pending = asyncio.ensure_future(self._store(offset, data))
         return self.accepted
 
-    async def _store(self, data: bytes) -> None:
+    async def _store(self, offset: int, data: bytes) -> None:
         try:
-            await self.spool._run(self._append, data)
+            await self.spool._run(self._append, offset, data)
         except OSError as exc:
             raise HubError(
                 Code.UNAVAILABLE, f"cannot store the chunk: {exc.strerror}", retry_after=5.0
@@ -382,10 +385,21 @@ class Writer:
         self.record.touched = self.spool.clock()
 
     async def drain(self) -> None:
-        """Wait until the chunk in flight is on disk (raises if storing it failed)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
+        """Wait until the chunk in flight is on disk (raises if storing it failed).
+
+        Shielded: a Write stream cancelled by its client must not cancel the store of its last
+        chunk half-way (the worker thread would go on writing while `committed` stayed behind,
+        and the resumed upload would be told a size that is not what the file holds). The
+        stream's cleanup drains again, so the store is always awaited to its end.
+        """
+        pending = self._pending
+        if pending is None:
+            return
+        try:
+            await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._pending = None
 
     async def drain_quietly(self) -> None:
         """`drain` at the end of a stream that already failed: a store failure is logged only."""

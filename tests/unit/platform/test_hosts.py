@@ -83,3 +83,4 @@ def test_health_watchers_are_counted_per_address() -> None:
     assert watcher_address(_Context("ipv6:[::1]:5555", xff)) == "10.0.0.7"
     assert watcher_address(_Context("ipv4:192.0.2.9:5555", xff)) == "192.0.2.9"  # remote: header ignored
     assert watcher_address(_Context("ipv4:127.0.0.1:5555", ())) == "127.0.0.1"
+    assert watcher_address(_Context("unix:", xff)) == "10.0.0.7"  # the gateway's socket under TLS

@@ -120,3 +120,48 @@ async def test_resume_by_hash_is_per_owner_and_expiry_is_from_the_last_write(tmp
     with pytest.raises(HubError) as err:
         spool.get("alice", first.name)
     assert err.value.code == Code.NOT_FOUND
+
+
+async def test_a_write_stream_cancelled_mid_store_resumes_onto_exactly_the_bytes_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client cancels while a chunk is on its way to disk (found by the 50 MB resume test: the
+    store was cancelled with the stream, its thread still appended the chunk, and the resumed upload
+    went on from a committed size that no longer matched the file, so the bytes read back differed)."""
+    import threading
+
+    from realtime.server.uploads import spool as spool_module
+
+    spool = await spool_at(tmp_path)
+    data = os.urandom(3000)
+    rec = await spool.create("alice", len(data), sha(data), "application/octet-stream")
+    entered, release = threading.Event(), threading.Event()
+    real_append = spool_module.Writer._append
+
+    def slow_append(self: spool_module.Writer, offset: int, chunk: bytes) -> None:
+        if offset == 1000:  # the second chunk: hold it in the worker thread
+            entered.set()
+            release.wait(10)
+        real_append(self, offset, chunk)
+
+    monkeypatch.setattr(spool_module.Writer, "_append", slow_append)
+
+    async def stream() -> None:
+        async with spool.writer("alice", rec.name) as w:
+            await w.write(0, data[:1000])
+            await w.write(1000, data[1000:2000])
+            await asyncio.Event().wait()  # the client stays until it cancels
+
+    task = asyncio.ensure_future(stream())
+    assert await asyncio.to_thread(entered.wait, 10)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    on_disk = (tmp_path / f"{rec.id}.data").stat().st_size
+    assert rec.committed == on_disk == 2000  # the chunk in flight was stored and counted
+    async with spool.writer("alice", rec.name) as w:
+        await w.write(rec.committed, data[rec.committed :])
+        done = await w.finish()
+    assert done.complete
+    assert (await spool.load("alice", rec.name))[1] == data

@@ -191,7 +191,7 @@ type GetServerInfoResponse struct {
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// Fully-qualified names of the services this hub serves, e.g. "realtime.v1.TextService".
 	Services []string `protobuf:"bytes,2,rep,name=services,proto3" json:"services,omitempty"`
-	// The broker engine in use: "memory" or "redis".
+	// The broker engine in use: "sqlite", "memory" or "redis".
 	Broker string `protobuf:"bytes,3,opt,name=broker,proto3" json:"broker,omitempty"`
 	// The largest message, in bytes, the hub accepts or sends.
 	MaxMessageBytes int64 `protobuf:"varint,4,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`

@@ -114,7 +114,7 @@ export type GetServerInfoResponse = Message<"realtime.v1.GetServerInfoResponse">
   services: string[];
 
   /**
-   * The broker engine in use: "memory" or "redis".
+   * The broker engine in use: "sqlite", "memory" or "redis".
    *
    * @generated from field: string broker = 3;
    */

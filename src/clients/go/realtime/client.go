@@ -8,10 +8,16 @@ package realtime
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	realtimev1 "realtime.dev/hub/gen/go/realtime/v1"
@@ -42,10 +48,25 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 // (the hub's dev default on loopback).
 func (b bearer) RequireTransportSecurity() bool { return b.secure }
 
-// Dial connects in plaintext (the hub's dev default on loopback); pass more options (for
-// example grpc.WithTransportCredentials) to override. An empty token sends none.
+// Dial connects in plaintext (the hub's dev default on loopback). An empty token sends none.
 func Dial(ctx context.Context, target, token string, options ...grpc.DialOption) (*Client, error) {
-	opts := []grpc.DialOption{grpc.WithInsecure(), grpc.WithBlock()}
+	return dial(ctx, target, token, grpc.WithInsecure(), options)
+}
+
+// DialTLS connects to a hub that speaks TLS (--tls-cert-file): it trusts caFile (PEM; empty: the
+// system roots) and, for a hub that requires client certificates (--tls-client-ca-file),
+// presents certFile and keyFile (PEM; both or neither). A hub that maps the certificate's
+// subject to a user (--tls-client-subjects) accepts an empty token.
+func DialTLS(ctx context.Context, target, token, caFile, certFile, keyFile string, options ...grpc.DialOption) (*Client, error) {
+	creds, err := TLSCredentials(caFile, certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return dial(ctx, target, token, grpc.WithTransportCredentials(creds), options)
+}
+
+func dial(ctx context.Context, target, token string, transport grpc.DialOption, options []grpc.DialOption) (*Client, error) {
+	opts := []grpc.DialOption{transport, grpc.WithBlock()}
 	if token != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: token}))
 	}
@@ -62,6 +83,33 @@ func Dial(ctx context.Context, target, token string, options ...grpc.DialOption)
 		Conversation:  realtimev1.NewConversationServiceClient(conn),
 		Diagnostics:   realtimev1.NewDiagnosticsServiceClient(conn),
 	}, nil
+}
+
+// TLSCredentials are the transport credentials DialTLS uses (see there).
+func TLSCredentials(caFile, certFile, keyFile string) (credentials.TransportCredentials, error) {
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		}
+		config.RootCAs = roots
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("give the client certificate and its key together")
+	}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(config), nil
 }
 
 // Close closes the connection.

@@ -3,9 +3,9 @@
 //   REALTIME_TOKEN=$(realtime token --sub alice) node src/clients/node/run.mjs src/clients/node/examples/notifications.ts topic:news
 // Publish one from another shell (an admin token): see docs/gateway.md.
 import { NotificationService, NotRecoveredReason } from "../../../../gen/ts/realtime/v1/notifications_pb.js";
-import { createClient, createHubNodeTransport, envToken, notificationSubscription } from "../index.js";
+import { createClient, createHubNodeTransport, envTls, envToken, notificationSubscription } from "../index.js";
 
-const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken() });
+const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken(), ...envTls() });
 const notifications = createClient(NotificationService, transport);
 
 const sub = notificationSubscription(notifications, process.argv.slice(2), {

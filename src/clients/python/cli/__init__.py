@@ -33,6 +33,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
 def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The global options; on subcommands too, so `realtime text fix --json` works."""
 
@@ -71,7 +75,27 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         action="append",
         help="role for a token minted from the dev secret (repeatable)",
     )
-    add("--tls", action="store_true", help="use TLS (system roots)")
+    add(
+        "--tls",
+        action="store_true",
+        default=_env_flag("REALTIME_TLS"),
+        help="use TLS (system roots unless --ca-file) [env REALTIME_TLS=1]",
+    )
+    add(
+        "--ca-file",
+        default=os.environ.get("REALTIME_CA_FILE"),
+        help="PEM CA that signed the hub's certificate; implies --tls [env REALTIME_CA_FILE]",
+    )
+    add(
+        "--cert-file",
+        default=os.environ.get("REALTIME_CERT_FILE"),
+        help="PEM client certificate for a hub that requires one (mutual TLS) [env REALTIME_CERT_FILE]",
+    )
+    add(
+        "--key-file",
+        default=os.environ.get("REALTIME_KEY_FILE"),
+        help="PEM private key of --cert-file [env REALTIME_KEY_FILE]",
+    )
     add("--json", action="store_true", help="print one JSON object per line")
     add("--timeout", type=float, default=10.0, help="seconds per unary call (default 10)")
 

@@ -43,8 +43,18 @@ def token_for(args: argparse.Namespace) -> str | None:
     return str(mint_token(read_secret_file(path), args.sub, roles=roles, ttl=3600))
 
 
+def tls_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """--tls, --ca-file, --cert-file and --key-file as `Client` keyword arguments."""
+    return {
+        "tls": args.tls,
+        "ca_file": args.ca_file,
+        "cert_file": args.cert_file,
+        "key_file": args.key_file,
+    }
+
+
 def connect(args: argparse.Namespace) -> Client:
-    return Client(args.server, token=token_for(args), tls=args.tls)
+    return Client(args.server, token=token_for(args), **tls_kwargs(args))
 
 
 def emit(args: argparse.Namespace, obj: dict[str, Any] | Message, text: str | None = None) -> None:

@@ -3,6 +3,7 @@
 //	realtime-go -server 127.0.0.1:50051 -token $TOKEN fix "text"      # FixText
 //	realtime-go -server ... -token ... subscribe topic:news 3          # Subscribe, publish 3, receive 3
 //	realtime-go -server ... -token ... error                           # an INVALID_ARGUMENT and its details
+//	realtime-go -server ... -ca-file ca.pem [-cert-file c.pem -key-file c.key] ...   # over TLS / mutual TLS
 package main
 
 import (
@@ -22,10 +23,19 @@ func main() {
 	server := flag.String("server", "127.0.0.1:50051", "the hub's gRPC address")
 	token := flag.String("token", os.Getenv("REALTIME_TOKEN"), "bearer token (env REALTIME_TOKEN)")
 	timeout := flag.Duration("timeout", 20*time.Second, "deadline for the whole command")
+	caFile := flag.String("ca-file", os.Getenv("REALTIME_CA_FILE"), "PEM CA of the hub's TLS certificate; implies TLS (env REALTIME_CA_FILE)")
+	certFile := flag.String("cert-file", os.Getenv("REALTIME_CERT_FILE"), "PEM client certificate for mutual TLS (env REALTIME_CERT_FILE)")
+	keyFile := flag.String("key-file", os.Getenv("REALTIME_KEY_FILE"), "PEM key of -cert-file (env REALTIME_KEY_FILE)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	client, err := realtime.Dial(ctx, *server, *token)
+	var client *realtime.Client
+	var err error
+	if *caFile != "" || *certFile != "" {
+		client, err = realtime.DialTLS(ctx, *server, *token, *caFile, *certFile, *keyFile)
+	} else {
+		client, err = realtime.Dial(ctx, *server, *token)
+	}
 	if err != nil {
 		fail(err)
 	}

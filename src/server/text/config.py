@@ -1,0 +1,38 @@
+"""Settings of the text service: `REALTIME_TEXT_*` variables or `Settings.extra` (the one pattern
+every service shares, `platform.service_config`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..platform.service_config import load_service_config
+
+SECTION = "text"
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    #: Worker processes for big FixTextBatch requests (REALTIME_TEXT_BATCH_WORKERS); None: one per
+    #: core beside the event loop's, at most 2 (1 on a 2-core machine, where a second worker
+    #: measured no faster); 0 keeps every batch on threads.
+    batch_workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_workers is not None and self.batch_workers < 0:
+            raise ValueError(f"batch_workers={self.batch_workers}: must be 0 or more")
+
+    @property
+    def workers(self) -> int:
+        """`batch_workers`, with None resolved for this machine."""
+        if self.batch_workers is None:
+            return max(1, min(2, (os.cpu_count() or 1) - 1))
+        return self.batch_workers
+
+    @classmethod
+    def load(
+        cls, extra: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> TextConfig:
+        return load_service_config(cls, SECTION, extra, environ)
