@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from .app import Hub, StartupError
 from .config import load_settings
 from .platform.logs import setup_logging
+from .workers import supervise, worker_index
 
 
 async def _serve(hub: Hub) -> None:
@@ -21,6 +22,8 @@ async def _serve(hub: Hub) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(argv)
     setup_logging(settings.log_format, settings.log_level)
+    if settings.workers > 1 and worker_index() is None:
+        return supervise(settings, sys.argv[1:] if argv is None else argv)
     try:
         asyncio.run(_serve(Hub(settings)))
     except StartupError as exc:

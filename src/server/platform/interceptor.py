@@ -22,6 +22,7 @@ from .errors import HubError, going_away, invalid_argument, unauthenticated
 from .limits import RateLimiter, StreamLimiter
 from .logs import call_log
 from .metrics import MethodMetrics, Metrics
+from .shared_limits import SharedLimits
 from .shutdown import StreamMark, bind_stream_mark
 from .status import abort
 
@@ -86,8 +87,11 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
         rate: RateLimiter,
         streams: StreamLimiter,
         metrics: Metrics,
+        shared: SharedLimits | None = None,
     ) -> None:
         self._verifier = verifier
+        # Set when processes share a broker: limits hold across them (one process: in memory).
+        self._shared = shared
         self._rate = rate
         self._streams = streams
         self._metrics = metrics
@@ -227,6 +231,7 @@ class _Call:
         "_ended",
         "code",
         "context",
+        "lease",
         "mark",
         "opened",
         "principal",
@@ -253,6 +258,7 @@ class _Call:
         self.principal: Principal | None = None
         self.user = ""
         self.mark: StreamMark | None = None
+        self.lease: str | None = None
 
     async def __aenter__(self) -> _Call:
         spec = self.spec
@@ -268,9 +274,14 @@ class _Call:
             self.user = principal.subject
             bind_principal(principal)
             try:
-                hub._rate.acquire(self.user)
-                if spec.streaming:
-                    hub._streams.open(self.user)
+                if hub._shared is None:
+                    hub._rate.acquire(self.user)
+                    if spec.streaming:
+                        hub._streams.open(self.user)
+                else:
+                    await hub._shared.acquire(self.user)
+                    if spec.streaming:
+                        self.lease = await hub._shared.open_stream(self.user)
             except HubError as err:
                 hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
                 await self._finish_with(err)
@@ -356,8 +367,10 @@ class _Call:
             m.sent.inc(self.sent)
         if self.opened:
             hub._metrics.active_streams.labels(spec.service).dec()
-            if self.principal is not None:
+            if self.principal is not None and hub._shared is None:
                 hub._streams.close(self.user)
+            elif self.lease is not None and hub._shared is not None:
+                hub._shared.close_stream(self.lease)
         call_log.finished(
             self.user, spec.method, self.code, round(elapsed * 1000, 3), self.received, self.sent
         )
