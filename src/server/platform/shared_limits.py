@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from itertools import count
 from typing import TYPE_CHECKING
 
@@ -119,12 +118,12 @@ class SharedLimits:
         ttl = self.burst / self.rate + LEASE_TTL
         for _ in range(CAS_ATTEMPTS):
             raw = await self._broker.kv_get(key)
-            now = time.time()
+            now = self._broker.clock()
             tokens = float(self.burst)
             if raw is not None:
                 stored, _, updated = raw.decode().partition(" ")
                 tokens = min(self.burst, float(stored) + max(0.0, now - float(updated)) * self.rate)
-            take = min(want, math.floor(tokens + 1e-9))
+            take = min(want, math.floor(tokens + 1e-4))  # the stored time is rounded to 1 us
             if take <= 0:
                 return 0, (1 - tokens) / self.rate
             value = f"{tokens - take:.6f} {now:.6f}".encode()
@@ -180,6 +179,11 @@ class SharedLimits:
             await self._broker.presence_remove(f"limits:streams:{user}", lease)
         except Exception as exc:  # the lease expires on its own after LEASE_TTL
             log.warning("could not release a stream slot of %s: %s", user, exc)
+
+    async def settle(self) -> None:
+        """Wait until every slot given back has reached the broker (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending))
 
     def open_streams(self) -> int:
         """Stream slots this process holds now."""
