@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from realtime.v1 import (
 )
 from tests.redis_server import delete_prefix, test_prefix
 
-from .servers import ServerProcess, server_process, tool, wait_serving
+from .servers import ServerProcess, free_port, server_process, tool, wait_serving
 
 pb = notifications_pb2
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -246,3 +247,27 @@ async def test_embedded_engine_refuses_workers(tmp_path: Path) -> None:
         _, err = await proc.communicate()
     assert proc.returncode == 2
     assert b"--workers 2 needs a shared broker" in err
+
+
+async def test_workers_that_cannot_start_stop_the_supervisor_with_an_error(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with socket.socket() as taken:  # a plain listener (no SO_REUSEPORT) holds the HTTP port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        http_port = taken.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            tool("realtime-server"),
+            "--workers=2",
+            f"--broker={redis_url}",
+            f"--grpc-listen=127.0.0.1:{free_port()}",
+            f"--http-listen=127.0.0.1:{http_port}",
+            f"--dev-dir={tmp_path}",
+            SERVICES,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=tmp_path,
+        )
+        async with asyncio.timeout(60):
+            _, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert b"could not start" in err and b"cannot listen on --http-listen" in err
