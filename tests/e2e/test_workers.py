@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
 
@@ -86,6 +87,14 @@ async def subscribe(
                 return call
 
 
+def _started(metrics: str, method: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("grpc_server_started_total{") and f'grpc_method="{method}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def workers_of(supervisor: subprocess.Popen[bytes]) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True, check=False)
     return {int(pid) for pid in out.stdout.split()}
@@ -124,6 +133,15 @@ async def test_a_users_stream_cap_holds_across_two_workers(
                     await subscribe(client)
                 assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                 assert "across every hub process" in (refused.value.details() or "")
+            # One /metrics for both workers: every worker's calls are counted whichever answers.
+            async with aiohttp.ClientSession() as http:
+                for _ in range(4):  # the kernel picks the worker of each new connection
+                    async with http.get(
+                        f"http://127.0.0.1:{server.http_port}/metrics", headers={"Connection": "close"}
+                    ) as reply:
+                        text = await reply.text()
+                    assert 'realtime_active_streams{service="realtime.v1.NotificationService"} 4.0' in text
+                    assert _started(text, "GetServerInfo") >= 2  # at least one call on each worker
             # Another user is not affected by this user's streams.
             async with one_client_per_worker(server, "other") as others:
                 (await subscribe(others[0])).cancel()
