@@ -3,12 +3,12 @@
 Built only from broker primitives every engine has (presence entries with a TTL and the
 key-value store's compare-and-set), so no engine needs new code:
 
-- Open streams: each open stream is a presence entry in `limits:streams:<user>` with a
+- Open streams: each open stream is a presence entry in `limits:streams:<hash of user>` with a
   lease TTL this process refreshes. Opening adds the entry FIRST and then counts the
   entries; over the cap, it removes its own entry and refuses. Two processes racing for
   the last slot may both refuse, never both admit: the cap holds. A crashed worker's
   entries expire after `LEASE_TTL`.
-- Call rate: one token bucket per user in the key-value store (`limits:rate:<user>`),
+- Call rate: one token bucket per user in the key-value store (`limits:rate:<hash of user>`),
   updated by compare-and-set. A process borrows tokens in chunks (about 50 ms of the
   rate) and spends them locally, so a call costs a broker round trip once per chunk, not
   per call. Over-admission is bounded by one chunk per process.
@@ -20,6 +20,7 @@ of `limits.py` are the fast path there (no round trip at all).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 from itertools import count
@@ -114,7 +115,7 @@ class SharedLimits:
 
     async def _borrow(self, user: str, want: int) -> tuple[int, float]:
         """Take up to `want` tokens from the shared bucket: (tokens taken, seconds to wait if none)."""
-        key = f"limits:rate:{user}"
+        key = f"limits:rate:{_slug(user)}"
         ttl = self.burst / self.rate + LEASE_TTL
         for _ in range(CAS_ATTEMPTS):
             raw = await self._broker.kv_get(key)
@@ -142,7 +143,7 @@ class SharedLimits:
         if self.max_streams <= 0:
             return None
         lease = f"{self._instance}:{next(self._ids)}"
-        channel = f"limits:streams:{user}"
+        channel = f"limits:streams:{_slug(user)}"
         try:
             await self._broker.presence_add(channel, lease, user_id=user, ttl=LEASE_TTL)
         except Exception as exc:
@@ -176,7 +177,7 @@ class SharedLimits:
 
     async def _release(self, user: str, lease: str) -> None:
         try:
-            await self._broker.presence_remove(f"limits:streams:{user}", lease)
+            await self._broker.presence_remove(f"limits:streams:{_slug(user)}", lease)
         except Exception as exc:  # the lease expires on its own after LEASE_TTL
             log.warning("could not release a stream slot of %s: %s", user, exc)
 
@@ -198,11 +199,16 @@ class SharedLimits:
                     continue  # closed while an earlier refresh was in flight
                 try:
                     await self._broker.presence_add(
-                        f"limits:streams:{user}", lease, user_id=user, ttl=LEASE_TTL
+                        f"limits:streams:{_slug(user)}", lease, user_id=user, ttl=LEASE_TTL
                     )
                 except Exception as exc:
                     log.warning("could not refresh stream slots: %s", exc)
                     break
+
+
+def _slug(user: str) -> str:
+    """A user id as a channel/key part: any `sub` (spaces, 10 KB) maps to 32 hex digits."""
+    return hashlib.blake2b(user.encode(), digest_size=16).hexdigest()
 
 
 def _limits_unavailable(exc: Exception) -> HubError:

@@ -95,3 +95,12 @@ async def test_rate_borrows_in_chunks(broker: Broker) -> None:
     for _ in range(1000):
         await a.acquire("erin")
     assert calls == 4  # one broker round trip per 250 calls, not per call
+
+
+async def test_any_user_id_works_spaces_unicode_and_long(broker: Broker) -> None:
+    a, b = pair(broker, rate=10, burst=5, streams=1)
+    for user in ("alice smith", "✓ " * 3000, "tab\there"):
+        assert await a.open_stream(user) is not None
+        with pytest.raises(HubError):
+            await b.open_stream(user)
+        await b.acquire(user)
