@@ -289,3 +289,34 @@ async def test_workers_that_cannot_start_stop_the_supervisor_with_an_error(
             _, err = await proc.communicate()
     assert proc.returncode == 1
     assert b"could not start" in err and b"cannot listen on --http-listen" in err
+
+
+def wait_replacement(server: ServerProcess, known: set[int], timeout: float = 30.0) -> int:
+    """The pid of a worker the supervisor started that is not in `known` (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fresh = workers_of(server.proc) - known
+        if fresh:
+            return fresh.pop()
+        assert server.proc.poll() is None, server.output()[-2000:]
+        assert time.monotonic() < deadline, "no replacement worker started"
+        time.sleep(0.05)
+
+
+async def test_a_crash_looping_worker_stops_the_supervisor_with_exit_1(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    args = (f"--broker={redis_url}?prefix={prefix}", "--workers=2", SERVICES)
+    with server_process(tmp_path, *args) as server:
+        await asyncio.to_thread(wait_workers, server, 2)
+        known = workers_of(server.proc)
+        victim = min(known)
+        for crash in range(1, 6):  # the same slot dies five times within the 60 s window
+            os.kill(victim, signal.SIGKILL)
+            if crash == 5:
+                break
+            victim = await asyncio.to_thread(wait_replacement, server, known)
+            known.add(victim)
+        assert await asyncio.to_thread(server.proc.wait, 60) == 1
+        assert "crashed 5 times in 60s" in server.output()
+        assert not workers_of(server.proc)  # the healthy worker was stopped too
