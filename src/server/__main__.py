@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,11 @@ from .workers import supervise, worker_index
 
 async def _serve(hub: Hub) -> None:
     await hub.start()
+    # The ~80,000 objects made at startup (modules, services) live as long as the process: freeze
+    # them so full collections scan only what calls create. Measured on unary Echo: garbage
+    # collection went from 3.7-9.5 us to 0.9 us per call (full collections 2.6-8.6 us -> none).
+    gc.collect()
+    gc.freeze()
     hub.install_signal_handlers()
     await hub.wait_stopped()
 
