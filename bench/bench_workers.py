@@ -4,6 +4,7 @@
 - Reconnect storm: STORM_STREAMS bidi streams opened at once over STORM_CONNECTIONS connections,
   each writes one message and waits for its echo; outcome counts on the raw server (grpc's
   default options) and on the hub.
+- One message round trip on 2,000 open streams at once (median of 7 rounds), raw vs hub.
 - Unary Echo calls/s with `--workers 2` vs `--workers 1` on Redis, load from LOAD_PROCESSES
   client processes (one Python process cannot load two server processes).
 """
@@ -27,6 +28,8 @@ from .harness import closed_loop, hub, raw_echo, rss_bytes
 STORM_STREAMS = int(os.environ.get("BENCH_STORM_STREAMS", "10000"))
 STORM_CONNECTIONS = 100
 LOAD_PROCESSES = 2
+ROUND_TRIP_STREAMS = 2000
+ROUND_TRIP_ROUNDS = 7
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
@@ -55,6 +58,37 @@ async def storm(target: str, method: str, message: bytes, metadata: Any = None) 
         for ch in channels:
             await ch.close()
     return dict(outcomes)
+
+
+async def round_trips(target: str, method: str, message: bytes, metadata: Any = None) -> float:
+    """Median seconds for one message to go round every one of ROUND_TRIP_STREAMS open streams."""
+    channels = [grpc.aio.insecure_channel(target, options=OWN_CONNECTION) for _ in range(20)]
+    calls: list[Any] = []
+    try:
+        for start in range(0, ROUND_TRIP_STREAMS, 200):  # open them paced, each answered once
+            batch = [
+                channels[i % 20].stream_stream(method)(metadata=metadata) for i in range(start, start + 200)
+            ]
+            calls.extend(batch)
+            for call in batch:
+                await call.write(message)
+            await asyncio.gather(*(call.read() for call in batch))
+
+        async def one(call: Any) -> None:
+            await call.write(message)
+            await call.read()
+
+        times = []
+        for _ in range(ROUND_TRIP_ROUNDS):
+            began = time.perf_counter()
+            await asyncio.wait_for(asyncio.gather(*(one(c) for c in calls)), 60)
+            times.append(time.perf_counter() - began)
+        return sorted(times)[len(times) // 2]
+    finally:
+        for call in calls:
+            call.cancel()
+        for ch in channels:
+            await ch.close()
 
 
 def _idle_rss_mb(pid: int) -> float:
@@ -119,6 +153,9 @@ async def run(base: dict[str, float]) -> dict[str, Any]:
     with raw_echo() as raw:
         figures["raw_rss_before_any_call_mb"] = _idle_rss_mb(raw.proc.pid)
         figures["raw_storm_outcomes"] = await storm(raw.target, "/bench.Echo/Bidi", b"x" * 32)
+        figures["raw_round_trip_2000_streams_ms"] = 1000 * await round_trips(
+            raw.target, "/bench.Echo/Bidi", b"x" * 32
+        )
     with hub() as h:
         figures["hub_rss_before_any_call_mb"] = _idle_rss_mb(h.proc.pid)
         figures["hub_rss_ratio"] = (
@@ -126,6 +163,12 @@ async def run(base: dict[str, float]) -> dict[str, Any]:
         )
         figures["hub_storm_outcomes"] = await storm(
             h.target, "/realtime.v1.DiagnosticsService/EchoStream", echo.SerializeToString(), h.metadata()
+        )
+        figures["hub_round_trip_2000_streams_ms"] = 1000 * await round_trips(
+            h.target, "/realtime.v1.DiagnosticsService/EchoStream", echo.SerializeToString(), h.metadata()
+        )
+        figures["hub_round_trip_2000_streams_ratio"] = (
+            figures["hub_round_trip_2000_streams_ms"] / figures["raw_round_trip_2000_streams_ms"]
         )
     figures["storm_streams"] = STORM_STREAMS
     figures.update(await workers_figures(base.get("seconds", 5.0)))
