@@ -157,6 +157,7 @@ class Hub:
         ctx.broker = broker
         if shared is not None:
             ctx.spawn(shared.run(), name="shared-limits")
+            ctx.on_stop.append(shared.settle)  # hooks run in reverse: this one last, before the broker closes
         for module_name in modules:
             module = importlib.import_module(module_name)
             try:

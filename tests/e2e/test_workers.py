@@ -21,6 +21,8 @@ import grpc
 import pytest
 
 from realtime.client import Client
+from realtime.server.broker.redis import RedisBroker
+from realtime.server.platform.shared_limits import _slug
 from realtime.v1 import (
     common_pb2,
     diagnostics_pb2,
@@ -253,6 +255,13 @@ async def test_sigterm_drains_every_worker_and_exits_zero(
                 assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
             assert await asyncio.to_thread(server.proc.wait, 30) == 0
             assert "all workers drained" in server.output()
+    # The drained workers gave their stream slots back before closing the broker.
+    broker = RedisBroker(redis_url, prefix=prefix)
+    await broker.start()
+    try:
+        assert await broker.presence(f"limits:streams:{_slug('drained')}") == {}
+    finally:
+        await broker.close()
 
 
 async def test_embedded_engine_refuses_workers(tmp_path: Path) -> None:

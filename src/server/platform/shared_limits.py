@@ -20,6 +20,7 @@ of `limits.py` are the fast path there (no round trip at all).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -181,10 +182,13 @@ class SharedLimits:
         except Exception as exc:  # the lease expires on its own after LEASE_TTL
             log.warning("could not release a stream slot of %s: %s", user, exc)
 
-    async def settle(self) -> None:
-        """Wait until every slot given back has reached the broker (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending))
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait (at most `timeout` s) until every slot given back has reached the broker; the
+        hub calls it at shutdown, before closing the broker, so a drained worker leaves no slots."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._pending:
+                    await asyncio.gather(*list(self._pending))
 
     def open_streams(self) -> int:
         """Stream slots this process holds now."""
