@@ -26,7 +26,9 @@ from .platform.interceptor import HubInterceptor
 from .platform.limits import RateLimiter, StreamLimiter
 from .platform.metrics import Metrics
 from .platform.reflection import enable_reflection
+from .platform.shared_limits import SharedLimits
 from .platform.shutdown import Shutdown
+from .platform.storm import storm_options
 from .platform.tls import SubjectMap, TlsConfigError, TlsFiles
 
 log = logging.getLogger("realtime.hub")
@@ -91,8 +93,22 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Clients may ping as often as every 10 s without being sent GOAWAY.
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.min_time_between_pings_ms", 10_000),
-        ("grpc.so_reuseport", 0),
+        # Workers share the ports (SO_REUSEPORT, the kernel spreads connections); one process
+        # keeps the port exclusive so a second hub on the same port fails loudly.
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+        *storm_options(),
     ]
+
+
+def selected_services(settings: Settings, modules: tuple[str, ...]) -> tuple[str, ...]:
+    """The modules of the services `--services` names (all when empty); unknown names refuse to start."""
+    if not settings.services:
+        return modules
+    by_name = {m.rsplit(".", 2)[-2]: m for m in modules}
+    unknown = sorted(set(settings.services) - set(by_name))
+    if unknown:
+        raise StartupError(f"--services: unknown {', '.join(unknown)}; known: {', '.join(by_name)}")
+    return tuple(m for name, m in by_name.items() if name in settings.services)
 
 
 class Hub:
@@ -151,12 +167,16 @@ class Hub:
             tracing.enable(s.otlp_endpoint)
             self._tracing = True
         subjects = SubjectMap(SubjectMap.parse(s.tls_client_subjects)) if s.tls_client_subjects else None
+        modules = selected_services(s, self._service_modules)
+        broker = await self._start_broker()
+        shared = SharedLimits.for_broker(broker, s)
         interceptor = HubInterceptor(
             self.verifier,
             RateLimiter(s.rate_limit, s.rate_burst),
             StreamLimiter(s.max_streams_per_user),
             self.metrics,
             subjects,
+            shared,
         )
         server = grpc.aio.server(interceptors=[interceptor], options=server_options(s))
         http = web.Application(
@@ -174,8 +194,11 @@ class Hub:
             instance_id=uuid.uuid4().hex[:12],
             started_at=time.time(),
         )
-        ctx.broker = await self._start_broker()
-        for module_name in self._service_modules:
+        ctx.broker = broker
+        if shared is not None:
+            ctx.spawn(shared.run(), name="shared-limits")
+            ctx.on_stop.append(shared.settle)  # hooks run in reverse: this one last, before the broker closes
+        for module_name in modules:
             module = importlib.import_module(module_name)
             try:
                 names = await module.register(ctx)
@@ -198,7 +221,13 @@ class Hub:
         await self._runner.setup()
         host, _, port = s.http_listen.rpartition(":")
         tls_context = self.tls.ssl_context if self.tls is not None else None
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port), ssl_context=tls_context)
+        site = web.TCPSite(
+            self._runner,
+            host.strip("[]"),
+            int(port),
+            ssl_context=tls_context,
+            reuse_port=s.workers > 1 or None,
+        )
         try:
             await site.start()
         except OSError as exc:

@@ -57,6 +57,11 @@ class Settings:
     tls_client_subjects: str = ""
     tls_reload_interval: float = 5.0
     otlp_endpoint: str = ""
+    # Processes serving the same ports (SO_REUSEPORT) under a supervisor; 0 = auto (cores with
+    # Redis, 1 on the embedded engines). See realtime.server.workers.
+    workers: int = 1
+    # Short names of the services to register (default all); the others cost no memory.
+    services: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,6 +99,12 @@ def _listen(text: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return text
+
+
+def _workers(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return 0
+    return _positive_int(text)
 
 
 def _user_path(text: str) -> Path:
@@ -192,6 +203,18 @@ OPTIONS: Sequence[_Option] = (
         "otlp_endpoint",
         "OTLP/gRPC collector (http://HOST:4317) that receives OpenTelemetry spans; unset: no spans",
     ),
+    _Option(
+        "workers",
+        "processes serving the same gRPC and HTTP ports under one supervisor; 'auto' = one per core "
+        "with a redis:// broker (the embedded engines are one process: 1 only)",
+        _workers,
+    ),
+    _Option(
+        "services",
+        "comma-separated services to register (diagnostics, notifications, gateway, conversation, "
+        "text, uploads, analysis, collaboration); empty = all",
+        _origins,
+    ),
 )
 
 
@@ -254,6 +277,14 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         or settings.document_store.startswith(("postgresql://", "postgres://"))
     ):
         parser.error("--document-store must be 'broker' or a postgresql:// URL")
+    shared = settings.broker.startswith(("redis://", "rediss://"))
+    if settings.workers == 0:
+        settings = settings.replace(workers=(os.cpu_count() or 1) if shared else 1)
+    if settings.workers > 1 and not shared:
+        parser.error(
+            f"--workers {settings.workers} needs a shared broker (--broker redis://...): the "
+            f"'{settings.broker}' engine keeps state in one process; use --workers 1"
+        )
     _check_tls(parser, settings)
     return settings
 

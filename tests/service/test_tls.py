@@ -14,7 +14,8 @@ import pytest
 from realtime.client import Client
 from realtime.server.testing import TestHub, running_hub
 from realtime.v1 import diagnostics_pb2
-from tests.service.gateway_wire import DIAG, SERVICES, grpc_web
+from tests.service.gateway_wire import DIAG, SERVICES, frame, grpc_web
+from tests.service.test_gateway_websocket import ServerFrames, cmd, header_block, open_ws
 from tests.service.test_platform_auth import error_info
 from tests.tls_certs import CA, Issued
 
@@ -291,8 +292,6 @@ def test_client_refuses_half_a_key_pair(tmp_path: Path) -> None:
 
 
 async def test_websocket_bridge_over_tls_survives_a_reload(tmp_path: Path) -> None:
-    from tests.service.gateway_wire import frame
-    from tests.service.test_gateway_websocket import ServerFrames, cmd, header_block, open_ws
 
     old_ca, new_ca = CA(tmp_path, "old-ca"), CA(tmp_path, "new-ca")
     served = old_ca.server(file_stem="served")

@@ -24,6 +24,7 @@ from realtime.v1 import analysis_pb2_grpc, diagnostics_pb2
 from tests.service.analysis_helpers import SERVICES as ANALYSIS_SERVICES
 from tests.service.analysis_helpers import text_request
 from tests.service.gateway_wire import DIAG, SERVICES, grpc_web
+from tests.service.test_gateway_sse import events, sse_url
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -270,7 +271,6 @@ async def test_otlp_endpoint_sends_spans_to_a_collector(tmp_path: Path) -> None:
 
 
 async def test_sse_takes_the_traceparent_from_the_query(tmp_path: Path, spans: InMemorySpanExporter) -> None:
-    from tests.service.test_gateway_sse import events, sse_url
 
     async with running_hub(tmp_path, services=SERVICES) as hub:
         async with aiohttp.ClientSession() as session:

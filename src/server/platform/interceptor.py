@@ -23,6 +23,7 @@ from .errors import HubError, going_away, invalid_argument, unauthenticated
 from .limits import RateLimiter, StreamLimiter
 from .logs import call_log
 from .metrics import MethodMetrics, Metrics
+from .shared_limits import SharedLimits
 from .shutdown import StreamMark, bind_stream_mark
 from .status import abort
 from .tls import SubjectMap, peer_certificate
@@ -89,9 +90,12 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
         streams: StreamLimiter,
         metrics: Metrics,
         subjects: SubjectMap | None = None,
+        shared: SharedLimits | None = None,
     ) -> None:
         self._verifier = verifier
         self._subjects = subjects
+        # Set when processes share a broker: limits hold across them (one process: in memory).
+        self._shared = shared
         self._rate = rate
         self._streams = streams
         self._metrics = metrics
@@ -252,6 +256,7 @@ class _Call:
         "batch_start",
         "code",
         "context",
+        "lease",
         "mark",
         "opened",
         "principal",
@@ -282,6 +287,7 @@ class _Call:
         self.mark: StreamMark | None = None
         self.trace = ""
         self.span: Any = None
+        self.lease: str | None = None
 
     async def __aenter__(self) -> _Call:
         spec = self.spec
@@ -310,9 +316,14 @@ class _Call:
             if self.span is not None:
                 self.span.set_attribute("enduser.id", self.user)
             try:
-                hub._rate.acquire(self.user)
-                if spec.streaming:
-                    hub._streams.open(self.user)
+                if hub._shared is None:
+                    hub._rate.acquire(self.user)
+                    if spec.streaming:
+                        hub._streams.open(self.user)
+                else:
+                    await hub._shared.acquire(self.user)
+                    if spec.streaming:
+                        self.lease = await hub._shared.open_stream(self.user)
             except HubError as err:
                 hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
                 await self._finish_with(err)
@@ -428,8 +439,10 @@ class _Call:
             m.sent.inc(self.sent)
         if self.opened:
             hub._metrics.active_streams.labels(spec.service).dec()
-            if self.principal is not None:
+            if self.principal is not None and hub._shared is None:
                 hub._streams.close(self.user)
+            elif self.lease is not None and hub._shared is not None:
+                hub._shared.close_stream(self.lease)
         if self.span is not None:
             self._end_span()
         call_log.finished(

@@ -43,6 +43,36 @@ def mark_going_away() -> None:
         mark.going_away = True
 
 
+class Reading:
+    """The task reading a stream's next message, interrupted by shutdown without a task per read.
+
+    `commands_until_shutdown` awaits each read in its own task and sets `task`/`active` around it.
+    Shutdown cancels the task only while the read's future is still pending: a message that has
+    already arrived (its task not yet resumed) is delivered, never dropped by the cancellation.
+    """
+
+    __slots__ = ("_owner", "active", "interrupted", "task")
+
+    def __init__(self, owner: set[Reading]) -> None:
+        self._owner = owner
+        self.task: asyncio.Task[Any] | None = None
+        self.active = False
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        task = self.task
+        if not self.active or task is None:
+            return  # between reads: the next loop turn sees `started`
+        waiter = getattr(task, "_fut_waiter", None)  # what the task awaits (CPython Task attribute)
+        if waiter is None or waiter.done():
+            return  # the message is in: deliver it; the next read sees `started`
+        self.interrupted = True
+        task.cancel()
+
+    def done(self) -> None:
+        self._owner.discard(self)
+
+
 class Shutdown:
     """Set once when graceful shutdown starts.
 
@@ -57,6 +87,7 @@ class Shutdown:
         self._future: asyncio.Future[None] | None = None
         self._started = False
         self._interruptible: set[asyncio.Future[Any]] = set()
+        self._readers: set[Reading] = set()
 
     @property
     def started(self) -> bool:
@@ -78,6 +109,15 @@ class Shutdown:
         pending, self._interruptible = self._interruptible, set()
         for fut in pending:
             fut.cancel()
+        readers, self._readers = self._readers, set()
+        for reader in readers:
+            reader.interrupt()
+
+    def reading(self) -> Reading:
+        """A stream's reads that shutdown may interrupt (see `Reading`); `done()` it at the end."""
+        reader = Reading(self._readers)
+        self._readers.add(reader)
+        return reader
 
     def interrupt(self, fut: asyncio.Future[Any]) -> None:
         """Cancel `fut` when shutdown starts (at once if it has): e.g. a stream's pending read.

@@ -30,26 +30,30 @@ async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown
         mark_going_away()
         yield None
         return
-    nxt: asyncio.Future[T] | None = None
+    # No task per read (a task costs two event-loop turns per message): the reading task itself
+    # is interrupted by shutdown, only while its read is still pending (shutdown.Reading).
+    reader = shutdown.reading()
     try:
         while True:
-            # One task per stream for the pending read, cancelled by shutdown (`interrupt`); an
-            # idle stream holds nothing more.
-            nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
-            nxt.add_done_callback(quiet)
-            shutdown.interrupt(nxt)
+            if shutdown.started:
+                mark_going_away()
+                yield None  # shutdown started between reads
+                return
+            task = reader.task = asyncio.current_task()
+            reader.active = True
             try:
-                command = await nxt
+                command = await anext(requests)  # type: ignore[call-overload]
             except StopAsyncIteration:
                 return
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if (task is not None and task.cancelling()) or not (shutdown.started and nxt.cancelled()):
+                if not reader.interrupted or task is None or task.cancelling() > 1:
                     raise  # this stream itself is being cancelled (client gone, token expired...)
+                task.uncancel()
                 mark_going_away()
                 yield None  # shutdown interrupted the read
                 return
+            finally:
+                reader.active = False
             yield command
     finally:
-        if nxt is not None and not nxt.done():
-            nxt.cancel()
+        reader.done()

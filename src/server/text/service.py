@@ -6,6 +6,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -437,14 +438,41 @@ def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
     server.add_registered_method_handlers(SERVICE, handlers)
 
 
-async def register(hub: HubContext) -> list[str]:
-    # The word lists take about a second to load: do it now, off the event loop, not on the first call.
-    lexicon = await asyncio.to_thread(default_lexicon)
-    from .layout import LayoutFixer
+class _LayoutOnFirstUse:
+    """Stands in for `TextFixer.layout` until a fix needs it, then puts the real one in its place.
 
+    The word lists cost about 130 MB and a second to load: an idle hub (or a worker that is never
+    asked for a layout fix) does not pay for them. Fixes run on the pool, so the load does too.
+    """
+
+    def __init__(self) -> None:
+        self._owner: TextFixer | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        owner = self._owner
+        if owner is None or name.startswith("__"):
+            raise AttributeError(name)
+        with self._lock:
+            if owner.layout is self:  # type: ignore[comparison-overlap]
+                from .layout import LayoutFixer
+
+                owner.layout = LayoutFixer(default_lexicon())
+        return getattr(owner.layout, name)
+
+
+def lazy_fixer() -> TextFixer:
+    """A TextFixer whose layout fixer (and word lists) load on the first fix."""
+    stand_in = _LayoutOnFirstUse()
+    fixer = TextFixer(stand_in)  # type: ignore[arg-type]
+    stand_in._owner = fixer
+    return fixer
+
+
+async def register(hub: HubContext) -> list[str]:
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
     batches = ProcessBatches(TextConfig.load(hub.settings.extra).workers)
-    servicer = TextServicer(hub, TextFixer(LayoutFixer(lexicon)), pool, batches)
+    servicer = TextServicer(hub, lazy_fixer(), pool, batches)
     add_to_server(servicer, hub.server)
 
     async def stop_pool() -> None:

@@ -21,6 +21,7 @@ from ..context import HubContext
 from ..platform.auth import Principal, current_principal
 from ..platform.errors import Code, HubError, going_away, invalid_argument, not_found
 from ..platform.streams import commands_until_shutdown
+from ..workers import worker_index
 from .config import UploadConfig
 from .spool import PREFIX, READ_CHUNK, SPOOLS, Spool, UploadRecord, Writer, check_range
 
@@ -236,7 +237,13 @@ async def _sweeper(spool: Spool, interval: float) -> None:
 async def register(hub: HubContext) -> list[str]:
     config = UploadConfig.load(hub.settings.extra)
     clock = hub.settings.extra.get("uploads_clock")
-    spool = Spool(config.spool_dir(hub.settings.dev_dir), config, **({"clock": clock} if clock else {}))
+    root = config.spool_dir(hub.settings.dev_dir)
+    index = worker_index()
+    if index is not None:
+        # --workers: each worker keeps its own spool (a worker's records live in its memory; a
+        # restarted worker picks up its predecessor's uploads, never a live sibling's).
+        root = root / f"worker-{index}"
+    spool = Spool(root, config, **({"clock": clock} if clock else {}))
     try:
         await spool.open()
     except OSError as exc:  # ValueError: the hub reports it as a startup error naming the service
