@@ -42,4 +42,4 @@ async def test_listen_over_sse_in_chromium(tmp_path: Path) -> None:
         finally:
             shutil.rmtree(outdir, ignore_errors=True)
     assert code == 0, out
-    assert "fail 0" in out and "pass 1" in out, out
+    assert "fail 0" in out and "pass 2" in out, out

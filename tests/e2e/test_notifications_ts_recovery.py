@@ -62,6 +62,6 @@ async def test_ts_subscription_survives_replica_sigkill(tmp_path: Path, redis_ur
             out = "".join(lines)
             assert a.proc.poll() is not None, out  # A was killed mid-stream
             assert proc.returncode == 0, out
-            assert "fail 0" in out and "pass 2" in out, out
+            assert "fail 0" in out and "pass 4" in out, out
     finally:
         await delete_prefix(redis_url, prefix)

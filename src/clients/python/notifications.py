@@ -14,6 +14,9 @@ exactly once: the hub replays exactly what was missed, and the few a resume can 
 channel the stream already receives live) are dropped here by offset. When a gap cannot be
 recovered (history trimmed, epoch changed) the `subscribed` event says `recovered = false` and
 why: reload with ListNotifications.
+
+It asks the hub for batches (`accept_batches`): a busy channel's queued notifications arrive in one
+`batch` event, which it unpacks, so the application still sees one `notification` event each.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .backoff import RETRYABLE, Backoff
 from .client import Client
 
 pb = notifications_pb2
+_OPT_IN = "accept-batches"  # the id of the ping that opts in when there is no command to carry it
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,7 @@ class NotificationSubscription:
         backoff: Backoff | None = None,
         max_attempts: int | None = None,
         retryable: frozenset[grpc.StatusCode] = RETRYABLE,
+        accept_batches: bool = True,
     ) -> None:
         self._clients = [clients] if isinstance(clients, Client) else list(clients)
         if not self._clients:
@@ -98,6 +103,9 @@ class NotificationSubscription:
         self.backoff = backoff or Backoff()
         self.max_attempts = max_attempts
         self.retryable = retryable
+        self.accept_batches = accept_batches
+        #: `batch` events received (each unpacked into single `notification` events).
+        self.batches_received = 0
         self.attempts = 0
         self._next = 0
 
@@ -112,7 +120,9 @@ class NotificationSubscription:
             since = _position(cursor) if cursor else None
             join_leave = self.join_leave and channel in self.channels
             command = pb.SubscribeCommand(channel=channel, since=since, join_leave=join_leave)
-            out.append(pb.SubscribeRequest(id=f"r{i}", subscribe=command))
+            out.append(pb.SubscribeRequest(id=f"r{i}", subscribe=command, accept_batches=self.accept_batches))
+        if self.accept_batches and not out:  # only the automatic channels: opt in with a ping
+            out.append(pb.SubscribeRequest(id=_OPT_IN, ping=common_pb2.PingCommand(), accept_batches=True))
         return out
 
     def _accept(self, event: notifications_pb2.SubscribeResponse) -> bool:
@@ -131,7 +141,7 @@ class NotificationSubscription:
                 # A fresh channel starts at its top; an unrecoverable gap is skipped (and reported).
                 self._cursors[s.channel] = _Cursor(s.position.epoch, s.position.offset)
             return event.command_id != "" or cursor is None  # the automatic ones only the first time
-        return True
+        return not (kind == "pong" and event.command_id == _OPT_IN)
 
     async def _attempt(self, client: Client) -> AsyncIterator[notifications_pb2.SubscribeResponse]:
         queue: asyncio.Queue[notifications_pb2.SubscribeRequest | None] = asyncio.Queue()
@@ -145,7 +155,13 @@ class NotificationSubscription:
         call = client.stub(notifications_pb2_grpc.NotificationServiceStub).Subscribe(requests())
         try:
             async for event in call:
-                if self._accept(event):
+                if event.WhichOneof("event") == "batch":
+                    self.batches_received += 1
+                    for n in event.batch.notifications:  # as if each had come on its own
+                        single = pb.SubscribeResponse(notification=n)
+                        if self._accept(single):
+                            yield single
+                elif self._accept(event):
                     yield event
         finally:
             queue.put_nowait(None)

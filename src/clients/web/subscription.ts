@@ -13,6 +13,8 @@
 // backoff), reconnects to the next client of the list (one per replica) and resubscribes every
 // channel from there. Every notification is yielded once: offsets a resume may send again are
 // dropped here. `subscribed` events report `recovered` and `notRecoveredReason`.
+// It asks for batches (`acceptBatches`): notifications the hub had queued arrive in one `batch`
+// event, unpacked here, so the application still sees one `notification` event each.
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { StreamPosition } from "../../../gen/ts/realtime/v1/common_pb.js";
@@ -22,6 +24,7 @@ import {
   type SubscribeRequest,
   SubscribeRequestSchema,
   type SubscribeResponse,
+  SubscribeResponseSchema,
 } from "../../../gen/ts/realtime/v1/notifications_pb.js";
 import { Outbox } from "./outbox.js";
 import { type BackoffOptions, backoffDelay, isRetryable } from "./reconnect.js";
@@ -45,7 +48,12 @@ export interface SubscriptionOptions extends BackoffOptions {
   onReconnect?: (r: Reconnect) => void;
   /** Largest number of consecutive failures before giving up (default: unlimited). */
   maxAttempts?: number;
+  /** Let the hub send queued notifications in batch events (default true; they are unpacked here). */
+  acceptBatches?: boolean;
 }
+
+/** The id of the ping that opts in to batches when there is no subscribe command to carry it. */
+const OPT_IN = "accept-batches";
 
 /** Offsets received in one epoch: every one up to `contiguous`, plus some beyond it. */
 export class Cursor {
@@ -101,12 +109,16 @@ export class NotificationSubscription implements AsyncIterable<SubscribeResponse
   private commands(): Outbox<SubscribeRequest> {
     const out = new Outbox<SubscribeRequest>(1024);
     const channels = [...new Set([...this.cursors.keys(), ...this.channels])];
+    const acceptBatches = this.opts.acceptBatches ?? true;
     channels.forEach((channel, i) => {
       const c = this.cursors.get(channel);
       const since = c ? create(StreamPositionSchema, { epoch: c.epoch, offset: c.contiguous }) : undefined;
       const joinLeave = (this.opts.joinLeave ?? false) && this.channels.includes(channel);
-      out.push(create(SubscribeRequestSchema, { id: `r${i}`, command: { case: "subscribe", value: { channel, since, joinLeave } } }));
+      out.push(create(SubscribeRequestSchema, { id: `r${i}`, acceptBatches, command: { case: "subscribe", value: { channel, since, joinLeave } } }));
     });
+    if (acceptBatches && channels.length === 0) {
+      out.push(create(SubscribeRequestSchema, { id: OPT_IN, acceptBatches, command: { case: "ping", value: {} } }));
+    }
     return out;
   }
 
@@ -128,7 +140,18 @@ export class NotificationSubscription implements AsyncIterable<SubscribeResponse
       if (!cursor || (s.resumed && !s.recovered)) this.cursors.set(s.channel, new Cursor(pos.epoch, pos.offset));
       return ev.commandId !== "" || !cursor; // the automatic ones only the first time
     }
-    return true;
+    return !(ev.event.case === "pong" && ev.commandId === OPT_IN);
+  }
+
+  /** The stream's events with each batch unpacked into single `notification` events. */
+  private static *unpack(ev: SubscribeResponse): Generator<SubscribeResponse> {
+    if (ev.event.case !== "batch") {
+      yield ev;
+      return;
+    }
+    for (const value of ev.event.value.notifications) {
+      yield create(SubscribeResponseSchema, { event: { case: "notification", value } });
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<SubscribeResponse> {
@@ -137,10 +160,12 @@ export class NotificationSubscription implements AsyncIterable<SubscribeResponse
       const client = this.clients[this.next % this.clients.length];
       const commands = this.commands();
       try {
-        for await (const ev of client.subscribe(commands, { signal: this.opts.signal })) {
-          if (!this.accept(ev)) continue;
-          if (ev.event.case === "notification" || ev.event.case === "subscribed") failures = 0;
-          yield ev;
+        for await (const event of client.subscribe(commands, { signal: this.opts.signal })) {
+          for (const ev of NotificationSubscription.unpack(event)) {
+            if (!this.accept(ev)) continue;
+            if (ev.event.case === "notification" || ev.event.case === "subscribed") failures = 0;
+            yield ev;
+          }
         }
         return;
       } catch (err) {

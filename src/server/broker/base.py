@@ -38,7 +38,9 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 Clock = Callable[[], float]
 
@@ -109,6 +111,9 @@ class Publication:
     #: What it costs in a subscriber's queue (`publication_size`), computed once per publication
     #: rather than once per subscriber.
     size: int = field(init=False, repr=False, compare=False)
+    #: Encodings of this publication made by its consumers (`encoded`), shared by every subscriber
+    #: of this process: a publication delivered to many streams is serialized once.
+    _encodings: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         size = len(self.data) + 2 * (len(self.channel) + len(self.epoch)) + PUBLICATION_OVERHEAD
@@ -119,6 +124,22 @@ class Publication:
     @property
     def position(self) -> StreamPosition:
         return StreamPosition(self.epoch, self.offset)
+
+    def encoded(self, key: str, encode: Callable[[Publication], _T]) -> _T:
+        """`encode(self)`, computed on the first call per `key` and cached on the publication.
+
+        The engines hand the same Publication object to every local subscriber, so a consumer
+        that sends it to many streams (the notification service) encodes it once. `encode` must
+        depend on the publication alone, never on the subscriber.
+        """
+        cache = self._encodings
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_encodings", cache)
+        elif key in cache:
+            return cache[key]  # type: ignore[no-any-return]
+        value = cache[key] = encode(self)
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ class NotificationsConfig:
     user_channels: int = 50  # channels one user creates (first publication) per history TTL
     channel_history_bytes: int = 4 * 1024 * 1024  # bytes kept in one channel's history
     namespace_history_bytes: int = 64 * 1024 * 1024  # bytes kept in an open namespace's history
+    # A stream that takes batches and wrote less than this many seconds ago waits out the rest
+    # before its next write, so a busy channel's publications share batches; 0 sends at once.
+    batch_delay: float = 0.02
 
     @classmethod
     def load(

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
@@ -52,9 +53,9 @@ from .session import (
     SubscriptionCounter,
 )
 from .stats import STATS_CHANNEL, StatsPublisher
+from .wire import LISTEN, MAX_BATCH_BYTES, SUBSCRIBE, Encoder, Pacer
 
 SERVICE = "realtime.v1.NotificationService"
-DRAIN_BATCH = 64
 
 
 pb = notifications_pb2
@@ -170,15 +171,34 @@ def _listen_channels(
     return out
 
 
-def _live_event(pub: Publication) -> notifications_pb2.SubscribeResponse:
-    if is_presence_event(pub):
-        channel, change, client_id, user_id = event_of(pub)
-        kind = pb.PRESENCE_CHANGE_JOIN if change == JOIN else pb.PRESENCE_CHANGE_LEAVE
-        event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
-        return pb.SubscribeResponse(presence=event)
-    if tracing.spans is not None:
-        tracing.delivered(pub.meta, "notifications.deliver", **{"realtime.channel": pub.channel})
-    return pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
+def _notification_bytes(pub: Publication) -> bytes:
+    return bytes(to_proto(from_publication(pub)).SerializeToString())
+
+
+def _presence_bytes(pub: Publication) -> bytes:
+    channel, change, client_id, user_id = event_of(pub)
+    kind = pb.PRESENCE_CHANGE_JOIN if change == JOIN else pb.PRESENCE_CHANGE_LEAVE
+    event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
+    return bytes(event.SerializeToString())
+
+
+#: Live and replayed events are encoded once per publication (wire.py) and yielded as bytes.
+ENCODER = Encoder(_notification_bytes, _presence_bytes)
+
+
+def _live(session: NotificationSession) -> Callable[[], Publication | None]:
+    """The stream's `take`; with tracing on, each notification handed out is recorded as delivered
+    in its publisher's trace."""
+    if tracing.spans is None:
+        return session.take
+
+    def take() -> Publication | None:
+        pub = session.take()
+        if pub is not None and not is_presence_event(pub):
+            tracing.delivered(pub.meta, "notifications.deliver", **{"realtime.channel": pub.channel})
+        return pub
+
+    return take
 
 
 class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
@@ -199,11 +219,13 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             config.max_notification_bytes + ENVELOPE_RESERVE, hub.settings.max_message_bytes
         )
         self.quotas = PublishQuotas(broker, config)
+        # A batch event must fit the hub's message size (grpc refuses bigger writes).
+        self.batch_bytes = min(MAX_BATCH_BYTES, hub.settings.max_message_bytes // 2)
 
     # -- the stream ---------------------------------------------------------------
     async def Subscribe(
         self, requests: AsyncIterator[notifications_pb2.SubscribeRequest], context: Any
-    ) -> AsyncIterator[notifications_pb2.SubscribeResponse]:
+    ) -> AsyncIterator[notifications_pb2.SubscribeResponse | bytes]:
         who = current_principal()
         # An idle subscriber stream should cost little memory: no task beyond the read of the next
         # command, and one future to wait on (the subscription's `ready()`), which a publication,
@@ -211,6 +233,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         # asyncio.wait would hold a set, a waiter, callbacks and two coroutine frames per stream.
         nxt: asyncio.Future[Any] | None = None
         session: NotificationSession | None = None
+        batches = False  # set by the first command with accept_batches
+        pacer = Pacer(self.settings.batch_delay)
         try:
             session = self._session(who)
             for channel in (GENERAL, user_channel(who.subject)):
@@ -230,18 +254,23 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 if self._hub.shutdown.started:  # say so, then end (clients resume elsewhere)
                     yield pb.SubscribeResponse(going_away=self._going_away())
                     raise going_away()
-                for _ in range(DRAIN_BATCH):  # live publications, a batch at a time between commands
-                    pub = session.take()  # raises the stream's end (slow consumer, broker lost)
-                    if pub is None:
-                        break
-                    yield _live_event(pub)
+                # Live publications, a bounded drain between commands; session.take raises the
+                # stream's end (slow consumer, broker lost) once what it handed out is sent.
+                if batches:
+                    await pacer.wait(session.queued)
+                for encoded in ENCODER.events(
+                    _live(session), SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
+                    pacer.wrote()
                 if nxt.done():
                     task, nxt = nxt, None
                     try:
                         command = task.result()
                     except StopAsyncIteration:
                         return
-                    async for event in self._command(session, command):
+                    batches = batches or command.accept_batches
+                    async for event in self._command(session, command, batches):
                         yield event
         except BrokerUnavailable as exc:
             raise _broker_down(exc) from exc
@@ -266,8 +295,10 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
 
     async def Listen(
         self, request: notifications_pb2.ListenRequest, context: Any
-    ) -> AsyncIterator[notifications_pb2.ListenResponse]:
+    ) -> AsyncIterator[notifications_pb2.ListenResponse | bytes]:
         who = current_principal()
+        batches = request.accept_batches
+        pacer = Pacer(self.settings.batch_delay if batches else 0.0)
         wanted = _listen_channels(request, self.settings.max_subscriptions_per_user)
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         session: NotificationSession | None = None
@@ -278,23 +309,22 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             for channel, since, join_leave in wanted:
                 done = await session.subscribe(channel, since, join_leave)
                 yield pb.ListenResponse(subscribed=_subscribed(done))
-                for pub in done.replay:
-                    yield pb.ListenResponse(notification=to_proto(from_publication(pub)))
+                for encoded in ENCODER.replay(
+                    done.replay, LISTEN, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
             while True:
                 if not self._hub.shutdown.started:
                     await session.ready()
                 if self._hub.shutdown.started:
                     yield pb.ListenResponse(going_away=self._going_away())
                     raise going_away()
-                for _ in range(DRAIN_BATCH):
-                    live = session.take()
-                    if live is None:
-                        break
-                    event = _live_event(live)
-                    if event.HasField("presence"):
-                        yield pb.ListenResponse(presence=event.presence)
-                    else:
-                        yield pb.ListenResponse(notification=event.notification)
+                await pacer.wait(session.queued)
+                for encoded in ENCODER.events(
+                    _live(session), LISTEN, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
+                    pacer.wrote()
         except BrokerUnavailable as exc:
             raise _broker_down(exc) from exc
         finally:
@@ -309,8 +339,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         return common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
 
     async def _command(
-        self, session: NotificationSession, command: notifications_pb2.SubscribeRequest
-    ) -> AsyncIterator[notifications_pb2.SubscribeResponse]:
+        self, session: NotificationSession, command: notifications_pb2.SubscribeRequest, batches: bool
+    ) -> AsyncIterator[notifications_pb2.SubscribeResponse | bytes]:
         cid = command.id
         kind = command.WhichOneof("command")
         try:
@@ -319,8 +349,10 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 since = StreamPosition(sc.since.epoch, sc.since.offset) if sc.HasField("since") else None
                 done = await session.subscribe(sc.channel, since, sc.join_leave)
                 yield pb.SubscribeResponse(command_id=cid, subscribed=_subscribed(done))
-                for pub in done.replay:
-                    yield pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
+                for encoded in ENCODER.replay(
+                    done.replay, SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
             elif kind == "unsubscribe":
                 channel = command.unsubscribe.channel
                 if not await session.unsubscribe(channel):
@@ -465,12 +497,38 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         )
 
 
+def _serialize(message: Any) -> bytes:
+    # Stream events are often bytes encoded once for every subscriber (wire.py).
+    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[no-any-return]
+
+
+def add_to_server(servicer: NotificationServicer, server: grpc.aio.Server) -> None:
+    """Like the generated `add_NotificationServiceServicer_to_server`, but a response may be bytes
+    the service serialized itself (one encoding shared by every subscriber of a publication)."""
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in pb.DESCRIPTOR.services_by_name["NotificationService"].methods:
+        request_cls = getattr(pb, method.input_type.name)
+        if method.client_streaming and method.server_streaming:
+            factory: Callable[..., grpc.RpcMethodHandler] = grpc.stream_stream_rpc_method_handler
+        elif method.server_streaming:
+            factory = grpc.unary_stream_rpc_method_handler
+        else:
+            factory = grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = factory(
+            getattr(servicer, method.name),
+            request_deserializer=request_cls.FromString,
+            response_serializer=_serialize,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
+
+
 async def register(hub: HubContext) -> list[str]:
     if hub.broker is None:
         raise RuntimeError("notifications need a broker (HubContext.broker)")
     config = NotificationsConfig.load(hub.settings.extra.get("notifications"))
     servicer = NotificationServicer(hub, hub.broker, config)
-    notifications_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, hub.server)
+    add_to_server(servicer, hub.server)
     hub.spawn(servicer.presence.run(), name="notifications-presence")
     if config.stats_interval > 0:
         stats = StatsPublisher(hub.broker, hub.metrics, hub.instance_id, config.stats_interval)

@@ -233,6 +233,11 @@ class NotificationSession:
         state.last = pub.offset
         return True
 
+    @property
+    def queued(self) -> int:
+        """Live publications waiting (some may still be filtered out by `take`)."""
+        return self._sub.queued
+
     def ready(self) -> asyncio.Future[None]:
         """Done once `take()` has something (or the feed ended), or `command_arrived` woke it."""
         return self._sub.ready()

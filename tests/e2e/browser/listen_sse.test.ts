@@ -36,11 +36,11 @@ after(async () => {
   rmSync(userDir, { recursive: true, force: true });
 });
 
-type Seen = { id: string; title: string; offset: string };
+type Seen = { id: string; title: string; offset: string; batched: boolean };
 
 /** Opens an EventSource on Listen in the page and returns the first `count` notifications. */
-async function listen(count: number, lastEventId: string): Promise<Seen[]> {
-  const request = { channels: [{ channel: "topic:browser", since: { epoch, offset: "0" } }] };
+async function listen(count: number, lastEventId: string, acceptBatches = false): Promise<Seen[]> {
+  const request = { channels: [{ channel: "topic:browser", since: { epoch, offset: "0" } }], acceptBatches };
   let url = `/sse/realtime.v1.NotificationService/Listen?request=${encodeURIComponent(JSON.stringify(request))}`;
   url += `&access_token=${encodeURIComponent(userToken)}`;
   if (lastEventId) url += `&last_event_id=${encodeURIComponent(lastEventId)}`;
@@ -55,13 +55,13 @@ async function listen(count: number, lastEventId: string): Promise<Seen[]> {
         }, wait);
         source.addEventListener("message", (event) => {
           const data = JSON.parse((event as MessageEvent).data);
-          if (!data.notification) return;
-          seen.push({
-            id: (event as MessageEvent).lastEventId,
-            title: data.notification.title,
-            offset: String(data.notification.position.offset),
-          });
-          if (seen.length === count) {
+          // A batch event carries several notifications; its id is the last one's position.
+          const batched = Boolean(data.batch);
+          const notes = data.batch ? data.batch.notifications : data.notification ? [data.notification] : [];
+          for (const n of notes) {
+            seen.push({ id: (event as MessageEvent).lastEventId, title: n.title, offset: String(n.position.offset), batched });
+          }
+          if (seen.length >= count) {
             clearTimeout(timer);
             source.close();
             resolve(seen);
@@ -101,5 +101,24 @@ test("an EventSource follows a channel and resumes from its last event id", asyn
       ["n3", "4"],
       ["n4", "5"],
     ],
+  );
+});
+
+test("an EventSource that accepts batches gets them, and resumes from a batch's id", async () => {
+  // n0..n4 are in history (the test above): replayed together as one batch.
+  const replay = await listen(5, "", true);
+  assert.deepEqual(
+    replay.map((n) => [n.title, n.offset, n.batched, n.id]),
+    [0, 1, 2, 3, 4].map((i) => [`n${i}`, String(i + 1), true, `${epoch}:5`]),
+  );
+  const admin = createClient(
+    NotificationService,
+    createHubNodeTransport({ baseUrl: grpcUrl, token: staticToken(process.env.REALTIME_ADMIN_TOKEN ?? "") }),
+  );
+  await admin.publish({ channel: "topic:browser", title: "n5" });
+  const resumed = await listen(1, replay[4].id, true);
+  assert.deepEqual(
+    resumed.map((n) => [n.title, n.offset]),
+    [["n5", "6"]],
   );
 });

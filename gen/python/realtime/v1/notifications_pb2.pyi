@@ -95,18 +95,20 @@ class Notification(_message.Message):
     def __init__(self, id: _Optional[str] = ..., channel: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., level: _Optional[_Union[NotificationLevel, str]] = ..., read: _Optional[bool] = ..., publisher: _Optional[str] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("id", "subscribe", "unsubscribe", "mark_read", "ping")
+    __slots__ = ("id", "subscribe", "unsubscribe", "mark_read", "ping", "accept_batches")
     ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
     UNSUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
     MARK_READ_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_BATCHES_FIELD_NUMBER: _ClassVar[int]
     id: str
     subscribe: SubscribeCommand
     unsubscribe: UnsubscribeCommand
     mark_read: MarkReadCommand
     ping: _common_pb2.PingCommand
-    def __init__(self, id: _Optional[str] = ..., subscribe: _Optional[_Union[SubscribeCommand, _Mapping]] = ..., unsubscribe: _Optional[_Union[UnsubscribeCommand, _Mapping]] = ..., mark_read: _Optional[_Union[MarkReadCommand, _Mapping]] = ..., ping: _Optional[_Union[_common_pb2.PingCommand, _Mapping]] = ...) -> None: ...
+    accept_batches: bool
+    def __init__(self, id: _Optional[str] = ..., subscribe: _Optional[_Union[SubscribeCommand, _Mapping]] = ..., unsubscribe: _Optional[_Union[UnsubscribeCommand, _Mapping]] = ..., mark_read: _Optional[_Union[MarkReadCommand, _Mapping]] = ..., ping: _Optional[_Union[_common_pb2.PingCommand, _Mapping]] = ..., accept_batches: _Optional[bool] = ...) -> None: ...
 
 class SubscribeCommand(_message.Message):
     __slots__ = ("channel", "since", "join_leave")
@@ -131,7 +133,7 @@ class MarkReadCommand(_message.Message):
     def __init__(self, notification_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("command_id", "subscribed", "notification", "unsubscribed", "marked_read", "pong", "error", "going_away", "presence")
+    __slots__ = ("command_id", "subscribed", "notification", "unsubscribed", "marked_read", "pong", "error", "going_away", "presence", "batch")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +143,7 @@ class SubscribeResponse(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     subscribed: SubscribedEvent
     notification: Notification
@@ -150,15 +153,24 @@ class SubscribeResponse(_message.Message):
     error: _common_pb2.ErrorEvent
     going_away: _common_pb2.GoingAwayEvent
     presence: PresenceEvent
-    def __init__(self, command_id: _Optional[str] = ..., subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., unsubscribed: _Optional[_Union[UnsubscribedEvent, _Mapping]] = ..., marked_read: _Optional[_Union[MarkedReadEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceEvent, _Mapping]] = ...) -> None: ...
+    batch: NotificationBatch
+    def __init__(self, command_id: _Optional[str] = ..., subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., unsubscribed: _Optional[_Union[UnsubscribedEvent, _Mapping]] = ..., marked_read: _Optional[_Union[MarkedReadEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceEvent, _Mapping]] = ..., batch: _Optional[_Union[NotificationBatch, _Mapping]] = ...) -> None: ...
+
+class NotificationBatch(_message.Message):
+    __slots__ = ("notifications",)
+    NOTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    notifications: _containers.RepeatedCompositeFieldContainer[Notification]
+    def __init__(self, notifications: _Optional[_Iterable[_Union[Notification, _Mapping]]] = ...) -> None: ...
 
 class ListenRequest(_message.Message):
-    __slots__ = ("channels", "since")
+    __slots__ = ("channels", "since", "accept_batches")
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_BATCHES_FIELD_NUMBER: _ClassVar[int]
     channels: _containers.RepeatedCompositeFieldContainer[ListenChannel]
     since: _common_pb2.StreamPosition
-    def __init__(self, channels: _Optional[_Iterable[_Union[ListenChannel, _Mapping]]] = ..., since: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ...) -> None: ...
+    accept_batches: bool
+    def __init__(self, channels: _Optional[_Iterable[_Union[ListenChannel, _Mapping]]] = ..., since: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., accept_batches: _Optional[bool] = ...) -> None: ...
 
 class ListenChannel(_message.Message):
     __slots__ = ("channel", "since", "join_leave")
@@ -171,16 +183,18 @@ class ListenChannel(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., since: _Optional[_Union[_common_pb2.StreamPosition, _Mapping]] = ..., join_leave: _Optional[bool] = ...) -> None: ...
 
 class ListenResponse(_message.Message):
-    __slots__ = ("subscribed", "notification", "presence", "going_away")
+    __slots__ = ("subscribed", "notification", "presence", "going_away", "batch")
     SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     subscribed: SubscribedEvent
     notification: Notification
     presence: PresenceEvent
     going_away: _common_pb2.GoingAwayEvent
-    def __init__(self, subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., presence: _Optional[_Union[PresenceEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ...) -> None: ...
+    batch: NotificationBatch
+    def __init__(self, subscribed: _Optional[_Union[SubscribedEvent, _Mapping]] = ..., notification: _Optional[_Union[Notification, _Mapping]] = ..., presence: _Optional[_Union[PresenceEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., batch: _Optional[_Union[NotificationBatch, _Mapping]] = ...) -> None: ...
 
 class SubscribedEvent(_message.Message):
     __slots__ = ("channel", "position", "resumed", "recovered", "not_recovered_reason")
