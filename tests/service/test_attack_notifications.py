@@ -4,6 +4,8 @@ users at once, and collisions between streams, on every broker engine."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -63,3 +65,57 @@ async def test_mark_read_of_the_same_ids_at_once_marks_each_once(hub: TestHub) -
         assert all(results[i].notification_id == mid for _, results in replies)
         assert statuses.count(pb.MARK_READ_STATUS_MARKED) == 1, (mid, statuses)
         assert statuses.count(pb.MARK_READ_STATUS_ALREADY_READ) == len(replies) - 1
+
+
+async def test_twenty_publishers_and_twenty_subscribers_on_one_channel(hub: TestHub) -> None:
+    """20 users publish 10 notifications each (in a seeded, shuffled interleaving) while 20 users
+    listen: every listener gets all 200 exactly once, in the channel's order, and each
+    publisher's own notifications in the order it published them."""
+    seed = 20_20
+    print(f"seed={seed}")
+    rng = random.Random(seed)
+    channel, per = "topic:crowd", 10
+    publishers = [f"pub{i}" for i in range(20)]
+    pauses = {p: [rng.random() < 0.3 for _ in range(per)] for p in publishers}
+    async with contextlib.AsyncExitStack() as stack:
+        streams = []
+        for i in range(20):
+            client = await stack.enter_async_context(hub.client(f"sub{i}"))
+            s = await stack.enter_async_context(open_stream(client))
+            await s.subscribe(channel)
+            streams.append(s)
+
+        async def publish(user: str) -> list[int]:
+            offsets = []
+            async with hub.client(user) as client:
+                for n in range(per):
+                    if pauses[user][n]:
+                        await asyncio.sleep(0)  # a seeded shuffle of who goes next
+                    title, rid = f"{user}/{n}", f"{user}-{n}"
+                    request = pb.PublishRequest(channel=channel, title=title, request_id=rid)
+                    offsets.append((await stub(client).Publish(request, timeout=10)).position.offset)
+            return offsets
+
+        sent = await asyncio.gather(*(publish(p) for p in publishers))
+        total = per * len(publishers)
+        assert sorted(o for offsets in sent for o in offsets) == list(range(1, total + 1))
+        got = await asyncio.gather(*(s.notifications(total) for s in streams))
+    for received in got:
+        assert [n.position.offset for n in received] == list(range(1, total + 1))
+        for p in publishers:
+            mine = [n.title for n in received if n.publisher == p]
+            assert mine == [f"{p}/{n}" for n in range(per)]
+
+
+async def test_the_same_publish_twenty_times_at_once_is_delivered_once(hub: TestHub) -> None:
+    async with hub.client("alice") as alice, open_stream(alice) as s:
+        await s.subscribe("topic:once")
+        request = pb.PublishRequest(channel="topic:once", title="hello", request_id="r-1")
+        replies = await asyncio.gather(*(stub(alice).Publish(request, timeout=10) for _ in range(20)))
+        assert len({r.id for r in replies}) == 1
+        assert sorted(r.duplicate for r in replies) == [False] + [True] * 19
+        [first] = await s.notifications(1)
+        assert first.id == replies[0].id
+        after = await stub(alice).Publish(pb.PublishRequest(channel="topic:once", title="next"), timeout=10)
+        [second] = await s.notifications(1)  # nothing else came in between
+        assert second.id == after.id and second.position.offset == first.position.offset + 1
