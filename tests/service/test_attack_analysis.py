@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 from google.longrunning import operations_pb2
 
@@ -36,3 +37,41 @@ async def test_the_same_submit_twenty_times_at_once_makes_one_job(hub: TestHub) 
             firsts.append(ops[0].name)
         listed = await stub.ListOperations(operations_pb2.ListOperationsRequest(page_size=100), timeout=10)
         assert sorted(op.name for op in listed.operations) == sorted(firsts)
+
+
+async def test_twenty_cancels_and_deletes_of_one_job_at_once(hub: TestHub) -> None:
+    """Cancelling a queued job twenty times at once leaves it CANCELLED once; deleting it twenty
+    times at once deletes it (each call OK or NOT_FOUND, never an internal error)."""
+    extra_jobs = 6  # more than the concurrency: the last ones wait in the queue
+    async with hub.client("alice") as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        ops = [await stub.SubmitAnalysis(text_request(f"job {i}"), timeout=10) for i in range(extra_jobs)]
+        name = ops[-1].name
+        cancel = operations_pb2.CancelOperationRequest(name=name)
+        cancels = await asyncio.gather(
+            *(stub.CancelOperation(cancel, timeout=10) for _ in range(20)),
+            return_exceptions=True,
+        )
+        for outcome in cancels:
+            assert not isinstance(outcome, BaseException) or (
+                isinstance(outcome, grpc.aio.AioRpcError)
+                and outcome.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+            ), outcome
+        async with asyncio.timeout(20):
+            done = await stub.WaitOperation(operations_pb2.WaitOperationRequest(name=name), timeout=20)
+        assert done.done
+        delete = operations_pb2.DeleteOperationRequest(name=name)
+        deletes = await asyncio.gather(
+            *(stub.DeleteOperation(delete, timeout=10) for _ in range(20)),
+            return_exceptions=True,
+        )
+        codes = sorted(
+            "OK" if not isinstance(d, BaseException) else d.code().name  # type: ignore[attr-defined]
+            for d in deletes
+        )
+        assert set(codes) <= {"OK", "NOT_FOUND"} and "OK" in codes, codes
+        with pytest.raises(grpc.aio.AioRpcError) as gone:
+            await stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=10)
+        assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+        listed = await stub.ListOperations(operations_pb2.ListOperationsRequest(page_size=100), timeout=10)
+        assert name not in [op.name for op in listed.operations]
