@@ -119,3 +119,35 @@ async def test_the_same_publish_twenty_times_at_once_is_delivered_once(hub: Test
         after = await stub(alice).Publish(pb.PublishRequest(channel="topic:once", title="next"), timeout=10)
         [second] = await s.notifications(1)  # nothing else came in between
         assert second.id == after.id and second.position.offset == first.position.offset + 1
+
+
+async def test_history_of_notifications_near_the_size_cap_pages_through(hub: TestHub) -> None:
+    """Twenty notifications of ~60 KiB (under the 64 KiB cap each): a default page of 50 would
+    be ~1.2 MiB, past the hub's 1 MiB message limit. Listing must still return them all, a page
+    at a time, newest first, each page small enough to be sent."""
+    seed = 64
+    print(f"seed={seed}")
+    rng = random.Random(seed)
+    sizes = [60 * 1024 + rng.randrange(2048) for _ in range(20)]
+    async with hub.client("root", roles=["admin"]) as root:
+        for i, size in enumerate(sizes):
+            request = pb.PublishRequest(
+                channel="user:alice",
+                title=f"big{i}",
+                data=rng.randbytes(size),
+                content_type="application/x-b",
+            )
+            await stub(root).Publish(request, timeout=10)
+    async with hub.client("alice") as alice:
+        for page_size in (0, 200):
+            titles: list[str] = []
+            token = ""
+            for _ in range(len(sizes) + 1):
+                request = pb.ListNotificationsRequest(page_size=page_size, page_token=token)
+                page = await stub(alice).ListNotifications(request, timeout=10)
+                assert page.notifications, "an empty page before the end"
+                titles += [n.title for n in page.notifications]
+                token = page.next_page_token
+                if not token:
+                    break
+            assert titles == [f"big{i}" for i in reversed(range(len(sizes)))]

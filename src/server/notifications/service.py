@@ -195,6 +195,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         self.max_notification_bytes = min(
             config.max_notification_bytes + ENVELOPE_RESERVE, hub.settings.max_message_bytes
         )
+        # A ListNotifications page stops short of the message limit (the token and envelope fit).
+        self.page_bytes = hub.settings.max_message_bytes - ENVELOPE_RESERVE
         self.quotas = PublishQuotas(broker, config)
 
     # -- the stream ---------------------------------------------------------------
@@ -410,6 +412,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             unread_only=request.unread_only,
             page_size=request.page_size,
             page_token=request.page_token,
+            max_bytes=self.page_bytes,
         )
         return pb.ListNotificationsResponse(
             notifications=[to_proto(n, read) for n, read in page.notifications],
