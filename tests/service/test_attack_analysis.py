@@ -75,3 +75,31 @@ async def test_twenty_cancels_and_deletes_of_one_job_at_once(hub: TestHub) -> No
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
         listed = await stub.ListOperations(operations_pb2.ListOperationsRequest(page_size=100), timeout=10)
         assert name not in [op.name for op in listed.operations]
+
+
+async def test_one_user_keeps_a_bounded_number_of_finished_jobs(tmp_path: Path) -> None:
+    """An ordinary user submitting job after job: the queue limit only counts waiting jobs, so
+    finished ones (with their results) would pile up for the whole retention. The hub keeps the
+    newest `analysis_user_jobs` of each user; older finished ones are deleted, other users'
+    jobs are untouched."""
+    extra = {"analysis_user_jobs": 5}
+    async with running_hub(tmp_path, services=SERVICES, extra=extra) as h:
+        async with h.client("bob") as bob_client, h.client("alice") as client:
+            bob = bob_client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+            stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+            bobs = await bob.SubmitAnalysis(text_request("bob's"), timeout=10)
+            names = []
+            for i in range(12):
+                op = await stub.SubmitAnalysis(text_request(f"job {i}"), timeout=10)
+                await stub.WaitOperation(operations_pb2.WaitOperationRequest(name=op.name), timeout=20)
+                names.append(op.name)
+            listed = await stub.ListOperations(
+                operations_pb2.ListOperationsRequest(page_size=100), timeout=10
+            )
+            assert sorted(op.name for op in listed.operations) == sorted(names[-5:])
+            for name in names[:-6]:  # the oldest are gone, not only unlisted
+                with pytest.raises(grpc.aio.AioRpcError) as gone:
+                    await stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=10)
+                assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+            kept = await bob.GetOperation(operations_pb2.GetOperationRequest(name=bobs.name), timeout=10)
+            assert kept.name == bobs.name

@@ -177,6 +177,27 @@ class JobStore:
             return []
         return [(a["name"], a["content_type"], base64.b64decode(a["data"])) for a in json.loads(raw)]
 
+    async def trim_owner(self, owner: str, keep: int) -> int:
+        """Delete `owner`'s oldest finished jobs beyond the newest `keep` (0: keep all), so what
+        one user stores is bounded however fast their jobs finish. Jobs still queued or running
+        are never deleted. Returns how many were deleted."""
+        ids = await self.index(owner)
+        excess = len(ids) - keep if keep > 0 else 0
+        deleted = 0
+        for job_id in ids:  # oldest first
+            if excess <= 0:
+                break
+            job = await self.load(job_id)
+            if job is None:  # expired: only its index entry is left
+                await self._update(P + "index:" + owner, _remover(job_id), None)
+            elif job.done:
+                await self.delete(job)
+                deleted += 1
+            else:
+                continue
+            excess -= 1
+        return deleted
+
     async def index(self, owner: str | None) -> list[str]:
         raw = await self.backend.kv_get(P + "index" + ("" if owner is None else ":" + owner))
         return [] if raw is None else list(json.loads(raw))
@@ -262,6 +283,13 @@ def _index_add(current: bytes | None, job_id: str) -> bytes:
     ids: list[str] = [] if current is None else json.loads(current)
     ids.append(job_id)
     return json.dumps(ids[-INDEX_LIMIT:]).encode()
+
+
+def _remover(job_id: str) -> Callable[[bytes | None], tuple[bytes | None, None]]:
+    def remove(current: bytes | None) -> tuple[bytes | None, None]:
+        return _index_remove(current, job_id), None
+
+    return remove
 
 
 def _index_remove(current: bytes | None, job_id: str) -> bytes | None:

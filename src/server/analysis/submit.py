@@ -24,7 +24,7 @@ from .model import (
     plan_from_ends,
 )
 from .queue import Entry, estimated_wait, queued_by
-from .store import QueueDoc
+from .store import INDEX_LIMIT, QueueDoc
 
 #: Plan of jobs for analyzers only remote workers know.
 REMOTE_PLAN = plan_from_ends([("run", 100)])
@@ -90,6 +90,8 @@ class Submitter(JobsCore):
         if request_id and (existing := await self.store.bound_job(owner, request_id)) is not None:
             return _same_request(existing, fp)  # a retry: even when the queue is full now
         self._admit(await self.store.queue(), owner, len(raw))  # before storing a refused input
+        if self.config.user_jobs > 0:  # room for this one among the jobs the user keeps
+            await self.store.trim_owner(owner, min(self.config.user_jobs, INDEX_LIMIT) - 1)
         await self.store.create(job, raw)
         try:
             if request_id:  # bound once the job is stored: a retry in flight finds this job
