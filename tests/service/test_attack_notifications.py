@@ -14,7 +14,7 @@ import pytest
 from realtime.server.testing import TestHub
 from tests.redis_server import delete_prefix, test_prefix
 
-from .notify_support import notify_hub, open_stream, pb, stub
+from .notify_support import notify_hub, open_stream, pb, pos, stub
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -151,3 +151,49 @@ async def test_history_of_notifications_near_the_size_cap_pages_through(hub: Tes
                 if not token:
                     break
             assert titles == [f"big{i}" for i in reversed(range(len(sizes)))]
+
+
+async def test_streams_dropped_mid_way_give_their_subscriptions_back(tmp_path: Path) -> None:
+    """Twenty rounds of a Listen and a Subscribe stream that take the user's whole subscription
+    allowance and are dropped without reading (mid-replay for Listen): afterwards the user's
+    allowance, the broker's subscribers and the presence entries are all free again."""
+    limit = 5
+    channels = [f"topic:drop{i}" for i in range(limit - 2)]  # + general and user:alice
+    async with notify_hub(tmp_path, {"max_subscriptions_per_user": limit}) as hub:
+        assert hub.hub.ctx is not None
+        broker = hub.hub.ctx.broker
+        async with hub.client("root", roles=["admin"]) as root:
+            for channel in channels:
+                for i in range(30):  # history to replay
+                    await stub(root).Publish(pb.PublishRequest(channel=channel, title=f"h{i}"), timeout=5)
+        async with hub.client("alice") as alice:
+            for _ in range(20):
+                listen = stub(alice).Listen(
+                    pb.ListenRequest(
+                        channels=[
+                            pb.ListenChannel(channel=c, since=pos("", 0), join_leave=True) for c in channels
+                        ]
+                    )
+                )
+                assert (await listen.read()).WhichOneof("event") == "subscribed"
+                listen.cancel()
+                s = stub(alice).Subscribe()
+                for n, channel in enumerate(channels):
+                    await s.write(
+                        pb.SubscribeRequest(id=f"c{n}", subscribe=pb.SubscribeCommand(channel=channel))
+                    )
+                s.cancel()
+
+            async def all_gone() -> bool:
+                counts = [broker.subscriber_count(c) for c in channels]
+                present = [len(await broker.presence(c)) for c in channels]
+                return not any(counts) and not any(present)
+
+            for _ in range(300):  # bounded: the server notices each cancel on its own time
+                if await all_gone():
+                    break
+                await asyncio.sleep(0.05)
+            assert await all_gone()
+            async with open_stream(alice) as s:
+                for channel in channels:
+                    await s.subscribe(channel)
