@@ -197,3 +197,39 @@ async def test_streams_dropped_mid_way_give_their_subscriptions_back(tmp_path: P
             async with open_stream(alice) as s:
                 for channel in channels:
                     await s.subscribe(channel)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def quota_hub(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> AsyncIterator[TestHub]:
+    """A hub with small publish quotas on each engine."""
+    settings = {
+        "user_publish_bytes": 10_000,
+        "channel_history_bytes": 10_000,
+        "namespace_history_bytes": 10_000,
+        "publish_rate": 0,
+    }
+    prefix = test_prefix()
+    broker = {
+        "memory": {},
+        "sqlite": {"broker": f"sqlite://{tmp_path}/hub.db"},
+        "redis": {"broker": f"{redis_url}?prefix={prefix}"},
+    }[request.param]
+    try:
+        async with notify_hub(tmp_path, settings, **broker) as h:
+            yield h
+    finally:
+        if request.param == "redis":
+            await delete_prefix(redis_url, prefix)
+
+
+async def test_retried_publishes_are_not_charged_twice(quota_hub: TestHub) -> None:
+    """A client retrying one publish (same request_id) twenty times, at once and in a row, adds
+    one notification: its quotas are charged for one, so its next publications still fit."""
+    async with quota_hub.client("carol") as carol:
+        api = stub(carol)
+        request = pb.PublishRequest(channel="topic:retry", body="x" * 4000, request_id="once")
+        first = await api.Publish(request, timeout=10)
+        again = await asyncio.gather(*(api.Publish(request, timeout=10) for _ in range(10)))
+        again += [await api.Publish(request, timeout=10) for _ in range(10)]
+        assert all(r.duplicate and r.id == first.id for r in again)
+        await api.Publish(pb.PublishRequest(channel="topic:retry", body="y" * 4000), timeout=10)

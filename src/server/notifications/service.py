@@ -372,11 +372,16 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             validate_request_id(request.request_id)
             claim = await claim_request_id(self._broker, who.subject, channel, request.request_id, content)
         ns = self.config.for_channel(channel)
+        # A retry of a publication (its request id already stands for this content) is not
+        # charged again: it adds nothing. Should it publish after all (the first call was
+        # refused), it is charged afterwards, so the counts stay true.
+        retry = bool(request.request_id) and claim is None
+        quota = not who.is_admin and namespace_of(channel) in self.policy.open_namespaces
+        size = content_bytes(content.title, content.body, content.data, content.content_type)
         if not who.is_admin:  # admins are the application's own back ends: not throttled here
             try:
                 self.publish_rate.acquire(who.subject)
-                if namespace_of(channel) in self.policy.open_namespaces:
-                    size = content_bytes(content.title, content.body, content.data, content.content_type)
+                if quota and not retry:
                     await self.quotas.charge(who.subject, channel, size, ns)
             except HubError:
                 if claim is not None:  # refused before publishing: the request id stays free
@@ -391,6 +396,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,
             idempotency_ttl=IDEMPOTENCY_TTL,
         )
+        if quota and retry and not duplicate:
+            await self.quotas.charge(who.subject, channel, size, ns, force=True)
         n = from_publication(pub)
         return pb.PublishResponse(id=n.id, position=_position(pub.position), duplicate=duplicate)
 
