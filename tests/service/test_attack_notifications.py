@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from realtime.server.testing import TestHub
+from realtime.v1 import common_pb2
 from tests.redis_server import delete_prefix, test_prefix
 
 from .notify_support import notify_hub, open_stream, pb, pos, stub
@@ -233,3 +234,20 @@ async def test_retried_publishes_are_not_charged_twice(quota_hub: TestHub) -> No
         again += [await api.Publish(request, timeout=10) for _ in range(10)]
         assert all(r.duplicate and r.id == first.id for r in again)
         await api.Publish(pb.PublishRequest(channel="topic:retry", body="y" * 4000), timeout=10)
+
+
+async def test_the_same_subscribe_twenty_times_on_one_stream_delivers_once(hub: TestHub) -> None:
+    async with hub.client("alice") as alice, open_stream(alice) as s:
+        answers = []
+        for _ in range(20):
+            await s.send(subscribe=pb.SubscribeCommand(channel="topic:twice"))
+            answers.append((await s.next()).WhichOneof("event"))
+        assert answers[0] == "subscribed" and set(answers) <= {"subscribed", "error"}, answers
+        published = await stub(alice).Publish(
+            pb.PublishRequest(channel="topic:twice", title="one"), timeout=10
+        )
+        [got] = await s.notifications(1)
+        assert got.id == published.id
+        await s.send(ping=common_pb2.PingCommand())
+        after = await s.next()  # the answer to the ping, not a second copy of the notification
+        assert after.WhichOneof("event") != "notification", after
