@@ -1,0 +1,53 @@
+"""Attacks on the text fixer through a real hub: ten times the documented batch, and a batch
+whose answers are bigger than its questions (Latin-layout Hebrew: one byte in, two out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from realtime.v1 import text_pb2, text_pb2_grpc
+
+from .text_support import text_hub
+
+
+async def test_a_batch_whose_fixes_outgrow_the_message_limit(tmp_path: Path) -> None:
+    """100 items of ~9,000 characters typed on the wrong layout: the request fits the 1 MiB
+    limit, but each fix is Hebrew (two UTF-8 bytes per letter) plus its changes, far past 1 MiB
+    together. Every item must still get its answer or its own clear error, never a call that
+    dies with 'Sent message larger than max'."""
+    words = "akuo nv ,v ankl "  # "שלום מה קורה ..." typed with the English layout
+    text = (words * 600)[:9000]
+    items = [text_pb2.FixTextBatchItem(id=str(i), text=text) for i in range(100)]
+    async with text_hub(tmp_path) as hub, hub.client("alice") as client:
+        stub = client.stub(text_pb2_grpc.TextServiceStub)
+        request = text_pb2.FixTextBatchRequest(items=items)
+        assert request.ByteSize() < 1024 * 1024
+        batch = await stub.FixTextBatch(request, timeout=60)
+        assert [r.id for r in batch.results] == [str(i) for i in range(100)]
+        fixed = [r for r in batch.results if r.WhichOneof("outcome") == "fix"]
+        refused = [r for r in batch.results if r.WhichOneof("outcome") == "error"]
+        assert fixed and refused and len(fixed) + len(refused) == 100
+        assert all(r.fix.text.startswith("שלום מה") for r in fixed)
+        assert {(r.error.code, r.error.reason) for r in refused} == {
+            (grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], "RESPONSE_TOO_LARGE")
+        }
+        # One text alone whose answer is over the limit: a clear error, not a dead call.
+        alone = text_pb2.FixTextRequest(text=(words * 7000)[:100_000])
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.FixText(alone, timeout=60)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "larger than max" not in (err.value.details() or "")
+        assert "send a shorter text" in (err.value.details() or "")
+
+
+@pytest.mark.parametrize("count", [1000])
+async def test_ten_times_the_batch_limit_is_refused_cleanly(tmp_path: Path, count: int) -> None:
+    items = [text_pb2.FixTextBatchItem(id=str(i), text="akuo") for i in range(count)]
+    async with text_hub(tmp_path) as hub, hub.client("alice") as client:
+        stub = client.stub(text_pb2_grpc.TextServiceStub)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.FixTextBatch(text_pb2.FixTextBatchRequest(items=items), timeout=20)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
