@@ -51,3 +51,27 @@ async def test_ten_times_the_batch_limit_is_refused_cleanly(tmp_path: Path, coun
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.FixTextBatch(text_pb2.FixTextBatchRequest(items=items), timeout=20)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_session_document_whose_fix_outgrows_the_message_limit(tmp_path: Path) -> None:
+    """A Session document of 100,000 characters typed on the wrong layout: its result would be
+    over the message limit. The stream must answer with an error event and stay open (a ping
+    still gets its pong), not die with 'Sent message larger than max'."""
+    from google.protobuf import duration_pb2
+
+    from realtime.v1 import common_pb2
+
+    from .text_support import Session, edit
+
+    text = ("akuo nv ,v ankl " * 7000)[:100_000]
+    async with text_hub(tmp_path) as hub, hub.client("alice") as client:
+        s = Session(client.stub(text_pb2_grpc.TextServiceStub).Session())
+        await s.send(id="o", open=text_pb2.OpenCommand(document_id="d", debounce=duration_pb2.Duration()))
+        assert (await s.next()).WhichOneof("event") == "opened"
+        await s.send(id="e1", edit=edit("d", 1, text))
+        answer = await s.next(timeout=60)
+        assert answer.WhichOneof("event") == "error", answer.WhichOneof("event")
+        assert answer.error.reason == "RESPONSE_TOO_LARGE" and answer.command_id == "e1"
+        await s.send(id="p", ping=common_pb2.PingCommand())
+        assert (await s.next()).WhichOneof("event") == "pong"
+        s.call.cancel()

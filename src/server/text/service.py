@@ -329,12 +329,18 @@ class TextServicer:
         R = text_pb2.SessionResponse
         if isinstance(event, sess.Result):
             self._computed["Session"].inc()
-            return R(
+            response = R(
                 command_id=event.command_id,
                 result=text_pb2.ResultEvent(
                     document_id=event.document_id, version=event.version, fix=to_pb(event.fix)
                 ),
             )
+            if (size := response.ByteSize()) > self._max_reply:  # would end the stream: say so
+                return R(
+                    command_id=event.command_id,
+                    error=error_event(_too_large(size, self._max_reply), event.command_id),
+                )
+            return response
         if isinstance(event, sess.Superseded):
             self._superseded.labels(event.reason).inc(len(event.versions))
             return R(
