@@ -103,3 +103,41 @@ async def test_one_user_keeps_a_bounded_number_of_finished_jobs(tmp_path: Path) 
                 assert gone.value.code() == grpc.StatusCode.NOT_FOUND
             kept = await bob.GetOperation(operations_pb2.GetOperationRequest(name=bobs.name), timeout=10)
             assert kept.name == bobs.name
+
+
+async def test_a_result_bigger_than_a_message_is_still_readable(tmp_path: Path) -> None:
+    """text.inspect of a 300 KB text typed on the wrong layout finds something in every word:
+    its findings (several MB) cannot travel in one message. The operation must still arrive
+    (GetOperation, WaitOperation, WatchAnalysis) and the findings be readable in full."""
+    import json
+
+    from realtime.v1 import analysis_pb2, uploads_pb2, uploads_pb2_grpc
+
+    from .analysis_helpers import result, watch_all
+    from .upload_helpers import SERVICES as WITH_UPLOADS
+
+    text = ("akuo nv tbh " * 30000)[:300_000]
+    async with running_hub(tmp_path, services=WITH_UPLOADS) as h, h.client("alice") as client:
+        stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        op = await stub.SubmitAnalysis(text_request(text), timeout=30)
+        events = await watch_all(stub, op.name, timeout=120)
+        assert events and events[-1].operation.done
+        done = await stub.WaitOperation(operations_pb2.WaitOperationRequest(name=op.name), timeout=60)
+        got = await stub.GetOperation(operations_pb2.GetOperationRequest(name=op.name), timeout=30)
+        data, res = result(got)
+        assert done.name == got.name == op.name
+        assert data["result_artifact"] == "result.json"
+        [artifact] = [a for a in res.artifacts if a.name == "result.json"]
+        assert isinstance(artifact, analysis_pb2.Artifact) and artifact.resource_name
+        uploads = client.stub(uploads_pb2_grpc.UploadServiceStub)
+        raw = b"".join(
+            [
+                r.data
+                async for r in uploads.Read(
+                    uploads_pb2.ReadRequest(resource_name=artifact.resource_name), timeout=60
+                )
+            ]
+        )
+        assert len(raw) == artifact.size == data["result_bytes"]
+        full = json.loads(raw)
+        assert full["wrong_layout"] and full["language"]
