@@ -13,15 +13,25 @@ from google.longrunning import operations_pb2
 
 from realtime.server.testing import TestHub, running_hub
 from realtime.v1 import analysis_pb2_grpc
+from tests.redis_server import delete_prefix, test_prefix
 
 from .analysis_helpers import SERVICES, text_request
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TestHub]:
-    broker = {"sqlite": {"broker": f"sqlite://{tmp_path}/hub.db"}}.get(request.param, {})
-    async with running_hub(tmp_path, services=SERVICES, **broker) as h:
-        yield h
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def hub(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> AsyncIterator[TestHub]:
+    prefix = test_prefix()
+    broker = {
+        "memory": {},
+        "sqlite": {"broker": f"sqlite://{tmp_path}/hub.db"},
+        "redis": {"broker": f"{redis_url}?prefix={prefix}"},
+    }[request.param]
+    try:
+        async with running_hub(tmp_path, services=SERVICES, **broker) as h:
+            yield h
+    finally:
+        if request.param == "redis":
+            await delete_prefix(redis_url, prefix)
 
 
 async def test_the_same_submit_twenty_times_at_once_makes_one_job(hub: TestHub) -> None:
