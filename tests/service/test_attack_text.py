@@ -75,3 +75,35 @@ async def test_a_session_document_whose_fix_outgrows_the_message_limit(tmp_path:
         await s.send(id="p", ping=common_pb2.PingCommand())
         assert (await s.next()).WhichOneof("event") == "pong"
         s.call.cancel()
+
+
+async def test_the_same_edit_twice_and_twenty_documents_at_once(tmp_path: Path) -> None:
+    """An edit resent with the same version is refused on its own (the document keeps the first);
+    opening more documents than a stream may hold is refused per command; the stream lives on."""
+    from google.protobuf import duration_pb2
+
+    from realtime.v1 import common_pb2
+
+    from .text_support import Session, edit
+
+    async with text_hub(tmp_path) as hub, hub.client("alice") as client:
+        s = Session(client.stub(text_pb2_grpc.TextServiceStub).Session())
+        no_wait = duration_pb2.Duration()
+        await s.send(id="o", open=text_pb2.OpenCommand(document_id="d", debounce=no_wait))
+        assert (await s.next()).WhichOneof("event") == "opened"
+        await s.send(id="e1", edit=edit("d", 1, "akuo"))
+        await s.send(id="e1-again", edit=edit("d", 1, "akuo"))
+        answers = {}
+        for _ in range(2):
+            event = await s.next()
+            answers[event.command_id] = event
+        assert answers["e1"].result.fix.text == "שלום"
+        assert answers["e1-again"].WhichOneof("event") == "error", answers["e1-again"]
+        kinds = []
+        for i in range(20):
+            await s.send(id=f"o{i}", open=text_pb2.OpenCommand(document_id=f"doc{i}", debounce=no_wait))
+            kinds.append((await s.next()).WhichOneof("event"))
+        assert kinds.count("opened") == 15 and kinds.count("error") == 5, kinds  # 16 per stream
+        await s.send(id="p", ping=common_pb2.PingCommand())
+        assert (await s.next()).WhichOneof("event") == "pong"
+        s.call.cancel()
