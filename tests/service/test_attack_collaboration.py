@@ -85,3 +85,32 @@ async def test_shares_and_deletes_of_one_document_at_once_leave_it_deleted(hub: 
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
         listed = await stub.ListDocuments(pb.ListDocumentsRequest(page_size=100), timeout=10)
         assert [d.document_id for d in listed.documents] == []
+
+
+async def test_a_document_never_grows_past_what_one_message_can_carry(hub: TestHub) -> None:
+    """One editor adds text elements of 60 KB (each within the per-value limits) until refused:
+    the document must refuse to grow (RESOURCE_EXHAUSTED DOCUMENT_TOO_LARGE) before its snapshot
+    outgrows a message, so GetDocument and joining keep working for everyone."""
+    from realtime.server.collaboration.ops import CreateElement
+
+    from .collab_peer import Peer
+
+    async with hub.client("alice") as client:
+        stub = client.stub(collaboration_pb2_grpc.CollaborationServiceStub)
+        await stub.CreateDocument(pb.CreateDocumentRequest(document_id="big"), timeout=10)
+        async with Peer(client, "a") as alice:
+            await alice.join("big")
+            refused = None
+            for i in range(40):
+                element = CreateElement(f"e{i}", "", "text", f"V{i + 1:02d}1", {"text": "x" * 60_000})
+                answer = await alice.answer(alice.submit(element))
+                if answer.WhichOneof("event") != "applied":
+                    refused = answer
+                    break
+            assert refused is not None, "40 elements of 60 KB were all accepted"
+            assert "DOCUMENT_TOO_LARGE" in str(refused), refused
+        got = await stub.GetDocument(pb.GetDocumentRequest(document_id="big"), timeout=10)
+        assert 10 <= len(got.snapshot.elements) < 40
+        async with Peer(client, "b") as bob:
+            joined = await bob.join("big")
+            assert len(joined.snapshot.elements) == len(got.snapshot.elements)
