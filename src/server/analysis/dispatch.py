@@ -9,6 +9,8 @@ the runner layers above override it.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +43,22 @@ log = logging.getLogger("realtime.analysis")
 
 #: Re-queue reasons that mean the runner died mid-job (they count against the job's attempts).
 RUNNER_DIED = frozenset({"lease expired", "restart"})
+#: Findings bigger than this (as JSON) are kept as the artifact "result.json" (read with
+#: UploadService.Read when large) and the result says where: an operation must fit one message.
+RESULT_INLINE_BYTES = 128 * 1024
+RESULT_ARTIFACT = "result.json"
+
+
+def fitted(result: AnalyzerResult) -> AnalyzerResult:
+    """`result`, or, when its findings are too big for a message, a small result pointing at
+    the artifact that holds them in full (runs on a worker thread: the JSON may be megabytes)."""
+    encoded = json.dumps(result.data, separators=(",", ":")).encode()
+    if len(encoded) <= RESULT_INLINE_BYTES:
+        return result
+    return AnalyzerResult(
+        {"result_artifact": RESULT_ARTIFACT, "result_bytes": len(encoded)},
+        [*result.artifacts, (RESULT_ARTIFACT, "application/json", encoded)],
+    )
 
 
 class Dispatcher(Submitter):
@@ -260,6 +278,7 @@ class Dispatcher(Submitter):
         """End a job the runner holds with a result or an error; None if it no longer holds it."""
         now = self.clock()
         if result is not None:
+            result = await asyncio.to_thread(fitted, result)
             await self.store.save_artifacts(job_id, result.artifacts)
 
         def end(job: Job) -> Any:

@@ -59,6 +59,9 @@ class SchedulerConfig:
     queue_limit: int = 1000
     user_queue_limit: int = 100
     user_queue_bytes: int = 256 * 1024 * 1024
+    # Jobs one user keeps (queued, running and finished, the newest): older finished ones are
+    # deleted before their retention ends. At most 5000 (what ListOperations can list). 0: no limit.
+    user_jobs: int = 5000
     decode_pixels: int = 40_000_000
     aging: float = 10.0
     job_timeout: float = 120.0

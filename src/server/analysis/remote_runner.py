@@ -106,17 +106,16 @@ class RemoteRunners(LocalRunner):
         )
         fp = fingerprint(kind, b"", json.dumps(plan), {"owner": job.owner}, 0)
         job.fingerprint = fp
-        if request_id:
-            binding = await self.store.claim_request_id(who.subject, request_id, job.id, fp)
-            if binding["job"] != job.id:
-                if binding["fp"] != fp:
+        await self.store.create(job, b"")
+        if request_id:  # bound once the job is stored: a retry in flight finds this job
+            existing = await self.store.bind_request_id(who.subject, request_id, job)
+            if existing is not None:
+                await self.store.delete(job)
+                if existing.fingerprint != fp:
                     raise already_exists(
                         "request_id was already used for a different job", reason="REQUEST_ID_REUSED"
                     )
-                existing = await self.store.load(binding["job"])
-                if existing is not None:
-                    return existing
-        await self.store.create(job, b"")
+                return existing
         await self._watch_reported(job.id, now + self.config.reported_idle)
         await self._emit(job, [Change("started")])
         return job

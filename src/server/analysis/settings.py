@@ -7,6 +7,7 @@
 | analysis_queue_limit            | 1000     | queued jobs, all users, before RESOURCE_EXHAUSTED   |
 | analysis_user_queue_limit       | 100      | queued jobs of one user (0: no limit)               |
 | analysis_user_queue_bytes       | 268435456| queued input bytes of one user (0: no limit)        |
+| analysis_user_jobs              | 5000     | jobs one user keeps; older finished ones go (0: all) |
 | analysis_decode_pixels          | 40000000 | pixels decoded at once, all jobs (0: no budget)     |
 | analysis_aging                  | 10       | seconds of waiting that raise a job one priority    |
 | analysis_job_timeout            | 120      | seconds a job may run                               |

@@ -25,7 +25,7 @@ from .model import (
     plan_from_ends,
 )
 from .queue import Entry, estimated_wait, queued_by
-from .store import QueueDoc
+from .store import INDEX_LIMIT, QueueDoc
 
 #: Plan of jobs for analyzers only remote workers know.
 REMOTE_PLAN = plan_from_ends([("run", 100)])
@@ -89,24 +89,21 @@ class Submitter(JobsCore):
             traceparent=tracing.current_traceparent(),
             max_attempts=self.policy(analyzer_name).attempts,
         )
-        if request_id:
-            binding = await self.store.claim_request_id(owner, request_id, job.id, fp)
-            if binding["job"] != job.id:
-                if binding["fp"] != fp:
-                    raise already_exists(
-                        "request_id was already used for a different request",
-                        reason="REQUEST_ID_REUSED",
-                    )
-                existing = await self.store.load(binding["job"])
-                if existing is not None:
-                    return existing
-                await self.store.bind_request_id(owner, request_id, job.id, fp)  # its job expired
+        if request_id and (existing := await self.store.bound_job(owner, request_id)) is not None:
+            return _same_request(existing, fp)  # a retry: even when the queue is full now
         self._admit(await self.store.queue(), owner, len(raw))  # before storing a refused input
+        if self.config.user_jobs > 0:  # room for this one among the jobs the user keeps
+            await self.store.trim_owner(owner, min(self.config.user_jobs, INDEX_LIMIT) - 1)
         await self.store.create(job, raw)
         try:
+            if request_id:  # bound once the job is stored: a retry in flight finds this job
+                existing = await self.store.bind_request_id(owner, request_id, job)
+                if existing is not None:
+                    await self.store.delete(job)
+                    return _same_request(existing, fp)
             await self._enqueue(job)
         except HubError:
-            await self.store.delete(job)
+            await self.store.delete(job)  # (again: deleting is idempotent) frees its request id
             raise
         self.wake()
         return job
@@ -153,3 +150,12 @@ class Submitter(JobsCore):
                 retry_after=max(1.0, wait),
                 quota=[("analysis-queue", f"queued analysis jobs, all users (limit {cfg.queue_limit})")],
             )
+
+
+def _same_request(existing: Job, fp: str) -> Job:
+    """The job an earlier call with the same request_id made; ALREADY_EXISTS for another request."""
+    if existing.fingerprint != fp:
+        raise already_exists(
+            "request_id was already used for a different request", reason="REQUEST_ID_REUSED"
+        )
+    return existing

@@ -527,11 +527,18 @@ class Broker(ABC):
         """Delete; True if a live value was there."""
 
     # -- read marks ------------------------------------------------------------
-    @abstractmethod
     async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
         """Record that `user_id` has read the notifications `ids`; each mark is kept
         for `ttl` seconds (at most 10,000 newest marks per user). Returns how
         many were new."""
+        return len(await self.mark_read_ids(user_id, ids, ttl=ttl))
+
+    @abstractmethod
+    async def mark_read_ids(
+        self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL
+    ) -> set[str]:
+        """`mark_read`, returning which of `ids` were not marked before. Atomic: of several calls
+        marking the same id at once (any replica), exactly one gets it back."""
 
     @abstractmethod
     async def read_marks(self, user_id: str, ids: Iterable[str]) -> set[str]:

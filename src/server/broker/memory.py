@@ -287,7 +287,9 @@ class MemoryBroker(Broker):
         return True
 
     # -- read marks --------------------------------------------------------------------
-    async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
+    async def mark_read_ids(
+        self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL
+    ) -> set[str]:
         check_key(user_id, "user_id")
         if ttl <= 0:
             raise ValueError("ttl must be positive")
@@ -295,11 +297,11 @@ class MemoryBroker(Broker):
         marks = self._live_marks(user_id, now)
         if marks is None:
             marks = self._marks[user_id] = OrderedDict()
-        new = 0
+        new: set[str] = set()
         expires = now + ttl
         for mid in ids:
             if mid not in marks:
-                new += 1
+                new.add(mid)
             marks[mid] = expires
             marks.move_to_end(mid)
         while len(marks) > MAX_READ_MARKS_PER_USER:

@@ -469,13 +469,15 @@ class SqliteBroker(Broker):
         return await self._write(lambda c: store.kv_delete(c, key, now))
 
     # -- read marks ----------------------------------------------------------------------------
-    async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
+    async def mark_read_ids(
+        self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL
+    ) -> set[str]:
         check_key(user_id, "user_id")
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         now, marks = self.clock(), list(dict.fromkeys(ids))
 
-        def mark(conn: sqlite3.Connection) -> int:
+        def mark(conn: sqlite3.Connection) -> set[str]:
             # Numbered on the writer thread, in commit order: the newest marks survive the per-user cap.
             seq = self._mark_seq + 1
             self._mark_seq += len(marks)

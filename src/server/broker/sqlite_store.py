@@ -320,13 +320,14 @@ def kv_delete(conn: sqlite3.Connection, key: str, now: float) -> bool:
 # -- read marks -------------------------------------------------------------------------------
 def mark_read(
     conn: sqlite3.Connection, user: str, ids: Sequence[str], expires_at: float, now: float, seq: int
-) -> int:
-    """Mark `ids` read (numbered from `seq` on, newest last); keep the newest 10,000 per user."""
-    new = 0
+) -> set[str]:
+    """Mark `ids` read (numbered from `seq` on, newest last); keep the newest 10,000 per user.
+    Returns the ids that were not marked before."""
+    new: set[str] = set()
     for i, mid in enumerate(ids):
         row = conn.execute("SELECT expires_at FROM marks WHERE user = ? AND id = ?", (user, mid)).fetchone()
         if row is None or row[0] <= now:
-            new += 1
+            new.add(mid)
         conn.execute("INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?)", (user, mid, expires_at, seq + i))
     if ids:
         [count] = conn.execute("SELECT COUNT(*) FROM marks WHERE user = ?", (user,)).fetchone()

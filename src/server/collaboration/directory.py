@@ -7,12 +7,13 @@ every document (as owner). Others get PERMISSION_DENIED; unknown ids NOT_FOUND.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,26 @@ class Directory:
         self.sessions_per_user: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._loading: dict[str, asyncio.Lock] = {}
+        #: Read-modify-write of descriptions (create, share) takes turns per key in this process.
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, *keys: str) -> AsyncIterator[None]:
+        """Hold the locks of `keys` (in a fixed order: no deadlock); forgotten when unused."""
+        async with contextlib.AsyncExitStack() as stack:
+            for key in sorted(set(keys)):
+                lock, users = self._turns.get(key, (asyncio.Lock(), 0))
+                self._turns[key] = (lock, users + 1)
+                stack.callback(self._release_turn, key)
+                await stack.enter_async_context(lock)
+            yield
+
+    def _release_turn(self, key: str) -> None:
+        lock, users = self._turns[key]
+        if users == 1:
+            del self._turns[key]
+        else:
+            self._turns[key] = (lock, users - 1)
 
     # -- access ------------------------------------------------------------------------------
     @staticmethod
@@ -127,13 +148,19 @@ class Directory:
             )
         if len(title) > 200:
             raise invalid_argument("title is longer than 200 characters", [("title", "too long")])
+        document_id = document_id or uuid.uuid4().hex[:16]
+        # Count, check and save as one step per owner and per id: many creates at once could
+        # otherwise all pass the limit, and two creates of one id would both "succeed".
+        async with self._turn("owner:" + who.subject, "doc:" + document_id):
+            return await self._create(who, document_id, title)
+
+    async def _create(self, who: Principal, document_id: str, title: str) -> DocumentMeta:
         metas = await self.store.list_metas()
         owned = sum(1 for m in metas if m["owner"] == who.subject)
         if owned >= self.config.max_documents_per_user:
             raise resource_exhausted(
                 f"you own {owned} documents; the limit is {self.config.max_documents_per_user}"
             )
-        document_id = document_id or uuid.uuid4().hex[:16]
         if await self.store.load_meta(document_id) is not None:
             raise already_exists(f"document {document_id!r} already exists")
         meta = DocumentMeta(
@@ -148,6 +175,10 @@ class Directory:
         return sorted((m for m in metas if self.role_of(who, m) is not None), key=lambda m: m.document_id)
 
     async def delete(self, who: Principal, document_id: str) -> None:
+        async with self._turn("doc:" + document_id):  # a share at once must not bring it back
+            await self._delete(who, document_id)
+
+    async def _delete(self, who: Principal, document_id: str) -> None:
         _, role = await self.access(who, document_id)
         if role != OWNER:
             raise permission_denied("only the owner can delete a document")
@@ -161,6 +192,11 @@ class Directory:
             self.oplog.forget(document_id)
 
     async def share(self, who: Principal, document_id: str, user_id: str, role: str | None) -> DocumentMeta:
+        # One change of the members at a time: shares at once would each save the list they read.
+        async with self._turn("doc:" + document_id):
+            return await self._share(who, document_id, user_id, role)
+
+    async def _share(self, who: Principal, document_id: str, user_id: str, role: str | None) -> DocumentMeta:
         meta, my_role = await self.access(who, document_id)
         if my_role != OWNER:
             raise permission_denied("only the owner can share a document")

@@ -57,10 +57,11 @@ async def mark_read(
         if epoch != top.epoch or offset > top.offset:
             results[value] = MarkResult(value, NOT_FOUND, f"no such notification in channel {channel!r}")
     valid = [v for v in parsed if v not in results]
-    newly = 0
+    newly: set[str] = set()
     if valid:
-        already = await broker.read_marks(who.subject, valid)
-        newly = await broker.mark_read(who.subject, valid)
+        # One atomic broker call says which ids this call marked: of two calls marking the same id
+        # at once (two streams, two replicas), exactly one reports it MARKED and counts it.
+        newly = await broker.mark_read_ids(who.subject, valid)
         for value in valid:
-            results[value] = MarkResult(value, ALREADY_READ if value in already else MARKED)
-    return newly, [results[v] for v in values]
+            results[value] = MarkResult(value, MARKED if value in newly else ALREADY_READ)
+    return len(newly), [results[v] for v in values]

@@ -36,6 +36,7 @@ SLOTS = 12
 #: a random moment (full jitter, at most ~0.5 s in all) before the next.
 MAX_TRIES = 12
 PREFIX = "notify:quota:"
+_MAX = 2**62  # the limit of a forced charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,11 @@ class PublishQuotas:
         self._config = config
         self._counter = WindowCounter(broker)
 
-    async def charge(self, user: str, channel: str, size: int, ns: NamespaceConfig) -> None:
+    async def charge(
+        self, user: str, channel: str, size: int, ns: NamespaceConfig, *, force: bool = False
+    ) -> None:
+        """Charge one publication; `force` counts it even past the limits (it was published
+        already: the count must stay true so the next publications are refused)."""
         c = self._config
         checks = [
             (f"{PREFIX}user-bytes:{user}", size, c.user_publish_bytes, c.quota_window, f"user:{user}",
@@ -149,17 +154,17 @@ class PublishQuotas:
             for key, amount, limit, window, subject, what in checks:
                 if limit <= 0:
                     continue
-                ok, retry = await self._counter.charge(key, amount, limit, window)
+                ok, retry = await self._counter.charge(key, amount, _MAX if force else limit, window)
                 if not ok:
                     raise _exceeded(subject, what, retry)
                 done.append(Charge(key, amount, window))
-            await self._creates(user, channel, ns)
+            await self._creates(user, channel, ns, force)
         except BaseException:
             for charge in done:
                 await self._counter.charge(charge.key, -charge.amount, 0, charge.window)
             raise
 
-    async def _creates(self, user: str, channel: str, ns: NamespaceConfig) -> None:
+    async def _creates(self, user: str, channel: str, ns: NamespaceConfig, force: bool) -> None:
         """The first publisher of a channel (within its history TTL) is charged for creating it."""
         limit = self._config.user_channels
         if limit <= 0:
@@ -167,7 +172,9 @@ class PublishQuotas:
         owner = f"{PREFIX}owner:{channel}"
         if not await self._broker.kv_set_if_absent(owner, user.encode(), ttl=ns.history_ttl):
             return
-        ok, retry = await self._counter.charge(f"{PREFIX}user-channels:{user}", 1, limit, ns.history_ttl)
+        ok, retry = await self._counter.charge(
+            f"{PREFIX}user-channels:{user}", 1, _MAX if force else limit, ns.history_ttl
+        )
         if not ok:
             await self._broker.kv_compare_and_delete(owner, user.encode())
             raise _exceeded(

@@ -218,6 +218,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         self.max_notification_bytes = min(
             config.max_notification_bytes + ENVELOPE_RESERVE, hub.settings.max_message_bytes
         )
+        # A ListNotifications page stops short of the message limit (the token and envelope fit).
+        self.page_bytes = hub.settings.max_message_bytes - ENVELOPE_RESERVE
         self.quotas = PublishQuotas(broker, config)
         # A batch event must fit the hub's message size (grpc refuses bigger writes).
         self.batch_bytes = min(MAX_BATCH_BYTES, hub.settings.max_message_bytes // 2)
@@ -405,11 +407,16 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             validate_request_id(request.request_id)
             claim = await claim_request_id(self._broker, who.subject, channel, request.request_id, content)
         ns = self.config.for_channel(channel)
+        # A retry of a publication (its request id already stands for this content) is not
+        # charged again: it adds nothing. Should it publish after all (the first call was
+        # refused), it is charged afterwards, so the counts stay true.
+        retry = bool(request.request_id) and claim is None
+        quota = not who.is_admin and namespace_of(channel) in self.policy.open_namespaces
+        size = content_bytes(content.title, content.body, content.data, content.content_type)
         if not who.is_admin:  # admins are the application's own back ends: not throttled here
             try:
                 self.publish_rate.acquire(who.subject)
-                if namespace_of(channel) in self.policy.open_namespaces:
-                    size = content_bytes(content.title, content.body, content.data, content.content_type)
+                if quota and not retry:
                     await self.quotas.charge(who.subject, channel, size, ns)
             except HubError:
                 if claim is not None:  # refused before publishing: the request id stays free
@@ -424,6 +431,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,
             idempotency_ttl=IDEMPOTENCY_TTL,
         )
+        if quota and retry and not duplicate:
+            await self.quotas.charge(who.subject, channel, size, ns, force=True)
         n = from_publication(pub)
         return pb.PublishResponse(id=n.id, position=_position(pub.position), duplicate=duplicate)
 
@@ -445,6 +454,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             unread_only=request.unread_only,
             page_size=request.page_size,
             page_token=request.page_token,
+            max_bytes=self.page_bytes,
         )
         return pb.ListNotificationsResponse(
             notifications=[to_proto(n, read) for n, read in page.notifications],

@@ -35,6 +35,36 @@ from .suggestions import Kind
 log = logging.getLogger("realtime.text")
 
 SERVICE = "realtime.v1.TextService"
+#: Kept free of a reply's limit for framing; and per batch item that is answered with an error.
+REPLY_RESERVE = 1024
+ITEM_ERROR_BYTES = 1024
+
+
+def _too_large(size: int, limit: int) -> HubError:
+    return resource_exhausted(
+        f"the answer would be {size} bytes, over the {limit} bytes one reply may hold; "
+        "send a shorter text (or fewer items per batch)",
+        reason="RESPONSE_TOO_LARGE",
+        quota=[("reply", f"at most {limit} bytes per reply (the hub's message limit)")],
+    )
+
+
+def _fit(results: list[bytes], ids: list[str], limit: int) -> list[bytes]:
+    """The batch's results, in order, within `limit` bytes: an item whose fix would not fit
+    gets its own RESPONSE_TOO_LARGE error (send it again, in another batch) instead of the
+    whole reply failing."""
+    fitted: list[bytes] = []
+    used = 0
+    for i, (result, item_id) in enumerate(zip(results, ids, strict=True)):
+        later = sum(ITEM_ERROR_BYTES + len(x.encode()) for x in ids[i + 1 :])
+        if used + len(result) + 8 + later > limit:
+            error = _too_large(len(result), max(0, limit - used - later))
+            result = wire.batch_result(item_id, error=error_event(error, item_id).SerializeToString())
+        fitted.append(result)
+        used += len(result) + 8  # the field's tag and length
+    return fitted
+
+
 # Texts up to this many code points are fixed on the event loop: with the per-word cache that
 # is tens of microseconds, less than a hop to a thread. Larger work goes to the thread pool.
 INLINE_CHARS = 2_000
@@ -167,6 +197,9 @@ class TextServicer:
         self._hub = hub
         self._fixer = fixer
         self._pool = pool
+        # What one reply may hold: a fix grows (Hebrew is two UTF-8 bytes a letter, and every
+        # change is described), so a request under the limit can have an answer over it.
+        self._max_reply = hub.settings.max_message_bytes - REPLY_RESERVE
         self._batches = batches
         r = hub.metrics.registry
         self._computations = Counter(
@@ -213,7 +246,10 @@ class TextServicer:
         text = request.text
         fix = await self._run(lambda: self._fixer.fix(text, ops, hints, context=context), len(text))
         self._computed["FixText"].inc()
-        return wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
+        reply = wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
+        if len(reply) > self._max_reply:
+            raise _too_large(len(reply), self._max_reply)
+        return reply
 
     async def FixTextBatch(self, request: Any, context: Any) -> bytes:
         items = request.items
@@ -243,7 +279,8 @@ class TextServicer:
             for item, plan in zip(items, plans, strict=True)
         ]
         self._computed["FixTextBatch"].inc(len(items))
-        return wire.batch_response(results)  # FixTextBatchResponse, hand-encoded (see wire.py)
+        fitted = _fit(results, [item.id for item in items], self._max_reply)
+        return wire.batch_response(fitted)  # FixTextBatchResponse, hand-encoded (see wire.py)
 
     async def _fix_batch(
         self, plans: list[Plan], hints: Sequence[str], context: Sequence[str]
@@ -270,12 +307,18 @@ class TextServicer:
         R = text_pb2.SessionResponse
         if isinstance(event, sess.Result):
             self._computed["Session"].inc()
-            return R(
+            response = R(
                 command_id=event.command_id,
                 result=text_pb2.ResultEvent(
                     document_id=event.document_id, version=event.version, fix=to_pb(event.fix)
                 ),
             )
+            if (size := response.ByteSize()) > self._max_reply:  # would end the stream: say so
+                return R(
+                    command_id=event.command_id,
+                    error=error_event(_too_large(size, self._max_reply), event.command_id),
+                )
+            return response
         if isinstance(event, sess.Superseded):
             self._superseded.labels(event.reason).inc(len(event.versions))
             return R(

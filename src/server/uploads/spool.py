@@ -358,6 +358,8 @@ class Writer:
         the previous chunk is on disk when this returns. Returns the bytes accepted."""
         r = self.record
         if r.complete:
+            if offset == r.size and not data:  # a retried finish whose reply was lost: a no-op
+                return self.accepted
             raise failed_precondition(f"{r.name} is already finished", reason="UPLOAD_COMPLETE")
         await self.drain()  # also surfaces a failed store of the previous chunk
         if offset != self.accepted:

@@ -298,6 +298,9 @@ async def test_read_marks_expire(broker: Broker, clock: FakeClock) -> None:
     clock.advance(101)
     assert await broker.read_marks("alice", ["n1", "n2", "n3"]) == set()
     assert await broker.mark_read("alice", [], ttl=100) == 0
+    assert await broker.mark_read_ids("alice", ["n1", "n5", "n5"], ttl=100) == {"n1", "n5"}
+    assert await broker.mark_read_ids("alice", ["n1", "n5", "n6"], ttl=100) == {"n6"}
+    assert await broker.mark_read_ids("alice", [], ttl=100) == set()
 
 
 @pytest.mark.parametrize("channel", ["", "has space", "x" * 256, "tab\there"])
