@@ -11,9 +11,12 @@ answers third-party clients: grpcio health and reflection, buf curl, the Go clie
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,6 +28,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -39,6 +44,7 @@ from .test_gateway_node import ESBUILD, bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 BUF = ROOT / "node_modules" / ".bin" / "buf"
+CHROMIUM = Path("/usr/bin/chromium")
 # What setup.py maps into the wheel; copied so the build never writes into the source tree.
 SOURCES = (
     "setup.py",
@@ -124,6 +130,24 @@ def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("go") / "realtime-go"
     run("bash", ROOT / "scripts" / "build-go-client.sh", out)
     return out
+
+
+@pytest.fixture(scope="module")
+def browser_script() -> Iterator[Path]:
+    assert CHROMIUM.exists(), "install Debian's chromium: make setup-system"
+    assert ESBUILD.exists(), "run `make setup` (npm installs the pinned esbuild)"
+    # Under node_modules so that playwright-core, left external, resolves at run time.
+    out = ROOT / "node_modules" / ".cache" / "realtime-wheel" / secrets.token_hex(4)
+    return asyncio.run(
+        bundle(ROOT / "tests/e2e/browser/tls_smoke.test.ts", out, external=("playwright-core",))
+    )
+
+
+def spki_sha256(cert_pem: bytes) -> str:
+    """What Chromium's --ignore-certificate-errors-spki-list takes: base64(SHA-256(SubjectPublicKeyInfo))."""
+    key = x509.load_pem_x509_certificate(cert_pem).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +294,9 @@ def test_installed_hub_in_plaintext(venv: Path, go_binary: Path, node_script: Pa
         assert "<html" in dashboard.lower()
 
 
-def test_installed_hub_over_tls(venv: Path, go_binary: Path, node_script: Path, tmp_path: Path) -> None:
+def test_installed_hub_over_tls(
+    venv: Path, go_binary: Path, node_script: Path, browser_script: Path, tmp_path: Path
+) -> None:
     ca = CA(tmp_path)
     served = ca.server()
     tls = (f"--tls-cert-file={served.cert_file}", f"--tls-key-file={served.key_file}")
@@ -293,3 +319,11 @@ def test_installed_hub_over_tls(venv: Path, go_binary: Path, node_script: Path, 
             ["curl", "-sf", f"https://127.0.0.1:{hub.http_port}/"], capture_output=True, timeout=30
         )
         assert refused.returncode != 0  # the system CAs do not vouch for the hub
+        browser_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "REALTIME_HTTP_URL": f"https://127.0.0.1:{hub.http_port}",
+            "REALTIME_SPKI": spki_sha256(served.cert),
+        }
+        out = run("node", "--test", "--test-reporter=spec", browser_script, env=browser_env)
+        assert "fail 0" in out and "pass 2" in out, out
