@@ -72,7 +72,7 @@ test: setup setup-system
 
 # Build the wheel, install it in a throwaway virtualenv (dependencies from pip's index, cache or
 # --find-links), start `realtime-server` from it and check every service is SERVING.
-check-wheel: setup-python
+check-wheel: setup-python setup-node
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_wheel_install.py $(PYTEST_ARGS)
 
 test-unit: setup-python

@@ -16,6 +16,7 @@ from ..platform.errors import (
     Code,
     invalid_argument,
 )
+from ..platform.status import timestamp as shared_timestamp
 from .analyzers.base import AnalysisInput, AnalyzerResult
 from .model import Job, JobError, JobState
 
@@ -33,11 +34,8 @@ WATCH_KIND = {
 
 
 def timestamp(seconds: float) -> timestamp_pb2.Timestamp | None:
-    if not seconds:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
+    """The shared conversion, with 0 (not set) as no timestamp."""
+    return shared_timestamp(seconds) if seconds else None
 
 
 def struct(data: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -159,12 +157,6 @@ def result_of(msg: analysis_pb2.AnalysisResult, analyzer: str) -> AnalyzerResult
 
 def seconds_of(d: duration_pb2.Duration) -> float:
     return float(d.ToTimedelta().total_seconds())
-
-
-def duration(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
 
 
 @dataclass(frozen=True)

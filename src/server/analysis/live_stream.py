@@ -15,9 +15,9 @@ from ..platform.errors import (
     going_away,
     invalid_argument,
 )
-from ..platform.status import error_event
+from ..platform.status import duration, error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
-from .convert import duration, seconds_of, struct, timestamp
+from .convert import seconds_of, struct, timestamp
 from .live import LiveSession
 
 MAX_STREAM_INACTIVITY = 7200.0
@@ -55,11 +55,7 @@ class LiveStream:
                     return
                 if command is None:
                     if self.hub.shutdown.started:
-                        yield R(
-                            going_away=common_pb2.GoingAwayEvent(
-                                reason="server shutting down", grace=duration(self.hub.shutdown.grace)
-                            )
-                        )
+                        yield R(going_away=going_away_event(self.hub.shutdown.grace))
                         raise going_away()
                     return  # the client half-closed
                 try:

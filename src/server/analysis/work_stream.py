@@ -16,9 +16,9 @@ from ..platform.errors import (
     going_away,
     invalid_argument,
 )
-from ..platform.status import error_event
+from ..platform.status import duration, error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
-from .convert import duration, failure, input_message, metadata_of, plain, result_of, struct
+from .convert import failure, input_message, metadata_of, plain, result_of, struct
 from .model import job_id_from_name
 from .scheduler import Scheduler
 
@@ -75,9 +75,8 @@ class WorkSession:
                             yield item
                     if hub.shutdown.started:
                         yield analysis_pb2.WorkResponse(
-                            going_away=common_pb2.GoingAwayEvent(
-                                reason="server shutting down; running jobs are queued again",
-                                grace=duration(hub.shutdown.grace),
+                            going_away=going_away_event(
+                                hub.shutdown.grace, "server shutting down; running jobs are queued again"
                             )
                         )
                         raise going_away()

@@ -1,17 +1,19 @@
 """Settings of the conversation service, from REALTIME_CONVERSATION_* variables and overrides.
 
 The hub's own settings object carries service extras in `Settings.extra["conversation"]`
-(a mapping of field name -> value); those beat the environment, which beats the defaults.
+(a mapping of field name -> value); those beat the environment, which beats the defaults (the
+loader every service shares, `platform.service_config`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
-ENV_PREFIX = "REALTIME_CONVERSATION_"
+from ..platform.service_config import load_service_config
+
+SECTION = "conversation"
 
 
 @dataclass(frozen=True)
@@ -118,24 +120,4 @@ class ConversationConfig:
     def load(
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> ConversationConfig:
-        environ = os.environ if environ is None else environ
-        config = cls()
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _parse(type(getattr(config, f.name)), raw, f.name)
-        for name, value in (overrides or {}).items():
-            if name not in {f.name for f in fields(cls)}:
-                raise ValueError(f"unknown conversation setting {name!r}")
-            values[name] = value
-        return replace(config, **values)
-
-
-def _parse(kind: type, raw: str, name: str) -> Any:
-    try:
-        if kind is bool:
-            return raw.lower() in ("1", "true", "yes", "on")
-        return kind(raw)
-    except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+        return load_service_config(cls, SECTION, {SECTION: overrides or {}}, environ)

@@ -14,7 +14,7 @@ from realtime.v1 import common_pb2, conversation_pb2, conversation_pb2_grpc
 
 from ..context import HubContext
 from ..platform.errors import Code, HubError, invalid_argument
-from ..platform.status import error_event
+from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import events as ev
 from .assistant import AssistantParams
@@ -195,11 +195,7 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
     if isinstance(event, ev.Pong):
         return R(command_id=event.command_id, pong=common_pb2.PongEvent())
     if isinstance(event, ev.GoingAway):
-        return R(
-            going_away=common_pb2.GoingAwayEvent(
-                reason=event.reason, grace=_duration_ms(event.grace_s * 1000)
-            )
-        )
+        return R(going_away=going_away_event(event.grace_s, event.reason))
     if isinstance(event, ev.Ended):
         return R(
             ended=pb.EndedEvent(

@@ -1,17 +1,19 @@
 """Settings of the notification service, from REALTIME_NOTIFICATIONS_* variables and overrides.
 
 The hub's settings carry overrides in `Settings.extra["notifications"]` (field name -> value);
-those beat the environment, which beats the defaults.
+those beat the environment, which beats the defaults (the loader every service shares,
+`platform.service_config`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
-ENV_PREFIX = "REALTIME_NOTIFICATIONS_"
+from ..platform.service_config import load_service_config
+
+SECTION = "notifications"
 
 
 @dataclass(frozen=True)
@@ -43,25 +45,4 @@ class NotificationsConfig:
     def load(
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> NotificationsConfig:
-        environ = os.environ if environ is None else environ
-        config = cls()
-        names = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for name in names:
-            raw = environ.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                values[name] = _parse(getattr(config, name), raw, name)
-        for name, value in (overrides or {}).items():
-            if name not in names:
-                raise ValueError(f"unknown notifications setting {name!r}")
-            values[name] = tuple(value) if isinstance(getattr(config, name), tuple) else value
-        return replace(config, **values)
-
-
-def _parse(default: Any, raw: str, name: str) -> Any:
-    try:
-        if isinstance(default, tuple):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        return type(default)(raw)
-    except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+        return load_service_config(cls, SECTION, {SECTION: overrides or {}}, environ)

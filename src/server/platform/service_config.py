@@ -8,6 +8,9 @@ highest first:
 3. the environment variable `REALTIME_<SECTION>_<FIELD>` (upper case);
 4. the field's default.
 
+A field whose type is itself a dataclass (say `scheduler: SchedulerConfig`) is loaded the same
+way with its fields in the same section: `REALTIME_<SECTION>_<INNER_FIELD>`, `<section>_<inner_field>`.
+
 Values are converted to the field's type: `bool` ("1/true/yes/on", "0/false/no/off"), `int`,
 `float`, `str`, `tuple[str, ...]` (comma-separated) and `X | None` (an empty string is None). A
 value that does not convert, or an override naming no field, is a `ValueError` that names the
@@ -73,6 +76,42 @@ def _convert(kind: Any, value: Any) -> Any:
     raise TypeError(f"unsupported setting type {kind!r}")
 
 
+def _load(
+    cls: type[T],
+    section: str,
+    nested: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    environ: Mapping[str, str],
+    known: set[str],
+) -> T:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in sorted((f for f in fields(cls) if f.init), key=lambda f: f.name):  # type: ignore[arg-type]
+        name, kind = field.name, hints[field.name]
+        if isinstance(kind, type) and is_dataclass(kind):
+            values[name] = _load(kind, section, nested, extra, environ, known)
+            continue
+        known.add(name)
+        flat = f"{section}_{name}"
+        var = env_name(section, name)
+        if name in nested:
+            source, raw = f"{section}.{name}", nested[name]
+        elif flat in extra:
+            source, raw = flat, extra[flat]
+        elif var in environ:
+            source, raw = var, environ[var]
+        else:
+            continue
+        try:
+            values[name] = _convert(kind, raw)
+        except ValueError as exc:
+            raise ValueError(f"{source}={raw!r}: {exc}") from None
+    try:
+        return cls(**values)
+    except ValueError as exc:  # the dataclass's own checks (__post_init__)
+        raise ValueError(f"{section} settings: {exc}") from None
+
+
 def load_service_config(
     cls: type[T],
     section: str,
@@ -85,31 +124,12 @@ def load_service_config(
         raise TypeError(f"{cls!r} is not a dataclass")
     extra = {} if extra is None else extra
     environ = os.environ if environ is None else environ
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls) if f.init}
     nested = extra.get(section) or {}
     if not isinstance(nested, Mapping):
         raise ValueError(f"settings {section!r}: expected a mapping of field -> value")
-    unknown = sorted(set(nested) - names)
+    known: set[str] = set()
+    loaded = _load(cls, section, nested, extra, environ, known)
+    unknown = sorted(set(nested) - known)
     if unknown:
         raise ValueError(f"unknown {section} setting {unknown[0]!r}")
-    values: dict[str, Any] = {}
-    for name in sorted(names):
-        flat = f"{section}_{name}"
-        var = env_name(section, name)
-        if name in nested:
-            source, raw = f"{section}.{name}", nested[name]
-        elif flat in extra:
-            source, raw = flat, extra[flat]
-        elif var in environ:
-            source, raw = var, environ[var]
-        else:
-            continue
-        try:
-            values[name] = _convert(hints[name], raw)
-        except ValueError as exc:
-            raise ValueError(f"{source}={raw!r}: {exc}") from None
-    try:
-        return cls(**values)
-    except ValueError as exc:  # the dataclass's own checks (__post_init__)
-        raise ValueError(f"{section} settings: {exc}") from None
+    return loaded

@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from google.protobuf import timestamp_pb2
 from prometheus_client import Counter, Gauge
 
 from realtime.v1 import uploads_pb2, uploads_pb2_grpc
@@ -20,6 +19,7 @@ from realtime.v1 import uploads_pb2, uploads_pb2_grpc
 from ..context import HubContext
 from ..platform.auth import Principal, current_principal
 from ..platform.errors import Code, HubError, going_away, invalid_argument, not_found
+from ..platform.status import timestamp
 from ..platform.streams import commands_until_shutdown
 from ..workers import worker_index
 from .config import UploadConfig
@@ -27,12 +27,6 @@ from .spool import PREFIX, READ_CHUNK, SPOOLS, Spool, UploadRecord, Writer, chec
 
 SERVICE = "realtime.v1.UploadService"
 log = logging.getLogger("realtime.uploads")
-
-
-def _ts(seconds: float) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
 
 
 def upload_message(record: UploadRecord, config: UploadConfig) -> uploads_pb2.Upload:
@@ -44,8 +38,8 @@ def upload_message(record: UploadRecord, config: UploadConfig) -> uploads_pb2.Up
         content_type=record.content_type,
         filename=record.filename,
         complete=record.complete,
-        create_time=_ts(record.created),
-        expire_time=_ts(record.expires(config)),
+        create_time=timestamp(record.created),
+        expire_time=timestamp(record.expires(config)),
     )
 
 

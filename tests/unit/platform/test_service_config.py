@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from realtime.server.analysis import settings as analysis_settings
 from realtime.server.collaboration.config import CollabConfig
+from realtime.server.conversation.config import ConversationConfig
+from realtime.server.notifications.config import NotificationsConfig
 from realtime.server.platform.service_config import env_name, load_service_config
 from realtime.server.text.config import TextConfig
 
@@ -99,3 +102,60 @@ def test_collaboration_config_keeps_its_keys() -> None:
     assert CollabConfig.load({"collab": {"max_batch": 70}}, env).max_batch == 70
     with pytest.raises(ValueError, match="REALTIME_COLLAB_MAX_BATCH='x'"):
         CollabConfig.load({}, {"REALTIME_COLLAB_MAX_BATCH": "x"})
+
+
+@dataclass(frozen=True)
+class Inner:
+    limit: int = 1
+    ratio: float = 0.5
+
+
+@dataclass(frozen=True)
+class Outer:
+    inner: Inner = Inner()
+    name: str = "x"
+
+
+def test_a_dataclass_field_reads_its_fields_from_the_same_section() -> None:
+    env = {"REALTIME_DEMO_LIMIT": "7", "REALTIME_DEMO_NAME": "y"}
+    got = load_service_config(Outer, "demo", {"demo_ratio": "0.25"}, env)
+    assert got == Outer(Inner(7, 0.25), "y")
+    assert load_service_config(Outer, "demo", {"demo": {"limit": 9}}, env).inner.limit == 9
+    with pytest.raises(ValueError, match="unknown demo setting 'inner'"):
+        load_service_config(Outer, "demo", {"demo": {"inner": {}}}, {})
+    with pytest.raises(ValueError, match="REALTIME_DEMO_LIMIT='many'"):
+        load_service_config(Outer, "demo", {}, {"REALTIME_DEMO_LIMIT": "many"})
+
+
+def test_notifications_config_keeps_its_keys() -> None:
+    env = {
+        "REALTIME_NOTIFICATIONS_OPEN_NAMESPACES": "topic, news",
+        "REALTIME_NOTIFICATIONS_PUBLISH_RATE": "5",
+    }
+    got = NotificationsConfig.load({"publish_burst": 7}, env)
+    assert (got.open_namespaces, got.publish_rate, got.publish_burst) == (("topic", "news"), 5.0, 7)
+    assert NotificationsConfig.load({"open_namespaces": ["a"]}, env).open_namespaces == ("a",)
+    with pytest.raises(ValueError, match="unknown notifications setting 'nope'"):
+        NotificationsConfig.load({"nope": 1}, {})
+
+
+def test_conversation_config_keeps_its_keys() -> None:
+    env = {"REALTIME_CONVERSATION_STT_PRESTART": "yes", "REALTIME_CONVERSATION_STT_WORD_BEAM": "1e-20"}
+    got = ConversationConfig.load({"max_turns": 3}, env)
+    assert (got.stt_prestart, got.stt_word_beam, got.max_turns) == (True, 1e-20, 3)
+    assert ConversationConfig.load(None, {}) == ConversationConfig()
+    with pytest.raises(ValueError, match="REALTIME_CONVERSATION_STT_PRESTART='maybe'"):
+        ConversationConfig.load(None, {"REALTIME_CONVERSATION_STT_PRESTART": "maybe"})
+    with pytest.raises(ValueError, match="unknown conversation setting 'voices'"):
+        ConversationConfig.load({"voices": "x"}, {})
+
+
+def test_analysis_settings_keep_their_keys() -> None:
+    env = {"REALTIME_ANALYSIS_CONCURRENCY": "2", "REALTIME_ANALYSIS_STREAM_INACTIVITY": "60"}
+    got = analysis_settings.load({"analysis_job_timeout": 30, "analysis_analyzers": "a:b, c:d"}, env)
+    assert (got.scheduler.concurrency, got.scheduler.job_timeout) == (2, 30.0)
+    assert (got.stream_inactivity, got.analyzers) == (60.0, ("a:b", "c:d"))
+    assert analysis_settings.load({"analysis": {"queue_limit": 5}}, {}).scheduler.queue_limit == 5
+    assert analysis_settings.load({}, {}) == analysis_settings.AnalysisSettings()
+    with pytest.raises(ValueError, match="analysis_aging must not be negative"):
+        analysis_settings.load({"analysis_aging": -1}, {})
