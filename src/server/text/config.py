@@ -19,10 +19,16 @@ class TextConfig:
     #: core beside the event loop's, at most 2 (1 on a 2-core machine, where a second worker
     #: measured no faster); 0 keeps every batch on threads.
     batch_workers: int | None = None
+    #: Documents one user may have open across all their Session streams in this process
+    #: (REALTIME_TEXT_MAX_DOCUMENTS_PER_USER); beyond: RESOURCE_EXHAUSTED TOO_MANY_DOCUMENTS with
+    #: QuotaFailure. 0 disables the bound.
+    max_documents_per_user: int = 32
 
     def __post_init__(self) -> None:
         if self.batch_workers is not None and self.batch_workers < 0:
             raise ValueError(f"batch_workers={self.batch_workers}: must be 0 or more")
+        if self.max_documents_per_user < 0:
+            raise ValueError(f"max_documents_per_user={self.max_documents_per_user}: must be 0 or more")
 
     @property
     def workers(self) -> int:

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 from realtime.v1 import common_pb2, text_pb2
 
 from ..context import HubContext
+from ..platform.auth import current_principal
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
 from ..platform.status import duration as _duration
 from ..platform.status import error_event, going_away_event
@@ -193,8 +194,11 @@ class TextServicer:
         fixer: TextFixer,
         pool: ThreadPoolExecutor,
         batches: ProcessBatches | None = None,
+        config: TextConfig | None = None,
     ) -> None:
+        config = config or TextConfig()
         self._hub = hub
+        self._user_documents = sess.UserDocuments(config.max_documents_per_user)
         self._fixer = fixer
         self._pool = pool
         # What one reply may hold: a fix grows (Hebrew is two UTF-8 bytes a letter, and every
@@ -415,7 +419,13 @@ class TextServicer:
             if not outbox.put(self._event(event)) and handler is not None:
                 handler.cancel()  # the client stopped reading; end the stream (see below)
 
-        session = sess.TextSession(emit, self._fixer, runner=self._run)
+        session = sess.TextSession(
+            emit,
+            self._fixer,
+            runner=self._run,
+            user=current_principal().subject,
+            user_documents=self._user_documents,
+        )
         reader = asyncio.get_running_loop().create_task(
             self._read(requests, session, outbox), name="text-session-read"
         )
@@ -514,8 +524,9 @@ def lazy_fixer() -> TextFixer:
 
 async def register(hub: HubContext) -> list[str]:
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
-    batches = ProcessBatches(TextConfig.load(hub.settings.extra).workers)
-    servicer = TextServicer(hub, lazy_fixer(), pool, batches)
+    config = TextConfig.load(hub.settings.extra)
+    batches = ProcessBatches(config.workers)
+    servicer = TextServicer(hub, lazy_fixer(), pool, batches, config)
     add_to_server(servicer, hub.server)
 
     async def stop_pool() -> None:
