@@ -44,3 +44,38 @@ async def test_one_user_cannot_hold_more_documents_across_streams(tmp_path: Path
         assert (await streams[3].next()).error.reason == "TOO_MANY_DOCUMENTS"
         for s in [*streams, other]:
             s.call.cancel()
+
+
+async def test_one_users_burst_of_big_fixes_does_not_stop_another_users(tmp_path: Path) -> None:
+    """Mallory sends 20 FixText calls of 100,000 characters at once into the 2-thread pool; past
+    4 in flight she is told to retry later (RetryInfo), and Bob's FixText is served meanwhile."""
+    import asyncio
+
+    import grpc
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    text = ("the quick brown fox jumps over the lazy dog " * 2500)[:99_990] + " akuo"
+    async with text_hub(tmp_path) as hub, hub.client("mallory") as mallory, hub.client("bob") as bob:
+        evil = mallory.stub(text_pb2_grpc.TextServiceStub)
+        burst = [
+            asyncio.ensure_future(evil.FixText(text_pb2.FixTextRequest(text=text), timeout=120))
+            for _ in range(20)
+        ]
+        answer = await bob.stub(text_pb2_grpc.TextServiceStub).FixText(
+            text_pb2.FixTextRequest(text=text), timeout=120
+        )
+        assert answer.fix.text.endswith(" שלום") and len(answer.fix.text) == len(text)
+        outcomes = await asyncio.gather(*burst, return_exceptions=True)
+        served = [o for o in outcomes if isinstance(o, text_pb2.FixTextResponse)]
+        refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        assert served and refused and len(served) + len(refused) == 20, outcomes
+        for err in refused:
+            assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            status = rpc_status.from_call(err)
+            assert status is not None
+            kinds = {d.type_url.rsplit(".", 1)[-1] for d in status.details}
+            assert {"ErrorInfo", "RetryInfo", "QuotaFailure"} <= kinds, kinds
+            info = error_details_pb2.ErrorInfo()
+            next(d for d in status.details if d.Is(info.DESCRIPTOR)).Unpack(info)
+            assert info.reason == "TOO_MANY_IN_FLIGHT"
