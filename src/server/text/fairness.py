@@ -15,6 +15,9 @@ Work that must not be refused (a Session document's computation: at most one per
 and documents are capped per user) is queued with `admit=False`: it is served in the same
 round-robin but neither counted against nor refused by the two bounds.
 
+`UserDocuments` bounds the other thing one user could multiply by opening many streams: the
+Session documents they hold open.
+
 Plain Python, event loop only.
 """
 
@@ -147,3 +150,33 @@ class FairPool:
                 else:
                     work.done.set_result(running.result())
         self._dispatch()
+
+
+class UserDocuments:
+    """Documents each user has open across all their Session streams in this process. Per stream
+    the cap is `MAX_DOCUMENTS`, but a user may open many streams: this bounds what one user holds
+    (each document keeps up to 100k characters and its last fix). 0 disables the bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._users: dict[str, int] = {}
+
+    def acquire(self, user: str) -> None:
+        held = self._users.get(user, 0)
+        if self.limit > 0 and held >= self.limit:
+            raise resource_exhausted(
+                f"at most {self.limit} documents may be open per user across all Session streams",
+                reason="TOO_MANY_DOCUMENTS",
+                quota=[(f"user:{user}", f"open text documents per user ({self.limit})")],
+            )
+        self._users[user] = held + 1
+
+    def release(self, user: str) -> None:
+        held = self._users.get(user, 0) - 1
+        if held > 0:
+            self._users[user] = held
+        else:
+            self._users.pop(user, None)
+
+    def count(self, user: str) -> int:
+        return self._users.get(user, 0)

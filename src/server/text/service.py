@@ -30,7 +30,7 @@ from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
 from .config import TextConfig
 from .documents import Change
-from .fairness import FairPool
+from .fairness import FairPool, UserDocuments
 from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
 from .lexicon import default_lexicon
 from .suggestions import Kind
@@ -201,7 +201,7 @@ class TextServicer:
     ) -> None:
         config = config or TextConfig()
         self._hub = hub
-        self._user_documents = sess.UserDocuments(config.max_documents_per_user)
+        self._user_documents = UserDocuments(config.max_documents_per_user)
         self._fixer = fixer
         self._pool = pool
         # Every computation for the pool goes through the fair queue: round-robin between users,

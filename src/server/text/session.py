@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from ..platform.errors import Code, HubError, invalid_argument, resource_exhausted
 from .clock import Clock, LoopClock, Timer
 from .documents import WORD_END, Change, apply_changes, caret_of, word_at, word_before
+from .fairness import UserDocuments
 from .fixer import (
     ALL_OPERATIONS,
     MAX_CONTEXT,
@@ -121,36 +122,6 @@ class SessionStats:
     results: int = 0
     debounced_versions: int = 0
     cancelled_versions: int = 0
-
-
-class UserDocuments:
-    """Documents each user has open across all their Session streams in this process. Per stream
-    the cap is `MAX_DOCUMENTS`, but a user may open many streams: this bounds what one user holds
-    (each document keeps up to 100k characters and its last fix). 0 disables the bound."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._users: dict[str, int] = {}
-
-    def acquire(self, user: str) -> None:
-        held = self._users.get(user, 0)
-        if self.limit > 0 and held >= self.limit:
-            raise resource_exhausted(
-                f"at most {self.limit} documents may be open per user across all Session streams",
-                reason="TOO_MANY_DOCUMENTS",
-                quota=[(f"user:{user}", f"open text documents per user ({self.limit})")],
-            )
-        self._users[user] = held + 1
-
-    def release(self, user: str) -> None:
-        held = self._users.get(user, 0) - 1
-        if held > 0:
-            self._users[user] = held
-        else:
-            self._users.pop(user, None)
-
-    def count(self, user: str) -> int:
-        return self._users.get(user, 0)
 
 
 @dataclass(eq=False)
