@@ -101,7 +101,7 @@ def operation_of(
         result = analysis_pb2.AnalysisResult(
             analyzer=job.analyzer,
             data=struct(job.result),
-            artifacts=[artifact_message(job.name, n, ct, d) for n, ct, d in (artifacts or [])],
+            artifacts=artifact_messages(job.name, artifacts or []),
         )
         op.response.Pack(result)
     elif job.error is not None:
@@ -109,13 +109,32 @@ def operation_of(
     return op
 
 
-#: Artifacts larger than this are sent by reference (`resource_name`, read with UploadService.Read)
-#: so an operation always fits the 1 MiB message limit.
+#: The artifact bytes one operation carries inline, all its artifacts together: the rest are sent
+#: by reference (`resource_name`, read with UploadService.Read), so an operation always fits the
+#: 1 MiB message limit (with its findings, at most RESULT_INLINE_BYTES, and its metadata).
 INLINE_ARTIFACT_BYTES = 512 * 1024
 
 
-def artifact_message(job_name: str, name: str, content_type: str, data: bytes) -> analysis_pb2.Artifact:
-    if len(data) <= INLINE_ARTIFACT_BYTES:
+def artifact_messages(job_name: str, artifacts: list[tuple[str, str, bytes]]) -> list[analysis_pb2.Artifact]:
+    """The operation's artifacts, in order: each inline while the operation's inline budget
+    (INLINE_ARTIFACT_BYTES in all) has room for it, by reference otherwise."""
+    room = INLINE_ARTIFACT_BYTES
+    out = []
+    for name, content_type, data in artifacts:
+        inline = len(data) <= room
+        if inline:
+            room -= len(data)
+        out.append(artifact_message(job_name, name, content_type, data, inline=inline))
+    return out
+
+
+def artifact_message(
+    job_name: str, name: str, content_type: str, data: bytes, *, inline: bool | None = None
+) -> analysis_pb2.Artifact:
+    """One artifact, inline or by reference (by default: inline when it fits the budget alone)."""
+    if inline is None:
+        inline = len(data) <= INLINE_ARTIFACT_BYTES
+    if inline:
         return analysis_pb2.Artifact(name=name, content_type=content_type, data=data, size=len(data))
     return analysis_pb2.Artifact(
         name=name, content_type=content_type, size=len(data), resource_name=f"{job_name}/artifacts/{name}"

@@ -175,6 +175,24 @@ def publication_size(pub: Publication) -> int:
     return pub.size
 
 
+class ByteBudget:
+    """Queue bytes shared by several subscriptions (e.g. all of one user's streams in a process).
+
+    A subscription given a budget also closes with `CLOSED_OVERFLOW` when a publication would take
+    the budget's `used` past `limit`, so the sum of their queues stays within `limit`.
+    """
+
+    __slots__ = ("holders", "limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        if limit <= 0:
+            raise ValueError("a byte budget must be positive")
+        self.limit = limit
+        self.used = 0
+        #: Subscriptions (or sessions) sharing it; its owner forgets it at zero.
+        self.holders = 0
+
+
 class Subscription:
     """One consumer's live feed of publications from a set of channels.
 
@@ -199,6 +217,7 @@ class Subscription:
         maxsize: int = DEFAULT_QUEUE_SIZE,
         max_bytes: int = DEFAULT_QUEUE_BYTES,
         on_close: Callable[[Subscription], None] | None = None,
+        budget: ByteBudget | None = None,
     ) -> None:
         if maxsize <= 0 or max_bytes <= 0:
             raise ValueError("subscription bounds must be positive")
@@ -212,6 +231,7 @@ class Subscription:
         self._items: deque[Publication] = _NO_ITEMS
         self._waiter: asyncio.Future[None] | None = None
         self._bytes = 0
+        self._budget = budget
         self._on_close = on_close
         self.channels: set[str] = set()
         self.closed_reason: str | None = None
@@ -286,7 +306,10 @@ class Subscription:
         are handed out first)."""
         if self._items:
             item = self._items.popleft()
-            self._bytes -= publication_size(item)
+            size = publication_size(item)
+            self._bytes -= size
+            if self._budget is not None:
+                self._budget.used -= size
             return item
         if self.closed:
             raise SubscriptionClosed(self.closed_reason or CLOSED_BY_CALLER)
@@ -305,6 +328,8 @@ class Subscription:
         dropped = len(self._items)
         if dropped:
             self._items = _NO_ITEMS
+        if self._budget is not None:
+            self._budget.used -= self._bytes
         self._bytes = 0
         return dropped
 
@@ -322,10 +347,17 @@ class Subscription:
         if self.closed:
             return
         size = publication_size(pub)
-        if len(self._items) + 1 > self._maxsize or self._bytes + size > self._max_bytes:
+        budget = self._budget
+        if (
+            len(self._items) + 1 > self._maxsize
+            or self._bytes + size > self._max_bytes
+            or (budget is not None and budget.used + size > budget.limit)
+        ):
             self._close(CLOSED_OVERFLOW)
             return
         self._bytes += size
+        if budget is not None:
+            budget.used += size
         if self._items is _NO_ITEMS:
             self._items = deque()
         self._items.append(pub)
@@ -457,16 +489,18 @@ class Broker(ABC):
         maxsize: int = DEFAULT_QUEUE_SIZE,
         max_bytes: int = DEFAULT_QUEUE_BYTES,
         on_close: Callable[[Subscription], None] | None = None,
+        budget: ByteBudget | None = None,
     ) -> Subscription:
         """A new, empty subscription; add channels with `await sub.add(...)`.
 
         Recovery without loss or duplicates: `await sub.add(ch)` FIRST, then
         `history(ch, since=pos)`, then drop live publications whose offset is
-        <= the last offset replayed from history.
+        <= the last offset replayed from history. With `budget`, the queue also counts against
+        a byte budget shared with other subscriptions (see `ByteBudget`).
         """
         if not self.healthy:
             raise BrokerUnavailable("broker is unavailable")
-        return Subscription(self, maxsize=maxsize, max_bytes=max_bytes, on_close=on_close)
+        return Subscription(self, maxsize=maxsize, max_bytes=max_bytes, on_close=on_close, budget=budget)
 
     @abstractmethod
     async def _attach(self, sub: Subscription, channels: list[str]) -> None:

@@ -21,6 +21,10 @@ class NotificationsConfig:
     publish_rate: float = 50.0  # Publish calls per second per user (token bucket); 0 disables
     publish_burst: int = 100
     queue_bytes: int = 1024 * 1024  # a stream's send queue; past it: RESOURCE_EXHAUSTED SLOW_CONSUMER
+    # All of one user's stream queues together in one process (streams x queue_bytes is not a
+    # bound: a user may open many streams); past it the stream that would overflow it ends with
+    # RESOURCE_EXHAUSTED SLOW_CONSUMER and resumes from history.
+    user_queue_bytes: int = 16 * 1024 * 1024
     max_subscriptions_per_user: int = 100  # distinct channels per user (per process)
     presence_ttl: float = 60.0  # presence entries expire unless refreshed (every ttl/3)
     stats_interval: float = 5.0  # seconds between `system:stats` publications; 0 disables

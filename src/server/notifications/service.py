@@ -49,6 +49,7 @@ from .session import (
     HISTORY_EXCEEDED,
     OFFSET_AHEAD,
     NotificationSession,
+    QueueBudgets,
     Subscribed,
     SubscriptionCounter,
 )
@@ -211,6 +212,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         )
         self.policy = ChannelPolicy(broker, config.open_namespaces)
         self.counter = SubscriptionCounter(config.max_subscriptions_per_user)
+        self.budgets = QueueBudgets(config.user_queue_bytes)
         self.presence = PresenceKeeper(broker, config.presence_ttl)
         self.publish_rate = RateLimiter(config.publish_rate, config.publish_burst)
         self.queue_bytes = config.queue_bytes
@@ -293,6 +295,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             counter=self.counter,
             presence=self.presence,
             max_queue_bytes=self.queue_bytes,
+            budgets=self.budgets,
         )
 
     async def Listen(

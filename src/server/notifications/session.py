@@ -16,6 +16,7 @@ from typing import Any
 from ..broker.base import (
     CLOSED_OVERFLOW,
     Broker,
+    ByteBudget,
     Publication,
     StreamPosition,
     Subscription,
@@ -77,6 +78,35 @@ class SubscriptionCounter:
         return len(self._users.get(user, ()))
 
 
+class QueueBudgets:
+    """One `ByteBudget` per user for the send queues of all that user's streams in this process:
+    however many streams a user opens, their queued publications stay within `limit` bytes
+    (0 disables the bound)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._users: dict[str, ByteBudget] = {}
+
+    def acquire(self, user: str) -> ByteBudget | None:
+        """The user's budget (None when `limit` is 0: no per-user bound)."""
+        if self.limit <= 0:
+            return None
+        budget = self._users.get(user)
+        if budget is None:
+            budget = self._users[user] = ByteBudget(self.limit)
+        budget.holders += 1
+        return budget
+
+    def release(self, user: str, budget: ByteBudget) -> None:
+        budget.holders -= 1
+        if budget.holders <= 0 and self._users.get(user) is budget:
+            del self._users[user]
+
+    def used(self, user: str) -> int:
+        budget = self._users.get(user)
+        return 0 if budget is None else budget.used
+
+
 @dataclass(slots=True)
 class _Channel:
     epoch: str
@@ -110,6 +140,7 @@ class NotificationSession:
         presence: PresenceKeeper,
         max_queue_bytes: int,
         max_queue_items: int = 10_000,
+        budgets: QueueBudgets | None = None,
     ) -> None:
         self._broker = broker
         self._policy = policy
@@ -121,7 +152,15 @@ class NotificationSession:
         self._channels: dict[str, _Channel] = {}
         #: Channels whose join/leave events this stream receives.
         self._join_leave: set[str] = set()
-        self._sub = broker.subscribe(maxsize=max_queue_items, max_bytes=max_queue_bytes, on_close=_cut_off)
+        self._budgets = budgets
+        self._budget = None if budgets is None else budgets.acquire(who.subject)
+        try:
+            self._sub = broker.subscribe(
+                maxsize=max_queue_items, max_bytes=max_queue_bytes, on_close=_cut_off, budget=self._budget
+            )
+        except BaseException:
+            self._release_budget()
+            raise
 
     @property
     def channels(self) -> list[str]:
@@ -271,9 +310,18 @@ class NotificationSession:
         self._join_leave.clear()
         for channel in channels:
             self._counter.release(self.who.subject, channel)
-        await self._sub.close()
+        try:
+            await self._sub.close()
+        finally:
+            self._sub.discard()  # what was queued leaves the user's budget with the stream
+            self._release_budget()
         for channel in channels:
             await self._presence.remove(channel, self.client_id)
+
+    def _release_budget(self) -> None:
+        if self._budgets is not None and self._budget is not None:
+            self._budgets.release(self.who.subject, self._budget)
+            self._budget = None
 
 
 def _cut_off(sub: Subscription) -> None:

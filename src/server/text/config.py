@@ -19,10 +19,24 @@ class TextConfig:
     #: core beside the event loop's, at most 2 (1 on a 2-core machine, where a second worker
     #: measured no faster); 0 keeps every batch on threads.
     batch_workers: int | None = None
+    #: Documents one user may have open across all their Session streams in this process
+    #: (REALTIME_TEXT_MAX_DOCUMENTS_PER_USER); beyond: RESOURCE_EXHAUSTED TOO_MANY_DOCUMENTS with
+    #: QuotaFailure. 0 disables the bound.
+    max_documents_per_user: int = 32
+    #: FixText / FixTextBatch calls one user may have queued or running on the thread pool at once
+    #: (REALTIME_TEXT_MAX_IN_FLIGHT_PER_USER); beyond: RESOURCE_EXHAUSTED TOO_MANY_IN_FLIGHT with
+    #: QuotaFailure and RetryInfo. 0 disables the bound.
+    max_in_flight_per_user: int = 4
+    #: Calls waiting for a pool thread, all users together (REALTIME_TEXT_MAX_QUEUED); beyond:
+    #: RESOURCE_EXHAUSTED OVERLOADED with RetryInfo. 0 disables the bound.
+    max_queued: int = 64
 
     def __post_init__(self) -> None:
         if self.batch_workers is not None and self.batch_workers < 0:
             raise ValueError(f"batch_workers={self.batch_workers}: must be 0 or more")
+        for name in ("max_documents_per_user", "max_in_flight_per_user", "max_queued"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be 0 or more")
 
     @property
     def workers(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,6 +20,7 @@ from prometheus_client import Counter, Histogram
 from realtime.v1 import common_pb2, text_pb2
 
 from ..context import HubContext
+from ..platform.auth import current_principal
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
 from ..platform.status import duration as _duration
 from ..platform.status import error_event, going_away_event
@@ -28,6 +30,7 @@ from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
 from .config import TextConfig
 from .documents import Change
+from .fairness import FairPool, UserDocuments
 from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
 from .lexicon import default_lexicon
 from .suggestions import Kind
@@ -71,6 +74,7 @@ INLINE_CHARS = 2_000
 
 OUTBOX_SOFT = 128  # stop reading commands while this many events wait to be sent (backpressure)
 OUTBOX_HARD = 1_024  # timer-driven events beyond this end the stream: the client is not reading
+POOL_THREADS = 2  # threads fixing large texts (FixText, Session, batches without worker processes)
 DRAIN_TIMEOUT = 10.0  # after the client half-closes, pending documents get this long to finish
 
 _OPERATIONS = {text_pb2.OPERATION_FIX_LAYOUT: Operation.FIX_LAYOUT, text_pb2.OPERATION_CLEAN: Operation.CLEAN}
@@ -193,10 +197,21 @@ class TextServicer:
         fixer: TextFixer,
         pool: ThreadPoolExecutor,
         batches: ProcessBatches | None = None,
+        config: TextConfig | None = None,
     ) -> None:
+        config = config or TextConfig()
         self._hub = hub
+        self._user_documents = UserDocuments(config.max_documents_per_user)
         self._fixer = fixer
         self._pool = pool
+        # Every computation for the pool goes through the fair queue: round-robin between users,
+        # bounded per user and in all (fairness.py).
+        self._fair = FairPool(
+            pool,
+            slots=POOL_THREADS,
+            per_user=config.max_in_flight_per_user,
+            max_queued=config.max_queued,
+        )
         # What one reply may hold: a fix grows (Hebrew is two UTF-8 bytes a letter, and every
         # change is described), so a request under the limit can have an answer over it.
         self._max_reply = hub.settings.max_message_bytes - REPLY_RESERVE
@@ -228,11 +243,13 @@ class TextServicer:
             registry=r,
         )
 
-    async def _run(self, work: Callable[[], FixResult], size: int) -> FixResult:
+    async def _run(
+        self, work: Callable[[], FixResult], size: int, *, user: str = "", admit: bool = True
+    ) -> FixResult:
         if size <= INLINE_CHARS:
             result = work()
         else:
-            result = await asyncio.get_running_loop().run_in_executor(self._pool, work)
+            result = await self._fair.run(user or current_principal().subject, work, admit=admit)
         self._compute_seconds.observe(result.compute_seconds)
         return result
 
@@ -297,8 +314,8 @@ class TextServicer:
                 self._batch_runs["processes"].inc()
                 return fixes
         self._batch_runs["threads"].inc()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, fix_and_encode, self._fixer, plans, hints, context
+        return await self._fair.run(
+            current_principal().subject, functools.partial(fix_and_encode, self._fixer, plans, hints, context)
         )
 
     # --- session ------------------------------------------------------------------------
@@ -415,7 +432,16 @@ class TextServicer:
             if not outbox.put(self._event(event)) and handler is not None:
                 handler.cancel()  # the client stopped reading; end the stream (see below)
 
-        session = sess.TextSession(emit, self._fixer, runner=self._run)
+        user = current_principal().subject
+
+        async def compute(work: Callable[[], FixResult], size: int) -> FixResult:
+            # A document's computation is never refused (one per open document, documents capped
+            # per user) but waits its user's turn like any other.
+            return await self._run(work, size, user=user, admit=False)
+
+        session = sess.TextSession(
+            emit, self._fixer, runner=compute, user=user, user_documents=self._user_documents
+        )
         reader = asyncio.get_running_loop().create_task(
             self._read(requests, session, outbox), name="text-session-read"
         )
@@ -513,9 +539,10 @@ def lazy_fixer() -> TextFixer:
 
 
 async def register(hub: HubContext) -> list[str]:
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
-    batches = ProcessBatches(TextConfig.load(hub.settings.extra).workers)
-    servicer = TextServicer(hub, lazy_fixer(), pool, batches)
+    pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="text-fix")
+    config = TextConfig.load(hub.settings.extra)
+    batches = ProcessBatches(config.workers)
+    servicer = TextServicer(hub, lazy_fixer(), pool, batches, config)
     add_to_server(servicer, hub.server)
 
     async def stop_pool() -> None:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from ..platform.errors import Code, HubError, invalid_argument, resource_exhausted
 from .clock import Clock, LoopClock, Timer
 from .documents import WORD_END, Change, apply_changes, caret_of, word_at, word_before
+from .fairness import UserDocuments
 from .fixer import (
     ALL_OPERATIONS,
     MAX_CONTEXT,
@@ -160,8 +161,12 @@ class TextSession:
         runner: Runner = run_inline,
         debounce: float = DEFAULT_DEBOUNCE,
         max_documents: int = MAX_DOCUMENTS,
+        user: str = "",
+        user_documents: UserDocuments | None = None,
     ) -> None:
         self._emit = emit
+        self._user = user
+        self._user_documents = user_documents
         self._fixer = fixer
         self._clock = clock or LoopClock()
         self._runner = runner
@@ -206,14 +211,19 @@ class TextSession:
         if version < 0:
             raise invalid_argument("negative version", [("open.version", "must be >= 0")])
         check_text(text, "open.text", allow_empty=True)
+        checked_hints = check_hints(hints, "open.options.language_hints")
+        checked_context = check_context(context, "open.options.context")
+        wait = self.debounce if debounce is None else _check_debounce(debounce, "open.debounce")
+        if self._user_documents is not None:
+            self._user_documents.acquire(self._user)  # last: nothing below may fail
         doc = _Document(
             id=document_id,
             text=text,
             version=version,
             operations=frozenset(operations) or ALL_OPERATIONS,
-            hints=check_hints(hints, "open.options.language_hints"),
-            context=check_context(context, "open.options.context"),
-            debounce=self.debounce if debounce is None else _check_debounce(debounce, "open.debounce"),
+            hints=checked_hints,
+            context=checked_context,
+            debounce=wait,
         )
         self._docs[document_id] = doc
         self._emit(Opened(command_id, document_id, version, doc.debounce))
@@ -345,7 +355,10 @@ class TextSession:
         self._cancel_release(doc)
         if doc.stop is not None:
             doc.stop.set()
-        self._docs.pop(doc.id, None)
+        if self._docs.get(doc.id) is doc:
+            del self._docs[doc.id]
+            if self._user_documents is not None:
+                self._user_documents.release(self._user)
 
     def _completed_word_may_change(self, doc: _Document, text: str, caret: int) -> bool:
         """Whether the edit ended a word (a word-end character typed after it) that the layout

@@ -110,3 +110,21 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> No
             break
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached in time")
+
+
+class Artifacts(Analyzer):
+    """Three artifacts of 400 KiB each: together past what one message may carry inline."""
+
+    name = "test.artifacts"
+    input_types = ("text/plain",)
+    phases = plan_from_ends([("work", 100)])
+    SIZE = 400 * 1024
+
+    def run(
+        self, data: AnalysisInput, options: Mapping[str, Any], progress: Progress, cancel: CancelToken
+    ) -> AnalyzerResult:
+        progress.phase("work")
+        return AnalyzerResult(
+            {"count": 3},
+            [(f"part{i}.bin", "application/octet-stream", bytes([i + 1]) * self.SIZE) for i in range(3)],
+        )
