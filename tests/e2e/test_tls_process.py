@@ -93,7 +93,14 @@ def test_cli_with_a_client_certificate_under_mutual_tls(tmp_path: Path) -> None:
     pair = (worker.cert_file, worker.key_file)
     with server_process(tmp_path, *args, ca_file=ca.cert_file, client_pair=pair) as server:
         mtls = ["--cert-file", str(worker.cert_file), "--key-file", str(worker.key_file)]
-        who = cli("--server", server.target, *mtls, "whoami", "--json", env=env)
+        # A dev secret lying around (other hubs of this session made one) must not win over the
+        # certificate: with --cert-file and no --token the CLI mints nothing.
+        dev = tmp_path / "dev"
+        dev.mkdir()
+        (dev / "dev-jwt-secret").write_text("some-other-hubs-secret\n")
+        who = cli(
+            "--server", server.target, *mtls, "whoami", "--json", env={**env, "REALTIME_DEV_DIR": str(dev)}
+        )
         assert who.returncode == 0, who.stderr
         assert json.loads(who.stdout)["subject"] == "svc-worker"
         bare = cli("--server", server.target, "health", "--timeout=3", env=env)

@@ -89,7 +89,8 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     add(
         "--cert-file",
         default=os.environ.get("REALTIME_CERT_FILE"),
-        help="PEM client certificate for a hub that requires one (mutual TLS) [env REALTIME_CERT_FILE]",
+        help="PEM client certificate for a hub that requires one (mutual TLS); without --token it is "
+        "the caller's identity (no dev token is minted) [env REALTIME_CERT_FILE]",
     )
     add(
         "--key-file",

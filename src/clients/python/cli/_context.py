@@ -35,6 +35,10 @@ def token_for(args: argparse.Namespace) -> str | None:
     global _no_token_hint
     if args.token:
         return str(args.token)
+    if getattr(args, "cert_file", None):
+        # A client certificate is the identity (mutual TLS): a token minted from a dev secret that
+        # happens to lie around would override it (a bearer token always decides who calls).
+        return None
     path = Path(args.jwt_secret_file)
     if not path.exists():
         _no_token_hint = missing_secret_message(path)
