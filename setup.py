@@ -2,6 +2,7 @@
 
     src/server          -> realtime.server   (the hub)
     src/clients/python  -> realtime.client   (client library and the `realtime` CLI)
+    src/common          -> realtime.common   (what both use; the client never imports the server)
     gen/python/realtime -> realtime.v1 ...   (generated protobuf and gRPC code)
 
 `realtime` itself is a namespace package, so no generic top-level name
@@ -13,6 +14,7 @@ from setuptools import find_packages, setup
 ROOTS = {
     "realtime.server": "src/server",
     "realtime.client": "src/clients/python",
+    "realtime.common": "src/common",
     "realtime.v1": "gen/python/realtime/v1",
 }
 

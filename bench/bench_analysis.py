@@ -78,7 +78,14 @@ async def scheduling_overhead(jobs: int = 1000) -> dict[str, float]:
     s = Scheduler(
         MemoryBackend(),
         Registry([Noop()]),
-        SchedulerConfig(concurrency=5, per_user_concurrency=0, queue_limit=jobs + 10),
+        # One bench user submits everything: no per-user queue limits here.
+        SchedulerConfig(
+            concurrency=5,
+            per_user_concurrency=0,
+            queue_limit=jobs + 10,
+            user_queue_limit=0,
+            user_queue_bytes=0,
+        ),
     )
     s.start()
     try:
@@ -96,7 +103,7 @@ async def priorities_under_load(background: int = 240) -> dict[str, float]:
     s = Scheduler(
         MemoryBackend(),
         Registry([Busy()]),
-        SchedulerConfig(concurrency=5, per_user_concurrency=0, queue_limit=1000),
+        SchedulerConfig(concurrency=5, per_user_concurrency=0, queue_limit=1000, user_queue_limit=0),
     )
     s.start()
     figures: dict[str, float] = {}

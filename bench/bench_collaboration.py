@@ -6,6 +6,9 @@
 - Cursor updates per second: 10 participants moving their cursors as fast as they can;
   cursors sent per second and cursor events delivered per second (each receiver gets at
   most 20 per second per participant, by design).
+- The same editing figures with `--document-store postgresql://...` (a throwaway database on
+  $REALTIME_BENCH_POSTGRES, default the machine's server), suffixed `_postgresql`; skipped
+  with a note when no PostgreSQL answers.
 - Memory per open document (RSS growth over 200 documents, each joined once and edited)
   and per participant (RSS growth over 200 joined sessions on one document).
 """
@@ -13,8 +16,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -200,6 +205,43 @@ async def _memory(h: Proc, stub: Any) -> dict[str, float]:
     return {"memory_per_open_document_bytes": per_doc, "memory_per_participant_bytes": per_participant}
 
 
+@contextlib.asynccontextmanager
+async def _pg_database() -> AsyncIterator[str | None]:
+    """A throwaway database on the bench PostgreSQL (None when none answers); dropped after."""
+    import asyncpg
+
+    admin = os.environ.get("REALTIME_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = "rt_bench_" + secrets.token_hex(4)
+    try:
+        conn = await asyncpg.connect(admin, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        yield None
+        return
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.close()
+
+
+async def _postgresql(base: dict[str, float]) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    async with _pg_database() as url:
+        if url is None:
+            return {"postgresql_skipped_no_server": 1.0}
+        with hub("--max-streams-per-user=0", f"--document-store={url}") as h:
+            h.token = lambda sub="bench", roles=("admin",): Proc.token(h, sub, roles)  # type: ignore[method-assign]
+            async with channel(h.target) as ch:
+                stub = collaboration_pb2_grpc.CollaborationServiceStub(ch)
+                for n in (10, 50):
+                    figures.update({k + "_postgresql": v for k, v in (await _editing(h, stub, n)).items()})
+    figures["ops_per_s_10_postgresql_vs_echo_bidi_ratio"] = figures[
+        "ops_per_s_10_participants_postgresql"
+    ] / base.get("echo_bidi_msgs_per_s", float("nan"))
+    return figures
+
+
 async def run(base: dict[str, float]) -> dict[str, float]:
     figures: dict[str, float] = {}
     os.environ["REALTIME_COLLAB_MAX_PARTICIPANTS"] = "250"  # the memory figure joins 200
@@ -214,6 +256,7 @@ async def run(base: dict[str, float]) -> dict[str, float]:
     figures["ops_per_s_10_vs_echo_bidi_ratio"] = figures["ops_per_s_10_participants"] / base.get(
         "echo_bidi_msgs_per_s", float("nan")
     )
+    figures.update(await _postgresql(base))
     return figures
 
 

@@ -252,6 +252,14 @@ async def single_conversation(stub: Any, md: Any, pb: Any, recs: list[Recording]
 async def concurrent(
     stub: Any, md: Any, pb: Any, recs: list[Recording], n: int, seed: int, turns: bool = False
 ) -> tuple[float, int]:
+    lat, errors = await concurrent_latencies(stub, md, pb, recs, n, seed, turns)
+    return percentile(lat, 95) if lat else float("inf"), errors
+
+
+async def concurrent_latencies(
+    stub: Any, md: Any, pb: Any, recs: list[Recording], n: int, seed: int, turns: bool = False
+) -> tuple[list[float], int]:
+    """End of speech -> first reply audio (ms) of every measured turn of `n` real-time calls."""
     rng = random.Random(seed)
     stop = asyncio.Event()
     calls = [Call(stub, md, chunk_ms=40) for _ in range(n)]
@@ -265,7 +273,54 @@ async def concurrent(
         task.cancel()
     errors = sum(c.errors for c in calls) + sum(1 for t in done if t.exception() is not None)
     lat = [x for c in calls for x in c.latencies_ms(since=started + WARMUP_SECONDS)]
-    return percentile(lat, 95) if lat else float("inf"), errors
+    return lat, errors
+
+
+async def run_llm() -> dict[str, float]:
+    """The same calls answered by a streamed model (the local OpenAI-compatible fake, 20 ms per
+    token): end of speech -> first audio with 1 and 10 concurrent real-time calls, the first turn
+    of a freshly started hub (recognisers prestarted), and memory per call."""
+    from realtime.v1 import conversation_pb2 as pb
+    from realtime.v1 import conversation_pb2_grpc
+    from tests.fake_llm import fake_llm
+
+    recs = [r for r in recordings() if len(r.pcm) < 32_000 * 6]
+    figures: dict[str, float] = {}
+    saved = dict(os.environ)
+    async with fake_llm(token_delay_s=0.02) as fake:
+        os.environ.update(SERVER_ENV)
+        os.environ.update(
+            {
+                "REALTIME_CONVERSATION_RESPONDER": "chat",
+                "REALTIME_CONVERSATION_HOSTED_BASE_URL": fake.base_url,
+                "REALTIME_CONVERSATION_FIRST_TOKEN_TIMEOUT_S": "3",
+            }
+        )
+        try:
+            with hub() as h:
+                md = h.metadata()
+                async with channel(h.target) as ch:
+                    stub = conversation_pb2_grpc.ConversationServiceStub(ch)
+                    first = await single_conversation(stub, md, pb, recs[:1])
+                    figures["llm_first_turn_eos_to_first_audio_ms"] = first["eos_to_first_audio_p50_ms"]
+                    single = await single_conversation(stub, md, pb, recs)
+                    figures.update({f"llm_single_{k}": v for k, v in single.items()})
+                    for n in (1, 10):
+                        lat, errors = await concurrent_latencies(stub, md, pb, recs, n, seed=n, turns=True)
+                        figures[f"llm_{n}_calls_turns"] = float(len(lat))
+                        figures[f"llm_{n}_calls_p50_ms"] = percentile(lat, 50)
+                        figures[f"llm_{n}_calls_p95_ms"] = percentile(lat, 95)
+                        figures[f"llm_{n}_calls_errors"] = float(errors)
+                    figures["llm_memory_per_conversation_mb"] = (
+                        await memory_per_conversation(stub, md, pb, h.proc.pid) / 1e6
+                    )
+                    figures["llm_fallbacks"] = float(fake.mode != "ok")
+                    figures["llm_model_streams_completed"] = float(fake.completed)
+                    figures["llm_model_streams_cancelled"] = float(fake.cancelled)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return figures
 
 
 def _children(pid: int) -> list[int]:
@@ -359,10 +414,13 @@ async def run(base: dict[str, float]) -> dict[str, float]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    figures.update(await run_llm())
     return figures
 
 
 if __name__ == "__main__":
     import json
+    import sys
 
-    print(json.dumps(asyncio.run(run({})), indent=2))
+    # `--llm`: only the streamed-model figures (about a minute instead of the whole ladder).
+    print(json.dumps(asyncio.run(run_llm() if "--llm" in sys.argv else run({})), indent=2))

@@ -6,8 +6,16 @@
 - Fan-out: one publish to 1,000 and to N subscribers of one channel: time from the Publish
   call until each subscriber has it (p50, p99, last), memory engine and Redis engine. The
   subscribers live in this one client process, so client-side reading is part of the figure.
-- Throughput: publications per second through one channel with 100 subscribers (publish
-  calls/s and deliveries/s), memory and Redis; ratios to the raw echo unary and bidi rates.
+- Throughput (the busy channel): publications per second through one channel with 100
+  subscribers, published as fast as 32 concurrent callers can (publish calls/s and
+  deliveries/s), memory and Redis; ratios to the raw echo unary and bidi rates. Measured twice:
+  subscribers that get one event per notification, then subscribers that set `accept_batches`
+  (queued notifications arrive in one `batch` event; each notification counts as a delivery).
+
+- Abuse (memory engine, a fresh hub): hub RSS growth while (a) one subscriber stops reading and
+  8,000 notifications of 16 KB (8 KB body + 8 KB data) are published to its channel, and (b) one
+  ordinary user publishes 400 notifications of 64 KB into 400 new `topic:` channels; with how
+  many were accepted and whether the stalled stream was cut off.
 
 BENCH_NOTIFY_STREAMS sets N (default 10,000).
 """
@@ -127,9 +135,10 @@ class Subscribers:
                 await asyncio.gather(*(_read_n(call, 2) for call in part))
             self.calls.extend(batch)
 
-    async def subscribe(self, calls: list[Any], channel: str) -> None:
+    async def subscribe(self, calls: list[Any], channel: str, accept_batches: bool = False) -> None:
+        command = pb.SubscribeCommand(channel=channel)
         for call in calls:
-            await call.write(pb.SubscribeRequest(id="x", subscribe=pb.SubscribeCommand(channel=channel)))
+            await call.write(pb.SubscribeRequest(id="x", subscribe=command, accept_batches=accept_batches))
         for event in await asyncio.gather(*(call.read() for call in calls)):
             if event is grpc.aio.EOF or event.WhichOneof("event") != "subscribed":
                 raise RuntimeError(f"subscribe to {channel} failed: {event}")
@@ -179,30 +188,33 @@ async def fan_out(proc: Proc, calls: list[Any], channel: str, rounds: int) -> di
     }
 
 
-async def throughput(proc: Proc, subs: Subscribers) -> dict[str, float]:
+async def throughput(proc: Proc, subs: Subscribers, accept_batches: bool = False) -> dict[str, float]:
     start = len(subs.calls)
-    await subs.open(THROUGHPUT_SUBSCRIBERS, "t")
+    channel = "topic:tput-batched" if accept_batches else "topic:tput"
+    await subs.open(THROUGHPUT_SUBSCRIBERS, "tb" if accept_batches else "t")
     calls = subs.calls[start:]
-    await subs.subscribe(calls, "topic:tput")
+    await subs.subscribe(calls, channel, accept_batches)
     delivered = 0
+    messages = 0
     stop = asyncio.Event()
 
     async def count(call: Any) -> None:
-        nonlocal delivered
+        nonlocal delivered, messages
         while not stop.is_set():
             event = await call.read()
             if event is grpc.aio.EOF:
                 return
-            delivered += 1
+            messages += 1
+            delivered += len(event.batch.notifications) if event.WhichOneof("event") == "batch" else 1
 
     counters = [asyncio.ensure_future(count(c)) for c in calls]
     published = 0
     async with grpc.aio.insecure_channel(proc.target) as ch:
         publish = notifications_pb2_grpc.NotificationServiceStub(ch).Publish
         md = proc.metadata("writer")
-        request = pb.PublishRequest(channel="topic:tput", title="t", data=b"x" * 64, content_type="x/y")
+        request = pb.PublishRequest(channel=channel, title="t", data=b"x" * 64, content_type="x/y")
         end = time.perf_counter() + THROUGHPUT_SECONDS
-        begin_delivered = delivered
+        begin_delivered, begin_messages = delivered, messages
 
         async def writer() -> None:
             nonlocal published
@@ -214,10 +226,15 @@ async def throughput(proc: Proc, subs: Subscribers) -> dict[str, float]:
         await asyncio.gather(*(writer() for _ in range(32)))
         elapsed = time.perf_counter() - t0
         got = delivered - begin_delivered
+        sent = messages - begin_messages
     stop.set()
     for c in counters:
         c.cancel()
-    return {"publish_per_s": published / elapsed, "deliveries_per_s": got / elapsed}
+    return {
+        "publish_per_s": published / elapsed,
+        "deliveries_per_s": got / elapsed,
+        "messages_per_s": sent / elapsed,
+    }
 
 
 async def engine(
@@ -247,13 +264,71 @@ async def engine(
         figures[f"{name}_deliveries_vs_echo_bidi_ratio"] = (
             tput["deliveries_per_s"] / base["echo_bidi_msgs_per_s"]
         )
+        batched = await throughput(proc, subs, accept_batches=True)
+        figures[f"{name}_batched_channel_publish_per_s"] = batched["publish_per_s"]
+        figures[f"{name}_batched_channel_deliveries_per_s_100_subs"] = batched["deliveries_per_s"]
+        figures[f"{name}_batched_channel_messages_per_s_100_subs"] = batched["messages_per_s"]
+        figures[f"{name}_batched_deliveries_vs_echo_bidi_ratio"] = (
+            batched["deliveries_per_s"] / base["echo_bidi_msgs_per_s"]
+        )
     finally:
         await subs.close()
+
+
+async def abuse(proc: Proc) -> dict[str, float]:
+    """The two abuse patterns of issue 13, as RSS growth of the hub process."""
+    out: dict[str, float] = {}
+    async with grpc.aio.insecure_channel(proc.target) as ch:
+        api = notifications_pb2_grpc.NotificationServiceStub(ch)
+        admin, user = (
+            proc.metadata("admin-bench"),
+            (("authorization", f"Bearer {proc.token('mallory', ())}"),),
+        )
+        before = rss_bytes(proc.proc.pid)
+        async with grpc.aio.insecure_channel(proc.target) as stalled_ch:
+            stalled = notifications_pb2_grpc.NotificationServiceStub(stalled_ch).Subscribe(
+                metadata=(("authorization", f"Bearer {proc.token('staller', ())}"),)
+            )
+            await stalled.write(
+                pb.SubscribeRequest(id="s", subscribe=pb.SubscribeCommand(channel="topic:stall"))
+            )
+            await _read_n(stalled, 3)  # general, user:staller, topic:stall; then it stops reading
+            request = pb.PublishRequest(
+                channel="topic:stall", title="t", body="b" * 8192, data=b"d" * 8192, content_type="x/y"
+            )
+            for _ in range(8000):
+                await api.Publish(request, metadata=admin, timeout=30)
+            out["abuse_stalled_rss_growth_mb"] = (rss_bytes(proc.proc.pid) - before) / 2**20
+            cut_off = 0.0
+            try:
+                async with asyncio.timeout(60):
+                    while (await stalled.read()) is not grpc.aio.EOF:
+                        pass
+            except grpc.aio.AioRpcError as err:
+                cut_off = float(err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED)
+            out["abuse_stalled_cut_off"] = cut_off
+        before = rss_bytes(proc.proc.pid)
+        accepted = 0
+        for i in range(400):
+            spam = pb.PublishRequest(
+                channel=f"topic:spam-{i}", title="x", data=b"s" * 60_000, content_type="x/y"
+            )
+            try:
+                await api.Publish(spam, metadata=user, timeout=30)
+                accepted += 1
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    raise
+        out["abuse_user_accepted_of_400"] = float(accepted)
+        out["abuse_user_rss_growth_mb"] = (rss_bytes(proc.proc.pid) - before) / 2**20
+    return out
 
 
 async def run(base: dict[str, Any]) -> dict[str, float]:
     figures: dict[str, float] = {"streams": float(STREAMS)}
     with environment(REALTIME_NOTIFICATIONS_PUBLISH_RATE="0", REALTIME_NOTIFICATIONS_STATS_INTERVAL="0"):
+        with hub() as proc:
+            figures.update(await abuse(proc))
         with hub() as proc:
             await engine(figures, "memory", proc, base, idle=True)
         with redis_url() as url, hub(f"--broker={url}") as proc:

@@ -109,6 +109,7 @@ def hub(*args: str) -> Iterator[Proc]:
             "--rate-burst=1000000",
             "--max-streams-per-user=0",
             "--shutdown-grace=2",
+            "--broker=memory",  # the benches' reference engine; `args` may name another
             *args,
         ]
         with _running(command, port, cwd=tmp, env={**os.environ}) as proc:

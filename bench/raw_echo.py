@@ -19,6 +19,14 @@ async def bidi(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[by
         yield request
 
 
+async def sink(requests: AsyncIterator[bytes], context: Any) -> bytes:
+    """Client streaming: swallow the chunks, answer with the byte count (the upload baseline)."""
+    total = 0
+    async for request in requests:
+        total += len(request)
+    return str(total).encode()
+
+
 async def serve(port: int) -> None:
     server = grpc.aio.server()
     server.add_generic_rpc_handlers(
@@ -28,6 +36,7 @@ async def serve(port: int) -> None:
                 {
                     "Unary": grpc.unary_unary_rpc_method_handler(unary),
                     "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+                    "Sink": grpc.stream_unary_rpc_method_handler(sink),
                 },
             ),
         )

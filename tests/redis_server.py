@@ -46,17 +46,23 @@ class RedisProcess:
 def start_redis(
     port: int | None = None,
     timeout: float = 10.0,
-    args: tuple[str, ...] = ("--save", "", "--appendonly", "no"),
+    persist_dir: Path | None = None,
+    args: tuple[str, ...] | None = None,
 ) -> RedisProcess:
-    """A fresh redis-server (default: no persistence) on `port` (default: a free one); waits for PING.
+    """A fresh redis-server on `port` (default: a free one); waits for PING. No persistence, or
+    with `persist_dir` an append-only file fsynced on every write (a restart keeps everything).
 
-    `args` replaces the persistence options (e.g. an append-only file to survive a restart)."""
+    `args` replaces the persistence options entirely (e.g. a chosen append-only file policy)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (see scripts/system-packages.txt)")
     port = port or free_port()
+    persistence = ["--appendonly", "no"]
+    if persist_dir is not None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(persist_dir)]
+    options = args if args is not None else ("--save", "", *persistence)
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", *args],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path("/tmp"),
@@ -74,8 +80,10 @@ def start_redis(
 
 
 @contextlib.contextmanager
-def redis_process(port: int | None = None, args: tuple[str, ...] | None = None) -> Iterator[RedisProcess]:
-    server = start_redis(port) if args is None else start_redis(port, args=args)
+def redis_process(
+    port: int | None = None, persist_dir: Path | None = None, args: tuple[str, ...] | None = None
+) -> Iterator[RedisProcess]:
+    server = start_redis(port, persist_dir=persist_dir, args=args)
     try:
         yield server
     finally:

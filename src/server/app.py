@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import shutil
 import signal
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -19,11 +21,15 @@ from .config import Settings
 from .context import HubContext
 from .platform.auth import TokenVerifier, load_or_create_dev_secret, read_secret_file
 from .platform.health import Health
+from .platform.hosts import HostPolicy, host_guard
 from .platform.interceptor import HubInterceptor
 from .platform.limits import RateLimiter, StreamLimiter
 from .platform.metrics import Metrics
 from .platform.reflection import enable_reflection
+from .platform.shared_limits import SharedLimits
 from .platform.shutdown import Shutdown
+from .platform.storm import storm_options
+from .platform.tls import SubjectMap, TlsConfigError, TlsFiles
 
 log = logging.getLogger("realtime.hub")
 
@@ -35,6 +41,7 @@ SERVICE_MODULES: tuple[str, ...] = (
     "realtime.server.gateway.service",
     "realtime.server.conversation.service",
     "realtime.server.text.service",
+    "realtime.server.uploads.service",
     "realtime.server.analysis.service",
     "realtime.server.collaboration.service",
 )
@@ -45,7 +52,12 @@ class StartupError(RuntimeError):
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
-    common = {"audience": settings.jwt_audience, "issuer": settings.jwt_issuer, "leeway": 5.0}
+    common = {
+        "audience": settings.jwt_audience,
+        "issuer": settings.jwt_issuer,
+        "leeway": 5.0,
+        "max_lifetime": settings.max_token_lifetime or None,
+    }
     if settings.jwt_public_key_file is not None:
         try:
             key = settings.jwt_public_key_file.read_bytes()
@@ -81,8 +93,22 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Clients may ping as often as every 10 s without being sent GOAWAY.
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.min_time_between_pings_ms", 10_000),
-        ("grpc.so_reuseport", 0),
+        # Workers share the ports (SO_REUSEPORT, the kernel spreads connections); one process
+        # keeps the port exclusive so a second hub on the same port fails loudly.
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+        *storm_options(),
     ]
+
+
+def selected_services(settings: Settings, modules: tuple[str, ...]) -> tuple[str, ...]:
+    """The modules of the services `--services` names (all when empty); unknown names refuse to start."""
+    if not settings.services:
+        return modules
+    by_name = {m.rsplit(".", 2)[-2]: m for m in modules}
+    unknown = sorted(set(settings.services) - set(by_name))
+    if unknown:
+        raise StartupError(f"--services: unknown {', '.join(unknown)}; known: {', '.join(by_name)}")
+    return tuple(m for name, m in by_name.items() if name in settings.services)
 
 
 class Hub:
@@ -93,7 +119,7 @@ class Hub:
         self._service_modules = services
         self.metrics = Metrics()
         self.shutdown = Shutdown(settings.shutdown_grace)
-        self.health = Health(self.shutdown)
+        self.health = Health(self.shutdown, settings.max_health_watches_per_peer)
         self.verifier: TokenVerifier | None = None
         self.ctx: HubContext | None = None
         self.grpc_port = 0
@@ -101,18 +127,62 @@ class Hub:
         self._runner: web.AppRunner | None = None
         self._stopped = asyncio.Event()
         self._stopping: asyncio.Task[None] | None = None
+        self.tls: TlsFiles | None = None
+        self._gateway_dir: str | None = None
+        self._tracing = False
+
+    def _load_tls(self) -> None:
+        s = self.settings
+        if s.tls_cert_file is None or s.tls_key_file is None:
+            return
+        try:
+            self.tls = TlsFiles(s.tls_cert_file, s.tls_key_file, s.tls_client_ca_file)
+        except TlsConfigError as exc:
+            raise StartupError(str(exc)) from exc
+
+    def _add_ports(self, server: grpc.aio.Server, ctx: HubContext) -> None:
+        """The gRPC port (TLS when configured) and, under TLS, the gateway's private link: a unix
+        socket in a directory only this user can enter, so the in-process gateway needs neither a
+        client certificate nor a name the server certificate covers."""
+        s = self.settings
+        try:
+            if self.tls is None:
+                self.grpc_port = server.add_insecure_port(s.grpc_listen)
+            else:
+                self.grpc_port = server.add_secure_port(s.grpc_listen, self.tls.grpc_credentials())
+                self._gateway_dir = tempfile.mkdtemp(prefix="realtime-gw-")
+                ctx.gateway_target = f"unix:{self._gateway_dir}/grpc.sock"
+                server.add_insecure_port(ctx.gateway_target)
+            ctx.grpc_port = self.grpc_port
+        except RuntimeError as exc:
+            raise StartupError(f"cannot listen on --grpc-listen {s.grpc_listen}: {exc}") from exc
 
     async def start(self) -> None:
         s = self.settings
         self.verifier = build_verifier(s)
+        self._load_tls()
+        if s.otlp_endpoint:
+            from .platform import tracing  # opentelemetry is imported only here
+
+            tracing.enable(s.otlp_endpoint)
+            self._tracing = True
+        subjects = SubjectMap(SubjectMap.parse(s.tls_client_subjects)) if s.tls_client_subjects else None
+        modules = selected_services(s, self._service_modules)
+        broker = await self._start_broker()
+        shared = SharedLimits.for_broker(broker, s)
         interceptor = HubInterceptor(
             self.verifier,
             RateLimiter(s.rate_limit, s.rate_burst),
             StreamLimiter(s.max_streams_per_user),
             self.metrics,
+            subjects,
+            shared,
         )
         server = grpc.aio.server(interceptors=[interceptor], options=server_options(s))
-        http = web.Application(client_max_size=s.max_message_bytes + 64 * 1024)
+        http = web.Application(
+            client_max_size=s.max_message_bytes + 64 * 1024,
+            middlewares=[host_guard(HostPolicy(s.http_listen, s.allowed_hosts))],
+        )
         http.router.add_get("/metrics", self._metrics_handler)
         self.ctx = ctx = HubContext(
             settings=s,
@@ -124,8 +194,11 @@ class Hub:
             instance_id=uuid.uuid4().hex[:12],
             started_at=time.time(),
         )
-        ctx.broker = await self._start_broker()
-        for module_name in self._service_modules:
+        ctx.broker = broker
+        if shared is not None:
+            ctx.spawn(shared.run(), name="shared-limits")
+            ctx.on_stop.append(shared.settle)  # hooks run in reverse: this one last, before the broker closes
+        for module_name in modules:
             module = importlib.import_module(module_name)
             try:
                 names = await module.register(ctx)
@@ -138,16 +211,23 @@ class Hub:
 
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
         enable_reflection([*ctx.services, "grpc.health.v1.Health"], server)
-        try:
-            self.grpc_port = server.add_insecure_port(s.grpc_listen)
-            ctx.grpc_port = self.grpc_port
-        except RuntimeError as exc:
-            raise StartupError(f"cannot listen on --grpc-listen {s.grpc_listen}: {exc}") from exc
+        self._add_ports(server, ctx)
         await server.start()
-        self._runner = web.AppRunner(http, access_log=None, handle_signals=False)
+        # keepalive_timeout also closes a connection that never sends a request (aiohttp arms it
+        # at connect): idle sockets on the HTTP port are bounded in time.
+        self._runner = web.AppRunner(
+            http, access_log=None, handle_signals=False, keepalive_timeout=s.http_idle_timeout
+        )
         await self._runner.setup()
         host, _, port = s.http_listen.rpartition(":")
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        tls_context = self.tls.ssl_context if self.tls is not None else None
+        site = web.TCPSite(
+            self._runner,
+            host.strip("[]"),
+            int(port),
+            ssl_context=tls_context,
+            reuse_port=s.workers > 1 or None,
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -161,12 +241,15 @@ class Hub:
                 "http": f"{host}:{self.http_port}",
                 "services": ",".join(ctx.services),
                 "instance": ctx.instance_id,
+                "tls": "off" if self.tls is None else ("mutual" if self.tls.mutual else "on"),
             },
         )
+        if self.tls is not None and s.tls_reload_interval > 0:
+            ctx.spawn(self.tls.watch(s.tls_reload_interval), "tls-watch")
 
     async def _start_broker(self) -> Broker:
         """The shared-state engine from --broker; its health drives the hub's health."""
-        broker = create_broker(self.settings.broker)
+        broker = create_broker(self.settings.broker, dev_dir=self.settings.dev_dir)
         try:
             await broker.start()
         except BrokerUnavailable as exc:
@@ -191,6 +274,15 @@ class Hub:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        # SIGHUP reloads the TLS files; without TLS it is logged, never the default (exit).
+        loop.add_signal_handler(signal.SIGHUP, self._reload)
+
+    def _reload(self) -> None:
+        if self.tls is None:
+            log.info("SIGHUP: nothing to reload (no --tls-cert-file)")
+            return
+        log.info("SIGHUP: reloading the TLS files")
+        self.tls.reload()
 
     def request_stop(self) -> None:
         self._begin_stop(None)
@@ -227,6 +319,12 @@ class Hub:
             await ctx.broker.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._gateway_dir is not None:
+            shutil.rmtree(self._gateway_dir, ignore_errors=True)
+        if self._tracing:
+            from .platform import tracing
+
+            await asyncio.to_thread(tracing.disable)  # flushes the last spans to the collector
         self._stopped.set()
         log.info("stopped")
 

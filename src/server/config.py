@@ -14,6 +14,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from realtime.common.tokens import DEV_SECRET_NAME, default_dev_dir
+
+from .broker.factory import ENGINES_HELP, broker_spec_error
+
 MIB = 1024 * 1024
 
 
@@ -21,13 +25,16 @@ MIB = 1024 * 1024
 class Settings:
     grpc_listen: str = "127.0.0.1:50051"
     http_listen: str = "127.0.0.1:8080"
-    broker: str = "memory"
+    broker: str = "sqlite"
+    document_store: str = "broker"
     jwt_secret_file: Path | None = None
     jwt_public_key_file: Path | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     require_auth_config: bool = False
-    dev_dir: Path = Path(".realtime")
+    # Per-user ($XDG_STATE_HOME/realtime or ~/.local/state/realtime): the CLI finds the dev secret
+    # from any folder (realtime.common.tokens, shared with the client).
+    dev_dir: Path = field(default_factory=default_dev_dir)
     max_message_bytes: int = MIB
     shutdown_grace: float = 30.0
     log_format: str = "text"
@@ -40,11 +47,26 @@ class Settings:
     keepalive_time: float = 30.0
     keepalive_timeout: float = 10.0
     cors_origins: tuple[str, ...] = ()
+    max_health_watches_per_peer: int = 100
+    max_token_lifetime: float = 24 * 3600.0
+    http_idle_timeout: float = 60.0
+    allowed_hosts: tuple[str, ...] = ()
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    tls_client_subjects: str = ""
+    tls_reload_interval: float = 5.0
+    otlp_endpoint: str = ""
+    # Processes serving the same ports (SO_REUSEPORT) under a supervisor; 0 = auto (cores with
+    # Redis, 1 on the embedded engines). See realtime.server.workers.
+    workers: int = 1
+    # Short names of the services to register (default all); the others cost no memory.
+    services: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def dev_secret_path(self) -> Path:
-        return self.dev_dir / "dev-jwt-secret"
+        return Path(self.dev_dir, DEV_SECRET_NAME)
 
     @property
     def dev_mode(self) -> bool:
@@ -79,6 +101,16 @@ def _listen(text: str) -> str:
     return text
 
 
+def _workers(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return 0
+    return _positive_int(text)
+
+
+def _user_path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
 def _origins(text: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in text.split(",") if o.strip())
 
@@ -93,8 +125,11 @@ class _Option:
 OPTIONS: Sequence[_Option] = (
     _Option("grpc_listen", "address of the gRPC port", _listen),
     _Option("http_listen", "address of the HTTP port (/metrics, browser gateway)", _listen),
+    _Option("broker", ENGINES_HELP),
     _Option(
-        "broker", "shared-state engine: 'memory' (one process) or redis://HOST:PORT/DB (several replicas)"
+        "document_store",
+        "where collaboration documents and their history are kept: 'broker' (the broker's store) "
+        "or postgresql://USER@HOST:PORT/DB",
     ),
     _Option("jwt_secret_file", "file holding the HS256 secret that signs tokens", Path),
     _Option("jwt_public_key_file", "PEM file holding the RS256 public key that verifies tokens", Path),
@@ -105,7 +140,12 @@ OPTIONS: Sequence[_Option] = (
         "refuse to start without --jwt-secret-file or --jwt-public-key-file (no dev secret)",
         _bool,
     ),
-    _Option("dev_dir", "where the dev default keeps its files (dev-jwt-secret)", Path),
+    _Option(
+        "dev_dir",
+        "where the dev default keeps its files (dev-jwt-secret, hub.db); the CLI looks there too "
+        "(default $XDG_STATE_HOME/realtime or ~/.local/state/realtime)",
+        _user_path,
+    ),
     _Option("max_message_bytes", "largest message accepted or sent, in bytes", _positive_int),
     _Option("shutdown_grace", "seconds open streams get to finish after SIGTERM", float),
     _Option("log_format", "log format: text or json"),
@@ -116,6 +156,65 @@ OPTIONS: Sequence[_Option] = (
     _Option("keepalive_time", "seconds between keepalive pings on an idle connection", float),
     _Option("keepalive_timeout", "seconds to wait for a keepalive ack before dropping the peer", float),
     _Option("cors_origins", "comma-separated origins the browser gateway accepts besides its own", _origins),
+    _Option(
+        "max_health_watches_per_peer",
+        "health Watch streams one peer address may hold open (they need no token); 0 disables",
+        int,
+    ),
+    _Option(
+        "max_token_lifetime",
+        "seconds a token may live (exp - iat, and exp - now): longer ones are refused; 0 disables",
+        float,
+    ),
+    _Option(
+        "http_idle_timeout",
+        "seconds the HTTP port keeps a connection that sends no request (before the first and "
+        "between requests) before closing it; a WebSocket gets at most this (and 10 s) for its header block",
+        float,
+    ),
+    _Option(
+        "allowed_hosts",
+        "comma-separated host names the HTTP port answers besides its listen address and loopback "
+        "names (DNS-rebinding guard on the Host header); '*' accepts any",
+        _origins,
+    ),
+    _Option(
+        "tls_cert_file",
+        "PEM certificate chain: both ports speak TLS (reloaded on SIGHUP or change)",
+        _user_path,
+    ),
+    _Option("tls_key_file", "PEM private key of --tls-cert-file", _user_path),
+    _Option(
+        "tls_client_ca_file",
+        "PEM CA bundle: both ports then require a client certificate it signed (mutual TLS)",
+        _user_path,
+    ),
+    _Option(
+        "tls_client_subjects",
+        "comma-separated SUBJECT=USER[:ROLE+ROLE]: a client certificate whose CN or SAN is SUBJECT "
+        "acts as USER when the call carries no bearer token (needs --tls-client-ca-file)",
+    ),
+    _Option(
+        "tls_reload_interval",
+        "seconds between checks of the TLS files for changes (SIGHUP reloads at once); 0 disables",
+        float,
+    ),
+    _Option(
+        "otlp_endpoint",
+        "OTLP/gRPC collector (http://HOST:4317) that receives OpenTelemetry spans; unset: no spans",
+    ),
+    _Option(
+        "workers",
+        "processes serving the same gRPC and HTTP ports under one supervisor; 'auto' = one per core "
+        "with a redis:// broker (the embedded engines are one process: 1 only)",
+        _workers,
+    ),
+    _Option(
+        "services",
+        "comma-separated services to register (diagnostics, notifications, gateway, conversation, "
+        "text, uploads, analysis, collaboration); empty = all",
+        _origins,
+    ),
 )
 
 
@@ -170,6 +269,37 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         parser.error("give --jwt-secret-file or --jwt-public-key-file, not both")
     if settings.require_auth_config and settings.dev_mode:
         parser.error("--require-auth-config: set --jwt-secret-file or --jwt-public-key-file")
-    if not (settings.broker == "memory" or settings.broker.startswith(("redis://", "rediss://"))):
-        parser.error("--broker must be 'memory' or a redis:// URL")
+    broker_error = broker_spec_error(settings.broker, settings.dev_dir)
+    if broker_error is not None:
+        parser.error(broker_error)
+    if not (
+        settings.document_store == "broker"
+        or settings.document_store.startswith(("postgresql://", "postgres://"))
+    ):
+        parser.error("--document-store must be 'broker' or a postgresql:// URL")
+    shared = settings.broker.startswith(("redis://", "rediss://"))
+    if settings.workers == 0:
+        settings = settings.replace(workers=(os.cpu_count() or 1) if shared else 1)
+    if settings.workers > 1 and not shared:
+        parser.error(
+            f"--workers {settings.workers} needs a shared broker (--broker redis://...): the "
+            f"'{settings.broker}' engine keeps state in one process; use --workers 1"
+        )
+    _check_tls(parser, settings)
     return settings
+
+
+def _check_tls(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        parser.error("give --tls-cert-file and --tls-key-file together")
+    if settings.tls_client_ca_file is not None and settings.tls_cert_file is None:
+        parser.error("--tls-client-ca-file needs --tls-cert-file and --tls-key-file")
+    if settings.tls_client_subjects and settings.tls_client_ca_file is None:
+        parser.error("--tls-client-subjects needs --tls-client-ca-file (mutual TLS)")
+    if settings.tls_client_subjects:
+        from .platform.tls import SubjectMap
+
+        try:
+            SubjectMap.parse(settings.tls_client_subjects)
+        except ValueError as exc:
+            parser.error(f"--tls-client-subjects: {exc}")

@@ -39,6 +39,9 @@ class HubContext:
     broker: Any = None
     # The bound gRPC port, set by the hub once it listens (the browser gateway dials it).
     grpc_port: int = 0
+    # Where the in-process gateway dials the gRPC server ("" = 127.0.0.1:<grpc_port>); under TLS
+    # a private unix socket.
+    gateway_target: str = ""
     services: list[str] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -40,7 +40,7 @@ class TestHub:
         return f"http://127.0.0.1:{self.hub.http_port}"
 
     def token(self, sub: str = "alice", roles: Iterable[str] = (), ttl: float = 3600.0) -> str:
-        return mint_token(self.secret, sub, roles=roles, ttl=ttl)
+        return str(mint_token(self.secret, sub, roles=roles, ttl=ttl))
 
     def client(self, sub: str | None = "alice", roles: Iterable[str] = (), **kwargs: Any) -> Client:
         """A client whose token says `sub` (None: no token at all)."""
@@ -69,6 +69,8 @@ async def running_hub(
         "jwt_secret_file": secret_file,
         "dev_dir": tmp / ".realtime",
         "shutdown_grace": 2.0,
+        # Tests get the forgetful engine unless they ask for another (broker="sqlite"...).
+        "broker": "memory",
     }
     values.update(settings)
     hub = Hub(Settings(**values), services=services)

@@ -50,14 +50,26 @@ class ServerProcess:
         return self.log.read_text(errors="replace")
 
 
-def wait_serving(target: str, timeout: float = 20.0) -> None:
-    """Poll grpc health until SERVING (bounded)."""
+def wait_serving(
+    target: str,
+    timeout: float = 20.0,
+    ca_file: Path | None = None,
+    client_pair: tuple[Path, Path] | None = None,
+) -> None:
+    """Poll grpc health until SERVING (bounded); over TLS trusting `ca_file` when given, with the
+    client certificate and key `client_pair` under mutual TLS."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     deadline = time.monotonic() + timeout
     last: Exception | None = None
-    with grpc.insecure_channel(target) as channel:
+    if ca_file is not None:
+        cert, key = (p.read_bytes() for p in client_pair) if client_pair else (None, None)
+        creds = grpc.ssl_channel_credentials(ca_file.read_bytes(), private_key=key, certificate_chain=cert)
+        opened = grpc.secure_channel(target, creds)
+    else:
+        opened = grpc.insecure_channel(target)
+    with opened as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -71,7 +83,12 @@ def wait_serving(target: str, timeout: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def server_process(
-    tmp: Path, *args: str, name: str = "hub", env: dict[str, str] | None = None
+    tmp: Path,
+    *args: str,
+    name: str = "hub",
+    env: dict[str, str] | None = None,
+    ca_file: Path | None = None,
+    client_pair: tuple[Path, Path] | None = None,
 ) -> Iterator[ServerProcess]:
     secret_file = tmp / "jwt-secret"
     if not secret_file.exists():
@@ -92,7 +109,7 @@ def server_process(
         )
     server = ServerProcess(proc, grpc_port, http_port, secret_file.read_bytes().strip(), log)
     try:
-        wait_serving(server.target)
+        wait_serving(server.target, ca_file=ca_file, client_pair=client_pair)
         yield server
     finally:
         if proc.poll() is None:

@@ -115,3 +115,58 @@ async def test_killed_replica_job_is_finished_by_the_other(tmp_path: Path) -> No
                 final.response.Unpack(result)
                 assert result.data["text"] == "HELLO"
                 assert int(result.data["pid"]) == survivor.proc.pid
+
+
+async def test_restarted_hub_requeues_and_finishes_jobs_from_before(tmp_path: Path) -> None:
+    """One hub on Redis, killed with a job running and two queued; a new process on the same
+    Redis (same prefix) says it kept them, re-queues the orphan, and finishes all three."""
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "REALTIME_ANALYSIS_ANALYZERS": "tests.e2e.analysis_slow:Slow",
+        "REALTIME_ANALYSIS_LEASE_TTL": "3",
+        "REALTIME_ANALYSIS_CONCURRENCY": "1",
+    }
+    options = struct_pb2.Struct()
+    options.update({"steps": 10})
+    with redis_process() as redis:
+        with replica(tmp_path, "before", redis.url, env) as before:
+            token = before.token("alice")
+            async with Client(before.target, token=token) as client:
+                stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+                ops = [
+                    await stub.SubmitAnalysis(
+                        analysis_pb2.SubmitAnalysisRequest(
+                            analyzer="test.slow",
+                            input=analysis_pb2.AnalysisInput(text=f"job {i}"),
+                            options=options,
+                        ),
+                        timeout=10,
+                    )
+                    for i in range(3)
+                ]
+                watch = stub.WatchAnalysis(analysis_pb2.WatchAnalysisRequest(name=ops[0].name))
+                async with asyncio.timeout(20):
+                    async for event in watch:
+                        if meta(event.operation).partial_results:
+                            break
+            before.proc.kill()  # SIGKILL with one job running and two queued
+            before.proc.wait(10)
+        with replica(tmp_path, "after", redis.url, env) as after:
+            async with Client(after.target, token=token) as client:
+                stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+                for i, op in enumerate(ops):
+                    final = op
+                    for _ in range(10):  # WaitOperation returns after at most 60 s; bounded loop
+                        final = await stub.WaitOperation(
+                            operations_pb2.WaitOperationRequest(name=op.name), timeout=90
+                        )
+                        if final.done:
+                            break
+                    assert meta(final).state == analysis_pb2.JOB_STATE_SUCCEEDED
+                    result = analysis_pb2.AnalysisResult()
+                    final.response.Unpack(result)
+                    assert result.data["text"] == f"JOB {i}"
+                    assert int(result.data["pid"]) == after.proc.pid
+            said = after.log.read_text()
+            assert "keeps jobs across restarts: 2 queued job(s) from before kept" in said
+            assert "re-queued" in said and "were lost" not in said

@@ -23,7 +23,11 @@ SERVICES = (
     "realtime.server.text.service",
     "realtime.server.notifications.service",
     "realtime.server.gateway.service",
-    *(m for m in SERVICE_MODULES if m.split(".")[2] in ("analysis", "collaboration", "conversation")),
+    *(
+        m
+        for m in SERVICE_MODULES
+        if m.split(".")[2] in ("uploads", "analysis", "collaboration", "conversation")
+    ),
 )
 
 
@@ -57,4 +61,4 @@ async def test_dashboard_in_chromium(tmp_path: Path) -> None:
         finally:
             shutil.rmtree(outdir, ignore_errors=True)
     assert code == 0, out
-    assert "fail 0" in out and "pass 7" in out, out
+    assert "fail 0" in out and "pass 9" in out, out

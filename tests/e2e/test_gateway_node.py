@@ -69,3 +69,29 @@ async def test_node_client_against_a_real_hub(tmp_path: Path) -> None:
         code, out = await run("node", "--test", "--test-reporter=spec", str(script), env=env)
     assert code == 0, out
     assert "fail 0" in out and "pass 6" in out, out
+
+
+async def test_node_client_over_mutual_tls(tmp_path: Path) -> None:
+    from tests.tls_certs import CA
+
+    script = await bundle(ROOT / "src/clients/node/test/tls.test.ts", tmp_path / "node-tls-tests")
+    ca, other = CA(tmp_path, "hub-ca"), CA(tmp_path, "other-ca")
+    served, node = ca.server(), ca.issue("node.internal", client=True)
+    settings = {
+        "tls_cert_file": served.cert_file,
+        "tls_key_file": served.key_file,
+        "tls_client_ca_file": ca.cert_file,
+        "tls_client_subjects": "node.internal=svc-node",
+    }
+    async with running_hub(tmp_path, services=SERVICES[:1], **settings) as hub:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "REALTIME_GRPC_URL": f"https://localhost:{hub.hub.grpc_port}",
+            "REALTIME_CA_FILE": str(ca.cert_file),
+            "REALTIME_OTHER_CA_FILE": str(other.cert_file),
+            "REALTIME_CERT_FILE": str(node.cert_file),
+            "REALTIME_KEY_FILE": str(node.key_file),
+        }
+        code, out = await run("node", "--test", "--test-reporter=spec", str(script), env=env)
+    assert code == 0, out
+    assert "fail 0" in out and "pass 3" in out, out

@@ -18,8 +18,12 @@ from realtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from .servers import server_process, tool
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([tool("realtime"), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def cli(
+    *args: str, cwd: Path | None = None, timeout: float = 20, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("realtime"), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
 
 
 def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
@@ -65,7 +69,7 @@ def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
                 pass
         except grpc.RpcError as err:
             ended_with = err.code()
-        assert ended_with in (grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE)
+        assert ended_with == grpc.StatusCode.UNAVAILABLE
         assert time.monotonic() - started < 5.0
 
         refused = cli("--server", server.target, "--timeout", "2", "health")
@@ -82,35 +86,69 @@ def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
 
 
 def test_dev_default_secret_and_cli_token(tmp_path: Path) -> None:
-    """With no key configured the server creates .realtime/dev-jwt-secret (0600) and the CLI uses it."""
+    """With no key configured the server creates the dev secret (0600) in the per-user state
+    directory; the CLI finds it from any folder, and says where it looked when it is missing."""
     from .servers import free_port, wait_serving
 
     port, http = free_port(), free_port()
+    state = tmp_path / "state"
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    env.pop("REALTIME_DEV_DIR", None)
+    env.pop("REALTIME_JWT_SECRET_FILE", None)
+    server_dir, elsewhere = tmp_path / "server", tmp_path / "elsewhere"
+    server_dir.mkdir()
+    elsewhere.mkdir()
     log = (tmp_path / "dev.log").open("wb")
     proc = subprocess.Popen(
         [tool("realtime-server"), f"--grpc-listen=127.0.0.1:{port}", f"--http-listen=127.0.0.1:{http}"],
-        cwd=tmp_path,
+        cwd=server_dir,
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
+    target = f"127.0.0.1:{port}"
     try:
-        wait_serving(f"127.0.0.1:{port}")
-        secret = tmp_path / ".realtime" / "dev-jwt-secret"
+        wait_serving(target)
+        secret = state / "realtime" / "dev-jwt-secret"
         assert secret.stat().st_mode & 0o777 == 0o600
-        who = cli("--server", f"127.0.0.1:{port}", "whoami", "--json", "--sub", "alice", cwd=tmp_path)
+        assert secret.parent.stat().st_mode & 0o777 == 0o700
+        assert not (server_dir / ".realtime").exists()
+        who = cli("--server", target, "whoami", "--json", "--sub", "alice", cwd=elsewhere, env=env)
         assert who.returncode == 0, who.stderr
         assert json.loads(who.stdout)["subject"] == "alice"
-        token = cli("token", "--sub", "bob", "--role", "admin", "--ttl", "10m", cwd=tmp_path).stdout.strip()
-        who = cli("--server", f"127.0.0.1:{port}", "--token", token, "whoami", "--json", cwd=tmp_path)
+        token = cli("token", "--sub", "bob", "--role", "admin", "--ttl", "10m", cwd=elsewhere, env=env)
+        who = cli("--server", target, "--token", token.stdout.strip(), "whoami", "--json", cwd=elsewhere)
         assert json.loads(who.stdout)["roles"] == ["admin"]
-        bad = cli("--server", f"127.0.0.1:{port}", "--token", "nope", "whoami", cwd=tmp_path)
+        bad = cli("--server", target, "--token", "nope", "whoami", cwd=elsewhere)
         assert bad.returncode == 1
         assert bad.stderr.startswith("UNAUTHENTICATED")
+
+        # The documented format: the file's bytes with surrounding whitespace removed. A token
+        # signed by hand with those bytes is accepted; the file keeps its trailing newline.
+        raw = secret.read_bytes()
+        assert raw.endswith(b"\n") and raw.strip() == raw[:-1]
+        import jwt
+
+        now = int(time.time())
+        mine = jwt.encode({"sub": "carol", "iat": now, "exp": now + 600}, raw.strip(), algorithm="HS256")
+        who = cli("--server", target, "--token", mine, "whoami", "--json", cwd=elsewhere)
+        assert json.loads(who.stdout)["subject"] == "carol", who.stderr
+
+        # REALTIME_DEV_DIR points both at another folder: the CLI looks where the server would.
+        other = {**env, "REALTIME_DEV_DIR": str(tmp_path / "nowhere")}
+        missing = cli("token", "--sub", "bob", cwd=elsewhere, env=other)
+        assert missing.returncode == 2
+        assert str(tmp_path / "nowhere" / "dev-jwt-secret") in missing.stderr
+        assert "make run" in missing.stderr and "--token" in missing.stderr
+        anonymous = cli("--server", target, "whoami", cwd=elsewhere, env=other)
+        assert anonymous.returncode == 1
+        assert anonymous.stderr.startswith("UNAUTHENTICATED")
+        assert "no token was sent: no JWT secret at " + str(tmp_path / "nowhere") in anonymous.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
         log.close()
-    assert "dev default: created the HS256 secret" in (tmp_path / "dev.log").read_text()
+    assert f"dev default: created the HS256 secret {secret}" in (tmp_path / "dev.log").read_text()
 
 
 def test_require_auth_config_refuses_to_start(tmp_path: Path) -> None:
@@ -120,10 +158,12 @@ def test_require_auth_config_refuses_to_start(tmp_path: Path) -> None:
         text=True,
         timeout=20,
         cwd=tmp_path,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
     )
     assert result.returncode == 2
     assert "--require-auth-config" in result.stderr
     assert not (tmp_path / ".realtime").exists()
+    assert not any(tmp_path.rglob("dev-jwt-secret"))
 
 
 def test_a_bad_service_setting_is_a_clear_startup_error(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from realtime.server.testing import TestHub, running_hub
 
-from .analysis_helpers import SCREENSHOT, SERVICES
+from .analysis_helpers import SCREENSHOT, SERVICES, png
 
 CLI = str(Path(sys.executable).parent / "realtime")
 
@@ -82,3 +82,29 @@ async def test_cli_errors_have_status_names(tmp_path: Path) -> None:
         assert code == 1 and err.startswith("PERMISSION_DENIED")
         code, _, err = await cli(h, "analyze", "get", "operations/nope")
         assert code == 1 and err.startswith("NOT_FOUND")
+
+
+async def test_list_failed_jobs_the_dead_letter_view(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, services=SERVICES) as h:
+        broken = tmp_path / "broken.png"
+        whole = png(400, 300, (10, 200, 30))
+        broken.write_bytes(whole[: len(whole) // 2])
+        code, out, err = await cli(
+            h, "analyze", "submit", str(broken), "--analyzer", "image.inspect", "--watch", "--json"
+        )
+        assert code != 0 and json.loads(out.splitlines()[-1])["state"] == "FAILED", err
+        name = json.loads(out.splitlines()[-1])["name"]
+        good = tmp_path / "good.png"
+        good.write_bytes(whole)
+        code, _, err = await cli(h, "analyze", "submit", str(good), "--analyzer", "image.inspect", "--watch")
+        assert code == 0, err
+        code, out, err = await cli(h, "analyze", "list", "--state", "failed", "--json")
+        assert code == 0, err
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert [r["name"] for r in rows] == [name]
+        assert rows[0]["attempt"] == 1 and rows[0]["max_attempts"] == 3  # not retried: the input is bad
+        assert "truncated or corrupt" in rows[0]["last_error"]["message"]
+        code, out, _ = await cli(h, "analyze", "list", "--state", "failed")
+        assert code == 0 and name in out and "truncated or corrupt" in out
+        code, _, err = await cli(h, "analyze", "list", "--state", "lost")
+        assert code != 0 and "invalid choice" in err

@@ -41,6 +41,11 @@ async def test_commands_out_of_place_get_error_events_and_the_stream_stays_open(
                 )
             )
             s.send(start(chunk_ms=500), start(language="fr-FR"), start(profile="karaoke"))
+            # An encoding number the contract does not define: a validation error, not INTERNAL.
+            unknown = start()
+            unknown.id = "enc99"
+            unknown.start.format.encoding = 99  # type: ignore[assignment]
+            s.send(unknown)
             s.send(ping("alive"))
             await s.until(lambda e: e.command_id == "alive")
             assert error_of(s, "early").error.reason == "NOT_STARTED"
@@ -53,6 +58,8 @@ async def test_commands_out_of_place_get_error_events_and_the_stream_stays_open(
             assert "field:start.format.chunk_ms" in starts[1].metadata
             assert "field:start.language" in starts[2].metadata
             assert error_of(s, "enc").error.metadata["field:start.format.encoding"]
+            assert error_of(s, "enc99").error.reason == "UNSUPPORTED_FORMAT"
+            assert "99" in error_of(s, "enc99").error.metadata["field:start.format.encoding"]
             # After all that, a good start still works; a second one does not.
             s.send(
                 start(), pb.ConverseRequest(id="again", start=pb.StartCommand(format=start().start.format))
@@ -168,7 +175,11 @@ async def test_shutdown_says_going_away_and_stops_the_recognisers(tmp_path: Path
             pids = stt_worker_pids()
             assert pids
             await h.hub.stop(grace=2.0)
-            events = await s.finished()
+            # One going-away rule for every stream: the events, then UNAVAILABLE (GOING_AWAY).
+            with pytest.raises(grpc.aio.AioRpcError) as ended:
+                await s.finished()
+            assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+            events = s.events
     names = [e.WhichOneof("event") for e in events]
     assert names[-2:] == ["going_away", "ended"]
     assert events[-1].ended.reason == pb.END_REASON_SHUTDOWN

@@ -71,7 +71,6 @@ async def test_commands_and_bad_commands_keep_the_stream(hub: TestHub) -> None:
                 {"subscribe": pb.SubscribeCommand(channel="")},
                 {"subscribe": pb.SubscribeCommand(channel="UPPER:x")},
                 {"unsubscribe": pb.UnsubscribeCommand(channel="topic:never")},
-                {"mark_read": pb.MarkReadCommand(notification_ids=["not-an-id"])},
                 {},
             ]
             for command in bad:
@@ -79,6 +78,14 @@ async def test_commands_and_bad_commands_keep_the_stream(hub: TestHub) -> None:
                 err = await s.expect("error")
                 assert err.command_id == cid and err.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
                 assert err.error.reason == "INVALID_ARGUMENT"
+            # A bad id is refused alone, in its own result; the good one beside it is marked.
+            cid = await s.send(mark_read=pb.MarkReadCommand(notification_ids=["not-an-id", reply.id]))
+            marked = await s.expect("marked_read")
+            assert marked.command_id == cid and marked.marked_read.newly_read == 1
+            assert [r.status for r in marked.marked_read.results] == [
+                pb.MARK_READ_STATUS_INVALID_ID,
+                pb.MARK_READ_STATUS_MARKED,
+            ]
             cid = await s.send(unsubscribe=pb.UnsubscribeCommand(channel="topic:news"))
             ev = await s.expect("unsubscribed")
             assert ev.command_id == cid and ev.unsubscribed.reason == pb.UNSUBSCRIBE_REASON_CLIENT
@@ -174,8 +181,18 @@ async def test_slow_consumer_stream_ends_resource_exhausted(tmp_path: Path) -> N
                     assert event is not grpc.aio.EOF
                     received += 1
             assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert error_info(err).reason == "SLOW_CONSUMER"
-            assert 0 < received < sent
+            info = error_info(err)
+            assert info.reason == "SLOW_CONSUMER"
+            assert received < sent  # the queue was dropped at the cut-off, not delivered late
+            # Told where to resume each channel from: the last offset sent on this stream.
+            assert info.metadata["position:user:alice"].endswith(":0")
+            epoch, _, offset = info.metadata["position:topic:flood"].rpartition(":")
+            assert int(offset) == received
+            async with open_stream(alice) as again:  # resuming there gives what was not sent
+                sub = await again.subscribe("topic:flood", pos(epoch, int(offset)))
+                assert sub.resumed and sub.recovered and sent - received <= 10, (sent, received)
+                replay = await again.notifications(sent - received)
+                assert [n.position.offset for n in replay] == list(range(received + 1, sent + 1))
 
 
 async def test_the_101st_subscription_is_refused(hub: TestHub) -> None:
@@ -228,3 +245,40 @@ async def test_system_stats_are_published(tmp_path: Path) -> None:
             assert stats["active_streams"].get("realtime.v1.NotificationService", 0) >= 1
             assert stats["instance"] == hub.hub.ctx.instance_id  # type: ignore[union-attr]
             assert stats["messages_per_second"] >= 0
+
+
+async def test_join_leave_events(hub: TestHub) -> None:
+    async with hub.client("alice") as alice, hub.client("bob") as bob, open_stream(alice) as s:
+        cid = await s.send(subscribe=pb.SubscribeCommand(channel="topic:room", join_leave=True))
+        assert (await s.expect("subscribed")).command_id == cid
+        mine = (await s.expect("presence")).presence
+        assert (mine.channel, mine.change, mine.user_id) == ("topic:room", pb.PRESENCE_CHANGE_JOIN, "alice")
+        async with open_stream(bob) as b:
+            await b.subscribe("topic:room")  # bob did not ask for join/leave: he gets none
+            joined = (await s.expect("presence")).presence
+            assert (joined.change, joined.user_id) == (pb.PRESENCE_CHANGE_JOIN, "bob")
+            assert joined.client_id != mine.client_id
+        left = (await s.expect("presence")).presence  # bob's stream ended
+        assert (left.change, left.user_id, left.client_id) == (
+            pb.PRESENCE_CHANGE_LEAVE,
+            "bob",
+            joined.client_id,
+        )
+        async with open_stream(bob) as b:
+            await b.subscribe("topic:room")
+            assert (await s.expect("presence")).presence.change == pb.PRESENCE_CHANGE_JOIN
+            cid = await b.send(unsubscribe=pb.UnsubscribeCommand(channel="topic:room"))
+            await b.expect("unsubscribed")
+            assert (await s.expect("presence")).presence.change == pb.PRESENCE_CHANGE_LEAVE
+            await b.send(ping=common_ping())
+            await b.expect("pong")
+        # Channels without presence have no join/leave: refused, the stream stays open.
+        cid = await s.send(subscribe=pb.SubscribeCommand(channel="general", join_leave=True))
+        err = await s.expect("error")
+        assert err.command_id == cid and err.error.reason == "NO_PRESENCE"
+        cid = await s.send(unsubscribe=pb.UnsubscribeCommand(channel="topic:room"))
+        await s.expect("unsubscribed")
+        async with open_stream(bob) as b:  # alice no longer receives them
+            await b.subscribe("topic:room")
+        cid = await s.send(ping=common_ping())
+        assert (await s.expect("pong")).command_id == cid

@@ -18,11 +18,17 @@ from tests.redis_server import delete_prefix, test_prefix
 from .notify_support import error_info, notify_hub, open_stream, pb, stub
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def hub(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> AsyncIterator[TestHub]:
     """The same tests on a hub with each broker engine."""
     if request.param == "memory":
         async with notify_hub(tmp_path) as h:
+            assert h.hub.ctx is not None and h.hub.ctx.broker.engine == "memory"  # the test default
+            yield h
+        return
+    if request.param == "sqlite":
+        async with notify_hub(tmp_path, broker=f"sqlite://{tmp_path}/hub.db") as h:
+            assert h.hub.ctx is not None and h.hub.ctx.broker.engine == "sqlite"
             yield h
         return
     prefix = test_prefix()
@@ -193,8 +199,25 @@ async def test_read_marks_survive_reconnects(hub: TestHub) -> None:
             ("n1", True),
             ("n0", False),
         ]
-        err = await denied(api.MarkRead(pb.MarkReadRequest(notification_ids=["nope"]), timeout=5))
-        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # One result per id: a malformed id, an unknown one, one of a channel alice may not read,
+        # an already-read one and a new one; the bad ones never fail the good ones.
+        n0 = page.notifications[3]
+        epoch = n0.position.epoch
+        bob_pub, _ = await broker.publish("user:bob", b"", meta={"t": "bob's"})
+        ids = ["nope", f"user:alice#{epoch}:99", "user:alice#other-epoch:1", f"user:bob#{bob_pub.epoch}:1"]
+        ids += [ids_read := page.notifications[1].id, n0.id]
+        reply = await api.MarkRead(pb.MarkReadRequest(notification_ids=ids), timeout=5)
+        assert reply.newly_read == 1
+        assert [(r.notification_id, r.status) for r in reply.results] == [
+            ("nope", pb.MARK_READ_STATUS_INVALID_ID),
+            (ids[1], pb.MARK_READ_STATUS_NOT_FOUND),
+            (ids[2], pb.MARK_READ_STATUS_NOT_FOUND),
+            (ids[3], pb.MARK_READ_STATUS_PERMISSION_DENIED),
+            (ids_read, pb.MARK_READ_STATUS_ALREADY_READ),
+            (n0.id, pb.MARK_READ_STATUS_MARKED),
+        ]
+        assert all(r.description for r in reply.results[:4])
+        assert not await broker.read_marks("alice", [ids[3]])
         err = await denied(
             api.MarkRead(pb.MarkReadRequest(notification_ids=["general#e:1"] * 1001), timeout=5)
         )

@@ -41,7 +41,8 @@ async def test_fix_json_reads_stdin_lines(
     assert [line["input"] for line in lines] == ["akuo  nv", "", "hello"]
     first = lines[0]
     assert first["output"] == "שלום מה"
-    assert set(first) == {"input", "output", "suggestions"}
+    assert set(first) == {"input", "output", "suggestions", "decision"}
+    assert first["decision"]["language"] == "he" and 0.0 < first["decision"]["confidence"] <= 1.0
     assert first["suggestions"][0] == {
         "offset": 0,
         "length": 4,
@@ -50,7 +51,12 @@ async def test_fix_json_reads_stdin_lines(
         "confidence": first["suggestions"][0]["confidence"],
     }
     assert [s["kind"] for s in first["suggestions"]] == ["LAYOUT", "CLEAN", "LAYOUT"]
-    assert lines[1] == {"input": "", "output": "", "suggestions": []}
+    assert lines[1] == {
+        "input": "",
+        "output": "",
+        "suggestions": [],
+        "decision": {"language": "", "confidence": 0.0, "reason": ""},
+    }
     assert lines[2]["suggestions"] == []
 
 
@@ -59,6 +65,13 @@ async def test_fix_with_options(hub: TestHub, capsys: pytest.CaptureFixture[str]
     assert await run_cli(hub, "text", "fix", "--lang", "he", "burt") == 0
     assert capsys.readouterr().out.splitlines() == ["akuo nv", "נורא"]
     assert await run_cli(hub, "text", "fix", "--lang", "fr", "burt") == 1
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err
+    # A short reply decided by the previous message of the conversation.
+    assert await run_cli(hub, "text", "fix", "nv?") == 0
+    assert await run_cli(hub, "text", "fix", "--context", "יש לך רגע?", "nv?") == 0
+    assert capsys.readouterr().out.splitlines() == ["nv?", "מה?"]
+    too_many = [arg for i in range(11) for arg in ("--context", f"m{i}")]
+    assert await run_cli(hub, "text", "fix", *too_many, "nv?") == 1
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
 
 

@@ -35,7 +35,7 @@ async def test_burst_is_debounced_into_one_result(hub: TestHub) -> None:
         await s.send(id="o", open=text_pb2.OpenCommand(document_id="d", debounce=seconds(5)))
         opened = await s.next()
         assert opened.command_id == "o" and opened.opened.debounce.ToNanoseconds() == 5_000_000_000
-        typed = "akuo nv akunl?"
+        typed = "akunl"  # one word, no word end typed: only the debounce (or half-closing) computes
         for v in range(1, len(typed) + 1):
             await s.send(id=f"k{v}", edit=edit("d", v, typed[:v]))
         await s.call.done_writing()
@@ -44,9 +44,30 @@ async def test_burst_is_debounced_into_one_result(hub: TestHub) -> None:
         assert superseded.superseded.reason == text_pb2.SUPERSEDED_REASON_DEBOUNCED
         result = await s.next()
         assert result.command_id == f"k{len(typed)}"
-        assert (result.result.version, result.result.fix.text) == (len(typed), "שלום מה שלומך?")
+        assert (result.result.version, result.result.fix.text) == (len(typed), "שלומך")
         assert await s.call.read() is grpc.aio.EOF
         assert await s.call.code() == grpc.StatusCode.OK
+
+
+async def test_a_completed_word_is_fixed_without_waiting_for_the_debounce(hub: TestHub) -> None:
+    async with hub.client("alice") as client:
+        s = Session(client.stub(text_pb2_grpc.TextServiceStub).Session())
+        # The longest debounce (10 s) and a 9 s read timeout: a result can only come from the word end.
+        await s.send(id="o", open=text_pb2.OpenCommand(document_id="d", debounce=seconds(10)))
+        await s.next()
+        typed = "akuo nv?"
+        for v in range(1, len(typed) + 1):
+            await s.send(id=f"k{v}", edit=edit("d", v, typed[:v]))
+        texts = {}
+        async with asyncio.timeout(9):
+            while len(typed) not in texts:
+                event = await s.next(timeout=9)
+                if event.WhichOneof("event") == "result":
+                    texts[event.result.version] = event.result.fix.text
+        assert texts[len(typed)] == "שלום מה?"
+        # A computation may be cancelled by the next keystroke; every result that came is right.
+        assert all(text == ("שלום " if v == 5 else "שלום מה?") for v, text in texts.items()), texts
+        s.call.cancel()
 
 
 async def test_result_arrives_after_the_debounce(hub: TestHub) -> None:

@@ -75,6 +75,47 @@ async def test_bad_unary_input(hub: TestHub) -> None:
     )
 
 
+async def test_context_decides_short_texts_and_the_decision_is_sent(hub: TestHub) -> None:
+    alone = await fix(hub, text_pb2.FixTextRequest(text="nv?"))
+    assert alone.fix.text == "nv?"
+    context = text_pb2.FixOptions(context=["שלום", "יש לך רגע?"])
+    reply = await fix(hub, text_pb2.FixTextRequest(text="nv?", options=context))
+    d = reply.fix.decision
+    assert (reply.fix.text, d.language, d.reason) == ("מה?", "he", "context") and 0 < d.confidence <= 1
+    reply = await fix(hub, text_pb2.FixTextRequest(text="fi"))
+    assert (reply.fix.text, reply.fix.decision.reason) == ("כן", "short_reply")
+    clean_only = await fix(hub, text_pb2.FixTextRequest(text="fi", operations=[text_pb2.OPERATION_CLEAN]))
+    assert not clean_only.fix.HasField("decision")  # no layout fix ran: nothing was judged
+    items = [text_pb2.FixTextBatchItem(id=str(i), text=t) for i, t in enumerate(["nv?", "ok", "akuo nv"])]
+    async with hub.client("alice") as client:
+        stub = client.stub(text_pb2_grpc.TextServiceStub)
+        batch = await stub.FixTextBatch(
+            text_pb2.FixTextBatchRequest(items=items, options=context), timeout=10
+        )
+    assert [r.fix.text for r in batch.results] == ["מה?", "ok", "שלום מה"]
+    assert [r.fix.decision.reason for r in batch.results] == ["context", "short_reply", "context"]
+
+
+async def test_bad_context_is_refused(hub: TestHub) -> None:
+    def with_context(context: list[str]) -> text_pb2.FixTextRequest:
+        return text_pb2.FixTextRequest(text="nv?", options=text_pb2.FixOptions(context=context))
+
+    assert "options.context" in await refused(hub, with_context(["m"] * 11))
+    assert "options.context[1]" in await refused(hub, with_context(["ok", "x" * 1001]))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async with hub.client("alice") as client:
+            stub = client.stub(text_pb2_grpc.TextServiceStub)
+            await stub.FixTextBatch(
+                text_pb2.FixTextBatchRequest(
+                    items=[text_pb2.FixTextBatchItem(id="a", text="nv?")],
+                    options=text_pb2.FixOptions(context=["m"] * 11),
+                ),
+                timeout=10,
+            )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "options.context" in bad_request(caught.value)
+
+
 @pytest.mark.parametrize("payload", [b"\xff\xfe", b"ok\xed\xa0\x80", b"\xc3"])
 async def test_invalid_utf8_is_invalid_argument(hub: TestHub, payload: bytes) -> None:
     # Field 1 (text), wire type 2, holding bytes that are not UTF-8 (a lone surrogate, a cut sequence).
@@ -155,7 +196,8 @@ async def test_big_batches_move_to_worker_processes_with_the_same_answers(hub: T
         text_pb2.FixTextBatchItem(id="d", text="caf\u00c3\u00a9  ok", operations=[text_pb2.OPERATION_CLEAN]),
         text_pb2.FixTextBatchItem(id="e", text="x" * 100_001),
     ]
-    request = text_pb2.FixTextBatchRequest(items=items, options=text_pb2.FixOptions(language_hints=["he"]))
+    options = text_pb2.FixOptions(language_hints=["he"], context=["יש לך רגע?"])
+    request = text_pb2.FixTextBatchRequest(items=items, options=options)
 
     def comparable(reply: text_pb2.FixTextBatchResponse) -> list[text_pb2.FixTextBatchResult]:
         out = []

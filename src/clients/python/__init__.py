@@ -7,6 +7,15 @@ async with Client("127.0.0.1:50051", token=my_token) as hub:
 
 from .backoff import Backoff, reconnecting
 from .client import Client, TokenProvider
+from .notifications import NotificationSubscription, Reconnecting
 from .sync import SyncClient
 
-__all__ = ["Backoff", "Client", "SyncClient", "TokenProvider", "reconnecting"]
+__all__ = [
+    "Backoff",
+    "Client",
+    "NotificationSubscription",
+    "Reconnecting",
+    "SyncClient",
+    "TokenProvider",
+    "reconnecting",
+]

@@ -68,7 +68,33 @@ async def reconnecting(
             failures += 1
             if err.code() not in retryable or (max_attempts is not None and failures >= max_attempts):
                 raise
+            # The server's advice (RetryInfo on RESOURCE_EXHAUSTED/UNAVAILABLE) is a floor; jitter
+            # on top of it keeps a fleet told "1 s" from all coming back in the same millisecond.
+            advised = retry_after(err)
             delay = backoff.next_delay()
+            if advised is not None:
+                delay = max(delay, backoff.rng.uniform(advised, advised * 1.5))
             if on_retry is not None:
                 on_retry(err, delay)
             await asyncio.sleep(delay)
+
+
+def retry_after(err: grpc.aio.AioRpcError) -> float | None:
+    """Seconds the server's `google.rpc.RetryInfo` asks the client to wait, if it sent one."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    for key, value in err.trailing_metadata() or ():
+        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
+            continue
+        status = status_pb2.Status()
+        try:
+            status.ParseFromString(value)
+        except Exception:  # malformed details: fall back to the client's own backoff
+            return None
+        for detail in status.details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info = error_details_pb2.RetryInfo()
+                detail.Unpack(info)
+                seconds: float = info.retry_delay.ToTimedelta().total_seconds()
+                return min(seconds, 300.0)
+    return None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -107,6 +109,10 @@ class Client:
 
     `token` is a string, a callable returning one (called before every call, so
     it can refresh), an async callable, or None (health and reflection only).
+
+    TLS: `tls=True` trusts the system roots; `ca_file` (PEM) trusts that CA instead and implies
+    TLS. `cert_file` + `key_file` (PEM) present a client certificate to a hub that requires one
+    (mutual TLS); such a hub may map the certificate to a user, so `token` can then be None.
     """
 
     def __init__(
@@ -116,6 +122,9 @@ class Client:
         token: TokenProvider = None,
         tls: bool = False,
         root_certificates: bytes | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
         options: Iterable[tuple[str, Any]] = (),
     ) -> None:
@@ -132,8 +141,16 @@ class Client:
             *options,
         ]
         interceptors = _interceptors(self._tokens)
-        if tls:
-            creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+        if (cert_file is None) != (key_file is None):
+            raise ValueError("give cert_file and key_file together (the client certificate and its key)")
+        if ca_file is not None:
+            root_certificates = Path(ca_file).read_bytes()
+        if tls or root_certificates is not None or cert_file is not None:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=root_certificates,
+                private_key=Path(key_file).read_bytes() if key_file is not None else None,
+                certificate_chain=Path(cert_file).read_bytes() if cert_file is not None else None,
+            )
             self.channel = grpc.aio.secure_channel(target, creds, options=opts, interceptors=interceptors)
         else:
             self.channel = grpc.aio.insecure_channel(target, options=opts, interceptors=interceptors)

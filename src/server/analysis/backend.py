@@ -44,6 +44,10 @@ class Backend(ABC):
 
     #: True when other processes share the state (Redis): poll it, trust no local shortcut.
     shared: bool = False
+    #: True when queued and running jobs survive a restart of this process (broker.durable).
+    durable: bool = False
+    #: The engine's name for logs ("memory", "redis", ...).
+    engine: str = "memory"
 
     @abstractmethod
     async def kv_get(self, key: str) -> bytes | None: ...
@@ -205,6 +209,8 @@ class BrokerBackend(Backend):
     def __init__(self, broker: Any) -> None:
         self.broker = broker
         self.shared = broker.engine != "memory"
+        self.durable = bool(broker.durable)
+        self.engine = str(broker.engine)
 
     @property
     def clock(self) -> Clock:

@@ -124,6 +124,10 @@ class Job:
     cancel_requested: bool = False
     input_size: int = 0
     reported_at: float = 0.0  # external (ReportProgress) jobs: the worker's last report
+    traceparent: str = ""  # the submitting call's W3C trace context: the run continues that trace
+    max_attempts: int = 0  # runs allowed in all (the analyzer's retry policy; 0: stored before retries)
+    next_retry: float = 0.0  # while waiting for a retry: when it may start
+    last_error: JobError | None = None  # the last failed attempt's error
     version: int = 0
 
     @property
@@ -145,8 +149,10 @@ class Job:
     def from_json(cls, raw: bytes) -> Job:
         data = json.loads(raw)
         error = data.pop("error", None)
+        last_error = data.pop("last_error", None)
         job = cls(**data)
         job.error = JobError(**error) if error else None
+        job.last_error = JobError(**last_error) if last_error else None
         return job
 
 

@@ -4,7 +4,11 @@
 | ------------------------------- | -------- | --------------------------------------------------- |
 | analysis_concurrency            | 5        | jobs running at once (all replicas together)        |
 | analysis_per_user_concurrency   | 3        | jobs of one user running at once                    |
-| analysis_queue_limit            | 1000     | queued jobs before RESOURCE_EXHAUSTED               |
+| analysis_queue_limit            | 1000     | queued jobs, all users, before RESOURCE_EXHAUSTED   |
+| analysis_user_queue_limit       | 100      | queued jobs of one user (0: no limit)               |
+| analysis_user_queue_bytes       | 268435456| queued input bytes of one user (0: no limit)        |
+| analysis_user_jobs              | 5000     | jobs one user keeps; older finished ones go (0: all) |
+| analysis_decode_pixels          | 40000000 | pixels decoded at once, all jobs (0: no budget)     |
 | analysis_aging                  | 10       | seconds of waiting that raise a job one priority    |
 | analysis_job_timeout            | 120      | seconds a job may run                               |
 | analysis_lease_ttl              | 10       | seconds a dead runner keeps its job                 |
@@ -18,43 +22,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..platform.service_config import load_service_config
 from .scheduler import SchedulerConfig
+
+SECTION = "analysis"
 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    scheduler: SchedulerConfig
+    #: Its fields are analysis settings too (REALTIME_ANALYSIS_CONCURRENCY, analysis_concurrency).
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     stream_inactivity: float = 1800.0
     analyzers: tuple[str, ...] = ()
 
 
-def _value(extra: Mapping[str, Any], environ: Mapping[str, str], name: str) -> Any:
-    key = "analysis_" + name
-    if key in extra:
-        return extra[key]
-    return environ.get("REALTIME_" + key.upper())
-
-
 def load(extra: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AnalysisSettings:
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for f in fields(SchedulerConfig):
-        raw = _value(extra, environ, f.name)
-        if raw is not None:
-            kind = int if f.type in ("int", int) else float
-            value = kind(raw)
-            if value < 0:
-                raise ValueError(f"analysis_{f.name} must not be negative")
-            values[f.name] = value
-    inactivity = _value(extra, environ, "stream_inactivity")
-    specs = _value(extra, environ, "analyzers") or ""
-    if isinstance(specs, str):
-        specs = [s for s in specs.split(",") if s.strip()]
-    return AnalysisSettings(
-        scheduler=SchedulerConfig(**values),
-        stream_inactivity=float(inactivity) if inactivity is not None else 1800.0,
-        analyzers=tuple(specs),
+    """From `analysis_*` keys of Settings.extra (or `extra["analysis"]`) and REALTIME_ANALYSIS_*
+    variables, through the loader every service shares (`platform.service_config`)."""
+    settings = load_service_config(
+        AnalysisSettings, SECTION, extra, os.environ if environ is None else environ
     )
+    for f in fields(settings.scheduler):
+        if getattr(settings.scheduler, f.name) < 0:
+            raise ValueError(f"analysis_{f.name} must not be negative")
+    return settings

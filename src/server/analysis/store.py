@@ -149,8 +149,9 @@ class JobStore:
     async def delete(self, job: Job) -> None:
         for key in ("job:", "input:", "artifacts:", "lease:"):
             await self.backend.kv_delete(P + key + job.id)
-        if job.request_id:
-            await self.backend.kv_delete(P + f"req:{job.owner}:{job.request_id}")
+        if job.request_id:  # only when it stands for this job (not for the first of two retries)
+            key = P + f"req:{job.owner}:{job.request_id}"
+            await self.backend.kv_compare_and_delete(key, _binding(job.id, job.fingerprint))
         job_id = job.id
 
         def remove(current: bytes | None) -> tuple[bytes | None, None]:
@@ -176,31 +177,58 @@ class JobStore:
             return []
         return [(a["name"], a["content_type"], base64.b64decode(a["data"])) for a in json.loads(raw)]
 
+    async def trim_owner(self, owner: str, keep: int) -> int:
+        """Delete `owner`'s oldest finished jobs beyond the newest `keep` (0: keep all), so what
+        one user stores is bounded however fast their jobs finish. Jobs still queued or running
+        are never deleted. Returns how many were deleted."""
+        ids = await self.index(owner)
+        excess = len(ids) - keep if keep > 0 else 0
+        deleted = 0
+        for job_id in ids:  # oldest first
+            if excess <= 0:
+                break
+            job = await self.load(job_id)
+            if job is None:  # expired: only its index entry is left
+                await self._update(P + "index:" + owner, _remover(job_id), None)
+            elif job.done:
+                await self.delete(job)
+                deleted += 1
+            else:
+                continue
+            excess -= 1
+        return deleted
+
     async def index(self, owner: str | None) -> list[str]:
         raw = await self.backend.kv_get(P + "index" + ("" if owner is None else ":" + owner))
         return [] if raw is None else list(json.loads(raw))
 
     # -- idempotency --------------------------------------------------------------------
-    async def claim_request_id(self, owner: str, request_id: str, job_id: str, fp: str) -> dict[str, str]:
-        """Bind `request_id` to `job_id` unless already bound; returns the binding in force."""
+    async def bound_job(self, owner: str, request_id: str) -> Job | None:
+        """The stored job `request_id` stands for, if any."""
+        raw = await self.backend.kv_get(P + f"req:{owner}:{request_id}")
+        return None if raw is None else await self.load(json.loads(raw)["job"])
+
+    async def bind_request_id(self, owner: str, request_id: str, job: Job) -> Job | None:
+        """Bind `request_id` to `job`, which must be stored already (`create`), unless it stands
+        for another job that still exists: then that job is returned and the caller drops its own.
+
+        Because a request id only ever points at a stored job, a retry that arrives while the
+        first call is still in flight finds the first job instead of taking it for expired."""
         key = P + f"req:{owner}:{request_id}"
-        mine = json.dumps({"job": job_id, "fp": fp}).encode()
-        if await self.backend.kv_set_if_absent(key, mine, ttl=self.retention):
-            return {"job": job_id, "fp": fp}
-        raw = await self.backend.kv_get(key)
-        if raw is None:  # expired in between: take it
-            await self.backend.kv_set(key, mine, ttl=self.retention)
-            return {"job": job_id, "fp": fp}
-        found: dict[str, str] = json.loads(raw)
-        return found
-
-    async def bind_request_id(self, owner: str, request_id: str, job_id: str, fp: str) -> None:
-        mine = json.dumps({"job": job_id, "fp": fp}).encode()
-        await self.backend.kv_set(P + f"req:{owner}:{request_id}", mine, ttl=self.retention)
-
-    async def release_request_id(self, owner: str, request_id: str, job_id: str, fp: str) -> None:
-        mine = json.dumps({"job": job_id, "fp": fp}).encode()
-        await self.backend.kv_compare_and_delete(P + f"req:{owner}:{request_id}", mine)
+        mine = _binding(job.id, job.fingerprint)
+        for _ in range(CAS_ATTEMPTS):
+            if await self.backend.kv_set_if_absent(key, mine, ttl=self.retention):
+                return None
+            raw = await self.backend.kv_get(key)
+            if raw is None:
+                continue  # expired in between: try to take it again
+            existing = await self.load(json.loads(raw)["job"])
+            if existing is not None:
+                return existing
+            # Its job was deleted or expired (or refused at enqueue): the request id is free again.
+            if await self.backend.kv_compare_and_set(key, raw, mine, ttl=self.retention):
+                return None
+        raise unavailable("analysis store is too contended; retry", retry_after=0.5)
 
     # -- queue --------------------------------------------------------------------------
     async def queue(self) -> QueueDoc:
@@ -247,10 +275,21 @@ class _Unchanged:
 UNCHANGED: Any = _Unchanged()
 
 
+def _binding(job_id: str, fingerprint: str) -> bytes:
+    return json.dumps({"job": job_id, "fp": fingerprint}).encode()
+
+
 def _index_add(current: bytes | None, job_id: str) -> bytes:
     ids: list[str] = [] if current is None else json.loads(current)
     ids.append(job_id)
     return json.dumps(ids[-INDEX_LIMIT:]).encode()
+
+
+def _remover(job_id: str) -> Callable[[bytes | None], tuple[bytes | None, None]]:
+    def remove(current: bytes | None) -> tuple[bytes | None, None]:
+        return _index_remove(current, job_id), None
+
+    return remove
 
 
 def _index_remove(current: bytes | None, job_id: str) -> bytes | None:

@@ -1,4 +1,4 @@
-"""The broker: shared state for services (memory engine, Redis engine). See base.py."""
+"""The broker: shared state for services (SQLite, memory and Redis engines). See base.py."""
 
 from .base import (
     Broker,

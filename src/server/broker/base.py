@@ -1,9 +1,10 @@
 """The broker interface: the one seam through which services share state.
 
-Two engines implement it with the same contract (one contract test suite runs
-against both):
+Three engines implement it with the same contract (one contract test suite runs
+against all three):
 
-- `MemoryBroker` (broker/memory.py): one process, the embedded default.
+- `SqliteBroker` (broker/sqlite.py): one process, durable; the `make run` default.
+- `MemoryBroker` (broker/memory.py): one process, forgets on restart (tests).
 - `RedisBroker` (broker/redis.py): several hub replicas share one Redis.
 
 Services never talk to Redis directly; they ask a `Broker`. Plain Python: no
@@ -15,7 +16,8 @@ Concepts (modelled on centrifuge's Broker / PresenceManager):
 - Every publication in a channel gets the next *offset* (1, 2, 3...) of the
   channel's *epoch*. The epoch is an opaque string that changes when the
   channel's history is lost (memory broker restart, Redis key expiry or
-  flush); offsets from another epoch are void.
+  flush, channel expiry); offsets from another epoch are void. The SQLite
+  engine stores the epoch, so a restart keeps it.
 - Publishing appends to the channel's history and broadcasts to live
   subscribers in ONE atomic step per channel, so offsets have no gaps and
   every subscriber sees publications in offset order.
@@ -23,7 +25,7 @@ Concepts (modelled on centrifuge's Broker / PresenceManager):
   `history_ttl` seconds.
 - Time-dependent behaviour (TTLs, presence expiry, history age) reads the
   broker's injectable clock (`clock`, seconds as float, default `time.time`);
-  tests move a fake clock instead of sleeping. Both engines honour it (the
+  tests move a fake clock instead of sleeping. Every engine honours it (the
   Redis engine passes "now" into its scripts and keeps real key expiry only as
   garbage collection).
 """
@@ -36,7 +38,9 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 Clock = Callable[[], float]
 
@@ -88,6 +92,10 @@ class StreamPosition:
     offset: int
 
 
+#: What a queued publication costs beyond its strings (object headers, the offset, the time...).
+PUBLICATION_OVERHEAD = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """One message in a channel, as stored in history and delivered live."""
@@ -100,10 +108,38 @@ class Publication:
     time: float
     #: Small string metadata travelling with the publication (e.g. title, content type).
     meta: Mapping[str, str] = field(default_factory=dict)
+    #: What it costs in a subscriber's queue (`publication_size`), computed once per publication
+    #: rather than once per subscriber.
+    size: int = field(init=False, repr=False, compare=False)
+    #: Encodings of this publication made by its consumers (`encoded`), shared by every subscriber
+    #: of this process: a publication delivered to many streams is serialized once.
+    _encodings: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.data) + 2 * (len(self.channel) + len(self.epoch)) + PUBLICATION_OVERHEAD
+        for key, value in self.meta.items():
+            size += len(key) + (len(value) if value.isascii() else len(value.encode()))
+        object.__setattr__(self, "size", size)
 
     @property
     def position(self) -> StreamPosition:
         return StreamPosition(self.epoch, self.offset)
+
+    def encoded(self, key: str, encode: Callable[[Publication], _T]) -> _T:
+        """`encode(self)`, computed on the first call per `key` and cached on the publication.
+
+        The engines hand the same Publication object to every local subscriber, so a consumer
+        that sends it to many streams (the notification service) encodes it once. `encode` must
+        depend on the publication alone, never on the subscriber.
+        """
+        cache = self._encodings
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_encodings", cache)
+        elif key in cache:
+            return cache[key]  # type: ignore[no-any-return]
+        value = cache[key] = encode(self)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +168,38 @@ class PresenceEntry:
     expires_at: float
 
 
+def publication_size(pub: Publication) -> int:
+    """Bytes a publication costs in a subscriber's queue: the whole message as a consumer sends it on
+    (data, every meta string such as a title or body in UTF-8, channel and epoch as they appear in
+    its id and fields, plus PUBLICATION_OVERHEAD), not just `data`."""
+    return pub.size
+
+
+class ByteBudget:
+    """Queue bytes shared by several subscriptions (e.g. all of one user's streams in a process).
+
+    A subscription given a budget also closes with `CLOSED_OVERFLOW` when a publication would take
+    the budget's `used` past `limit`, so the sum of their queues stays within `limit`.
+    """
+
+    __slots__ = ("holders", "limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        if limit <= 0:
+            raise ValueError("a byte budget must be positive")
+        self.limit = limit
+        self.used = 0
+        #: Subscriptions (or sessions) sharing it; its owner forgets it at zero.
+        self.holders = 0
+
+
 class Subscription:
     """One consumer's live feed of publications from a set of channels.
 
     Created by `Broker.subscribe`. Publications of all its channels arrive in
     one bounded queue, each channel in offset order. The queue is bounded by
-    count (`maxsize`) and by bytes (`max_bytes`); when a publication does not
+    count (`maxsize`) and by bytes (`max_bytes`, counted with `publication_size`:
+    data, meta, channel and epoch); when a publication does not
     fit, the subscription closes with `CLOSED_OVERFLOW` (the consumer must
     recover from history; nothing is silently dropped while it stays open).
     When the broker loses its backing connection every subscription closes with
@@ -155,6 +217,7 @@ class Subscription:
         maxsize: int = DEFAULT_QUEUE_SIZE,
         max_bytes: int = DEFAULT_QUEUE_BYTES,
         on_close: Callable[[Subscription], None] | None = None,
+        budget: ByteBudget | None = None,
     ) -> None:
         if maxsize <= 0 or max_bytes <= 0:
             raise ValueError("subscription bounds must be positive")
@@ -168,6 +231,7 @@ class Subscription:
         self._items: deque[Publication] = _NO_ITEMS
         self._waiter: asyncio.Future[None] | None = None
         self._bytes = 0
+        self._budget = budget
         self._on_close = on_close
         self.channels: set[str] = set()
         self.closed_reason: str | None = None
@@ -242,7 +306,10 @@ class Subscription:
         are handed out first)."""
         if self._items:
             item = self._items.popleft()
-            self._bytes -= len(item.data)
+            size = publication_size(item)
+            self._bytes -= size
+            if self._budget is not None:
+                self._budget.used -= size
             return item
         if self.closed:
             raise SubscriptionClosed(self.closed_reason or CLOSED_BY_CALLER)
@@ -254,6 +321,17 @@ class Subscription:
                 yield await self.get()
             except SubscriptionClosed:
                 return
+
+    def discard(self) -> int:
+        """Drop every queued publication (a consumer cut off for falling behind resumes from history
+        instead, so its queue need not be kept); returns how many were dropped."""
+        dropped = len(self._items)
+        if dropped:
+            self._items = _NO_ITEMS
+        if self._budget is not None:
+            self._budget.used -= self._bytes
+        self._bytes = 0
+        return dropped
 
     async def close(self) -> None:
         """Unsubscribe from every channel and end the feed (idempotent)."""
@@ -268,11 +346,18 @@ class Subscription:
         """Called by the engine, on the event loop, for each live publication."""
         if self.closed:
             return
-        size = len(pub.data)
-        if len(self._items) + 1 > self._maxsize or self._bytes + size > self._max_bytes:
+        size = publication_size(pub)
+        budget = self._budget
+        if (
+            len(self._items) + 1 > self._maxsize
+            or self._bytes + size > self._max_bytes
+            or (budget is not None and budget.used + size > budget.limit)
+        ):
             self._close(CLOSED_OVERFLOW)
             return
         self._bytes += size
+        if budget is not None:
+            budget.used += size
         if self._items is _NO_ITEMS:
             self._items = deque()
         self._items.append(pub)
@@ -404,16 +489,18 @@ class Broker(ABC):
         maxsize: int = DEFAULT_QUEUE_SIZE,
         max_bytes: int = DEFAULT_QUEUE_BYTES,
         on_close: Callable[[Subscription], None] | None = None,
+        budget: ByteBudget | None = None,
     ) -> Subscription:
         """A new, empty subscription; add channels with `await sub.add(...)`.
 
         Recovery without loss or duplicates: `await sub.add(ch)` FIRST, then
         `history(ch, since=pos)`, then drop live publications whose offset is
-        <= the last offset replayed from history.
+        <= the last offset replayed from history. With `budget`, the queue also counts against
+        a byte budget shared with other subscriptions (see `ByteBudget`).
         """
         if not self.healthy:
             raise BrokerUnavailable("broker is unavailable")
-        return Subscription(self, maxsize=maxsize, max_bytes=max_bytes, on_close=on_close)
+        return Subscription(self, maxsize=maxsize, max_bytes=max_bytes, on_close=on_close, budget=budget)
 
     @abstractmethod
     async def _attach(self, sub: Subscription, channels: list[str]) -> None:
@@ -474,11 +561,18 @@ class Broker(ABC):
         """Delete; True if a live value was there."""
 
     # -- read marks ------------------------------------------------------------
-    @abstractmethod
     async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
         """Record that `user_id` has read the notifications `ids`; each mark is kept
         for `ttl` seconds (at most 10,000 newest marks per user). Returns how
         many were new."""
+        return len(await self.mark_read_ids(user_id, ids, ttl=ttl))
+
+    @abstractmethod
+    async def mark_read_ids(
+        self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL
+    ) -> set[str]:
+        """`mark_read`, returning which of `ids` were not marked before. Atomic: of several calls
+        marking the same id at once (any replica), exactly one gets it back."""
 
     @abstractmethod
     async def read_marks(self, user_id: str, ids: Iterable[str]) -> set[str]:

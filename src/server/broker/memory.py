@@ -1,4 +1,4 @@
-"""The in-memory broker: one process, the embedded default (`--broker memory`).
+"""The in-memory broker: one process, forgets on restart (`--broker memory`, the tests' engine).
 
 Everything lives in dicts on the event loop, so "atomic" is simply "no await
 between append and broadcast". Expired state (channels, presence, key-value,
@@ -28,6 +28,7 @@ from .base import (
     StreamPosition,
     Subscription,
 )
+from .local import LocalFanout, LocalPresence
 from .replay import replay_after
 from .validate import check_channel, check_key, check_publish_args
 
@@ -55,8 +56,8 @@ class MemoryBroker(Broker):
     def __init__(self, clock: Clock | None = None) -> None:
         super().__init__(clock)
         self._channels: dict[str, _Channel] = {}
-        self._subs: dict[str, set[Subscription]] = {}
-        self._presence: dict[str, dict[str, PresenceEntry]] = {}
+        self._fanout = LocalFanout()
+        self._presence = LocalPresence()
         self._kv: dict[str, _Value] = {}
         self._marks: dict[str, OrderedDict[str, float]] = {}
         # (expires_at, kind, key): candidates for purging; checked against current state when popped.
@@ -75,10 +76,7 @@ class MemoryBroker(Broker):
             return
         self._closed = True
         self._set_healthy(False)
-        for subs in list(self._subs.values()):
-            for sub in list(subs):
-                sub._close(CLOSED_UNAVAILABLE)
-        self._subs.clear()
+        self._fanout.close_all(CLOSED_UNAVAILABLE)
 
     # -- expiry ----------------------------------------------------------------
     def _schedule(self, expires_at: float, kind: str, key: str) -> None:
@@ -96,7 +94,7 @@ class MemoryBroker(Broker):
             elif kind == "kv":
                 self._live_value(key, now)
             elif kind == "pr":
-                self._live_presence(key, now)
+                self._presence.purge(key, now)
             elif kind == "rd":
                 self._live_marks(key, now)
 
@@ -113,16 +111,6 @@ class MemoryBroker(Broker):
             del self._kv[key]
             return None
         return v
-
-    def _live_presence(self, channel: str, now: float) -> dict[str, PresenceEntry]:
-        entries = self._presence.get(channel)
-        if entries is None:
-            return {}
-        for cid in [c for c, e in entries.items() if e.expires_at <= now]:
-            del entries[cid]
-        if not entries:
-            del self._presence[channel]
-        return entries
 
     def _live_marks(self, user: str, now: float) -> OrderedDict[str, float] | None:
         marks = self._marks.get(user)
@@ -173,12 +161,7 @@ class MemoryBroker(Broker):
         if idem is not None:
             self._kv[idem] = _Value(f"{ch.epoch}:{ch.offset}".encode(), now + idempotency_ttl)
             self._schedule(now + idempotency_ttl, "kv", idem)
-        subs = self._subs.get(channel)
-        if subs:
-            for sub in list(subs):
-                sub._deliver(pub)
-                if sub.closed:  # overflowed: it gets nothing more (it must recover from history)
-                    subs.discard(sub)
+        self._fanout.deliver(pub)
         return pub, False
 
     def _kept(self, ch: _Channel, now: float) -> list[Publication]:
@@ -229,45 +212,26 @@ class MemoryBroker(Broker):
 
     # -- live subscriptions -------------------------------------------------------
     async def _attach(self, sub: Subscription, channels: list[str]) -> None:
-        for channel in channels:
-            check_channel(channel)
-            self._subs.setdefault(channel, set()).add(sub)
+        self._fanout.attach(sub, channels)
 
     async def _detach(self, sub: Subscription, channels: list[str]) -> None:
-        for channel in channels:
-            subs = self._subs.get(channel)
-            if subs is not None:
-                subs.discard(sub)
-                if not subs:
-                    del self._subs[channel]
+        self._fanout.detach(sub, channels)
 
     def subscriber_count(self, channel: str) -> int:
-        return len(self._subs.get(channel, ()))
+        return self._fanout.count(channel)
 
     # -- presence -------------------------------------------------------------------
     async def presence_add(
         self, channel: str, client_id: str, *, user_id: str, info: bytes = b"", ttl: float = 60.0
     ) -> None:
-        check_channel(channel)
-        check_key(client_id, "client_id")
-        if ttl <= 0:
-            raise ValueError("ttl must be positive")
-        expires = self.clock() + ttl
-        self._presence.setdefault(channel, {})[client_id] = PresenceEntry(
-            client_id, user_id, bytes(info), expires
-        )
+        expires = self._presence.add(channel, client_id, user_id, info, ttl, self.clock())
         self._schedule(expires, "pr", channel)
 
     async def presence_remove(self, channel: str, client_id: str) -> None:
-        entries = self._presence.get(channel)
-        if entries is not None:
-            entries.pop(client_id, None)
-            if not entries:
-                del self._presence[channel]
+        self._presence.remove(channel, client_id)
 
     async def presence(self, channel: str) -> dict[str, PresenceEntry]:
-        check_channel(channel)
-        return dict(self._live_presence(channel, self.clock()))
+        return self._presence.get(channel, self.clock())
 
     # -- key-value -------------------------------------------------------------------
     def _put(self, key: str, value: bytes, ttl: float | None, now: float) -> None:
@@ -323,7 +287,9 @@ class MemoryBroker(Broker):
         return True
 
     # -- read marks --------------------------------------------------------------------
-    async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
+    async def mark_read_ids(
+        self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL
+    ) -> set[str]:
         check_key(user_id, "user_id")
         if ttl <= 0:
             raise ValueError("ttl must be positive")
@@ -331,11 +297,11 @@ class MemoryBroker(Broker):
         marks = self._live_marks(user_id, now)
         if marks is None:
             marks = self._marks[user_id] = OrderedDict()
-        new = 0
+        new: set[str] = set()
         expires = now + ttl
         for mid in ids:
             if mid not in marks:
-                new += 1
+                new.add(mid)
             marks[mid] = expires
             marks.move_to_end(mid)
         while len(marks) > MAX_READ_MARKS_PER_USER:

@@ -519,17 +519,20 @@ class RedisBroker(Broker):
         return await self._kv_delete("del", key, b"")
 
     # -- read marks -----------------------------------------------------------------------
-    async def mark_read(self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL) -> int:
+    async def mark_read_ids(
+        self, user_id: str, ids: Iterable[str], *, ttl: float = DEFAULT_HISTORY_TTL
+    ) -> set[str]:
         check_key(user_id, "user_id")
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         ids = list(ids)
         if not ids:
-            return 0
+            return set()
         now = self._now_ms()
         keys = [f"{self.prefix}rd:{user_id}"]
         args: list[Any] = [now, now + _ms(ttl), MAX_READ_MARKS_PER_USER, _ms(ttl) + 1000, *ids]
-        return int(await self._call(lambda: self._scripts["mark_read"](keys=keys, args=args)))
+        new = await self._call(lambda: self._scripts["mark_read"](keys=keys, args=args))
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in new}
 
     async def read_marks(self, user_id: str, ids: Iterable[str]) -> set[str]:
         check_key(user_id, "user_id")

@@ -1,4 +1,4 @@
-"""All-or-nothing replay after a stream position (the recovery rule both engines share)."""
+"""All-or-nothing replay after a stream position (the recovery rule every engine shares)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Argument checks shared by both engines (same errors on both)."""
+"""Argument checks shared by every engine (same errors on all)."""
 
 from __future__ import annotations
 

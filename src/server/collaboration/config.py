@@ -1,12 +1,13 @@
-"""Collaboration settings: from the hub's `Settings.extra` ("collab_*" keys), then
-REALTIME_COLLAB_* environment variables, then defaults."""
+"""Collaboration settings: from the hub's `Settings.extra` (`extra["collab"]` or "collab_*" keys),
+then REALTIME_COLLAB_* environment variables, then defaults (`platform.service_config`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
+
+from ..platform.service_config import load_service_config
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,4 @@ class CollabConfig:
 
     @classmethod
     def load(cls, extra: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> CollabConfig:
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            kind = int if f.type in ("int", int) else float
-            key = "collab_" + f.name
-            if key in extra:
-                values[f.name] = kind(extra[key])
-            elif "REALTIME_" + key.upper() in environ:
-                values[f.name] = kind(environ["REALTIME_" + key.upper()])
-        return cls(**values)
+        return load_service_config(cls, "collab", extra, environ)

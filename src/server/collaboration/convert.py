@@ -208,7 +208,7 @@ def snapshot_from_pb(p: pb.DocumentSnapshot) -> Document:
             e.created_by,
             e.created_version,
         )
-        doc.live_count += 1
+    doc.recount()
     return doc
 
 

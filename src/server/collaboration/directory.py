@@ -8,12 +8,13 @@ learns which ids exist; a member lacking the role for an action gets PERMISSION_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..platform.errors import (
 from . import events as ev
 from .config import CollabConfig
 from .document import Document, Limits
+from .history import HistoryStore, OpLog
 from .ops import Applied
 from .room import EDITOR, OWNER, VIEWER, Room, Session
 from .sequencer import Sequencer
@@ -91,11 +93,33 @@ class Directory:
         self.may_save: Callable[[str], Awaitable[bool]] | None = None
         self.config = config
         self.store = store or MemorySnapshotStore()
+        #: With a store that keeps a version history: the operations waiting to be written to it.
+        self.oplog = OpLog(self.store) if isinstance(self.store, HistoryStore) else None
         self.clock = clock
         self.live: dict[str, LiveDocument] = {}
         self.sessions_per_user: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._loading: dict[str, asyncio.Lock] = {}
+        #: Read-modify-write of descriptions (create, share) takes turns per key in this process.
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, *keys: str) -> AsyncIterator[None]:
+        """Hold the locks of `keys` (in a fixed order: no deadlock); forgotten when unused."""
+        async with contextlib.AsyncExitStack() as stack:
+            for key in sorted(set(keys)):
+                lock, users = self._turns.get(key, (asyncio.Lock(), 0))
+                self._turns[key] = (lock, users + 1)
+                stack.callback(self._release_turn, key)
+                await stack.enter_async_context(lock)
+            yield
+
+    def _release_turn(self, key: str) -> None:
+        lock, users = self._turns[key]
+        if users == 1:
+            del self._turns[key]
+        else:
+            self._turns[key] = (lock, users - 1)
 
     # -- access ------------------------------------------------------------------------------
     @staticmethod
@@ -128,13 +152,19 @@ class Directory:
             )
         if len(title) > 200:
             raise invalid_argument("title is longer than 200 characters", [("title", "too long")])
+        document_id = document_id or uuid.uuid4().hex[:16]
+        # Count, check and save as one step per owner and per id: many creates at once could
+        # otherwise all pass the limit, and two creates of one id would both "succeed".
+        async with self._turn("owner:" + who.subject, "doc:" + document_id):
+            return await self._create(who, document_id, title)
+
+    async def _create(self, who: Principal, document_id: str, title: str) -> DocumentMeta:
         metas = await self.store.list_metas()
         owned = sum(1 for m in metas if m["owner"] == who.subject)
         if owned >= self.config.max_documents_per_user:
             raise resource_exhausted(
                 f"you own {owned} documents; the limit is {self.config.max_documents_per_user}"
             )
-        document_id = document_id or uuid.uuid4().hex[:16]
         meta = DocumentMeta(
             document_id, title or document_id, who.subject, {who.subject: OWNER}, self.clock()
         )
@@ -149,6 +179,10 @@ class Directory:
         return sorted((m for m in metas if self.role_of(who, m) is not None), key=lambda m: m.document_id)
 
     async def delete(self, who: Principal, document_id: str) -> None:
+        async with self._turn("doc:" + document_id):  # a share at once must not bring it back
+            await self._delete(who, document_id)
+
+    async def _delete(self, who: Principal, document_id: str) -> None:
         _, role = await self.access(who, document_id)
         if role != OWNER:
             raise permission_denied("only the owner can delete a document")
@@ -158,8 +192,15 @@ class Directory:
             if live.saver is not None:
                 live.saver.cancel()
         await self.store.delete(document_id)
+        if self.oplog is not None:
+            self.oplog.forget(document_id)
 
     async def share(self, who: Principal, document_id: str, user_id: str, role: str | None) -> DocumentMeta:
+        # One change of the members at a time: shares at once would each save the list they read.
+        async with self._turn("doc:" + document_id):
+            return await self._share(who, document_id, user_id, role)
+
+    async def _share(self, who: Principal, document_id: str, user_id: str, role: str | None) -> DocumentMeta:
         meta, my_role = await self.access(who, document_id)
         if my_role != OWNER:
             raise permission_denied("only the owner can share a document")
@@ -203,6 +244,8 @@ class Directory:
             if self.tail_loader is not None:
                 for applied in await self.tail_loader(document_id, seq.version):
                     seq.load_applied(applied)
+            if self.oplog is not None:
+                await self.oplog.opened(document_id, seq)
             schedule = SaveSchedule(self.config.save_debounce, self.config.save_max_wait)
             room = Room(document_id, seq, self.config, clock=self.clock, stats=self.stats)
             live = LiveDocument(meta, room, schedule)
@@ -217,6 +260,8 @@ class Directory:
     def _changed(self, live: LiveDocument) -> None:
         live.schedule.mark(self.clock())
         live.wake.set()
+        if self.oplog is not None:
+            self.oplog.collect(live.meta.document_id, live.room.seq)
 
     async def _save_loop(self, live: LiveDocument) -> None:
         while True:
@@ -242,7 +287,12 @@ class Directory:
             if self.may_save is not None and not await self.may_save(live.meta.document_id):
                 log.warning("not saving %s: another replica writes it now", live.meta.document_id)
                 return
+            if self.oplog is not None:  # operations first: a saved snapshot never runs ahead of the log
+                await self.oplog.flush(live.meta.document_id, state)
             await self.store.save(live.meta.document_id, state)
+        except HubError as exc:  # the store is down (UNAVAILABLE): expected, no traceback every retry
+            log.warning("saving document %s failed (%s); will retry", live.meta.document_id, exc)
+            live.schedule.mark(self.clock())
         except Exception:
             log.exception("saving document %s failed; will retry", live.meta.document_id)
             live.schedule.mark(self.clock())

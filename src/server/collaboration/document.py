@@ -44,6 +44,9 @@ class Limits:
     max_value_bytes: int = 64 * 1024
     max_text_length: int = 256 * 1024
     max_insert_length: int = 64 * 1024
+    #: The live elements as a snapshot on the wire: it must fit one message (1 MiB by default)
+    #: with the document's description, participants and leases beside it.
+    max_document_bytes: int = 896 * 1024
 
 
 @dataclass
@@ -61,6 +64,46 @@ class Element:
         return (self.position, self.element_id)
 
 
+def _varint(n: int) -> int:
+    return max(1, (n.bit_length() + 6) // 7)
+
+
+def _field(size: int) -> int:
+    """A length-delimited field of `size` bytes: tag, length, payload."""
+    return 1 + _varint(size) + size
+
+
+def value_wire_size(value: JSON) -> int:
+    """Bytes of `value` as a google.protobuf.Value (how snapshots carry properties)."""
+    if value is None or isinstance(value, bool):
+        return 2
+    if isinstance(value, int | float):
+        return 9
+    if isinstance(value, str):
+        return _field(len(value.encode()))
+    if isinstance(value, list):
+        return _field(sum(_field(value_wire_size(v)) for v in value))
+    if isinstance(value, dict):
+        return _field(sum(property_wire_size(k, v) for k, v in value.items()))
+    return 0
+
+
+def property_wire_size(key: str, value: JSON) -> int:
+    """One map entry (key, Value) of an element's properties on the wire."""
+    return _field(_field(len(key.encode())) + _field(value_wire_size(value)))
+
+
+#: An element's own tag and length, and its created_version, at most.
+_ELEMENT_OVERHEAD = 6 + 11
+
+
+def element_wire_size(e: Element) -> int:
+    """An upper bound of the bytes `e` takes in a DocumentSnapshot."""
+    strings = (e.element_id, e.parent_id, e.kind, e.position, e.created_by)
+    own = sum(_field(len(text.encode())) for text in strings)
+    return _ELEMENT_OVERHEAD + own + sum(property_wire_size(k, v) for k, v in e.properties.items())
+
+
 def _invalid(message: str) -> OpRefused:
     return OpRefused(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", message)
 
@@ -74,6 +117,25 @@ class Document:
     elements: dict[str, Element] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     live_count: int = 0
+    #: The live elements' snapshot size (element_wire_size), kept up to date by every operation.
+    wire_bytes: int = 0
+
+    def recount(self) -> None:
+        """Recompute `live_count` and `wire_bytes` from the elements (after loading them)."""
+        live = [e for e in self.elements.values() if not e.deleted]
+        self.live_count = len(live)
+        self.wire_bytes = sum(element_wire_size(e) for e in live)
+
+    def _grow(self, delta: int) -> None:
+        """Refuse a change that would take the snapshot past `max_document_bytes`."""
+        limit = self.limits.max_document_bytes
+        if delta > 0 and self.wire_bytes + delta > limit:
+            raise OpRefused(
+                Code.RESOURCE_EXHAUSTED,
+                "DOCUMENT_TOO_LARGE",
+                f"the document would be {self.wire_bytes + delta} bytes; at most {limit} "
+                "(what one message carries): delete or shorten something first",
+            )
 
     # -- reading ---------------------------------------------------------------
     def live(self, element_id: str) -> Element:
@@ -196,7 +258,7 @@ class Document:
                 "DOCUMENT_TOO_LARGE",
                 f"the document has {self.live_count} elements; at most {lim.max_elements} are allowed",
             )
-        self.elements[op.element_id] = Element(
+        el = Element(
             op.element_id,
             op.parent_id,
             op.kind,
@@ -205,11 +267,16 @@ class Document:
             author,
             version,
         )
+        size = element_wire_size(el)
+        self._grow(size)
+        self.elements[op.element_id] = el
         self.live_count += 1
+        self.wire_bytes += size
 
         def undo() -> None:
             del self.elements[op.element_id]
             self.live_count -= 1
+            self.wire_bytes -= size
 
         return undo
 
@@ -220,14 +287,17 @@ class Document:
             for e in self.elements.values()
             if not e.deleted and op.element_id in self.ancestors(e.element_id)
         ]
+        size = sum(element_wire_size(e) for e in doomed)
         for e in doomed:
             e.deleted = True
         self.live_count -= len(doomed)
+        self.wire_bytes -= size
 
         def undo() -> None:
             for e in doomed:
                 e.deleted = False
             self.live_count += len(doomed)
+            self.wire_bytes += size
 
         return undo
 
@@ -240,16 +310,21 @@ class Document:
         if isinstance(op.value, str) and len(op.value) > self.limits.max_text_length:
             raise OpRefused(Code.RESOURCE_EXHAUSTED, "VALUE_TOO_LARGE", "text too long")
         old = el.properties.get(op.key)
+        before = property_wire_size(op.key, old) if had else 0
+        delta = (0 if op.value is None else property_wire_size(op.key, op.value)) - before
+        self._grow(delta)
         if op.value is None:
             el.properties.pop(op.key, None)
         else:
             el.properties[op.key] = copy.deepcopy(op.value)
+        self.wire_bytes += delta
 
         def undo() -> None:
             if had:
                 el.properties[op.key] = old
             else:
                 el.properties.pop(op.key, None)
+            self.wire_bytes -= delta
 
         return undo
 
@@ -262,10 +337,15 @@ class Document:
                 Code.FAILED_PRECONDITION, "CYCLE", "an element cannot move into itself or its descendants"
             )
         old_parent, old_position = el.parent_id, el.position
+        delta = sum(_field(len(new.encode())) - _field(len(was.encode())) for new, was in (
+            (op.parent_id, old_parent), (op.position, old_position)))  # fmt: skip
+        self._grow(delta)
         el.parent_id, el.position = op.parent_id, op.position
+        self.wire_bytes += delta
 
         def undo() -> None:
             el.parent_id, el.position = old_parent, old_position
+            self.wire_bytes -= delta
 
         return undo
 
@@ -284,13 +364,17 @@ class Document:
             )
         el = self.elements[op.element_id]
         had = op.key in el.properties
+        delta = property_wire_size(op.key, new) - (property_wire_size(op.key, text) if had else 0)
+        self._grow(delta)
         el.properties[op.key] = new
+        self.wire_bytes += delta
 
         def undo() -> None:
             if had:
                 el.properties[op.key] = text
             else:
                 el.properties.pop(op.key, None)
+            self.wire_bytes -= delta
 
         return undo
 
@@ -321,7 +405,7 @@ class Document:
         for row in data["elements"]:
             el = Element(row[0], row[1], row[2], row[3], dict(row[4]), row[5], int(row[6]), bool(row[7]))
             doc.elements[el.element_id] = el
-            doc.live_count += 0 if el.deleted else 1
+        doc.recount()
         return doc
 
     def copy(self) -> Document:

@@ -38,6 +38,7 @@ from .convert import (  # noqa: F401  (re-exported: clients import them from her
     STATUS_TO_PB,
     applied_from_pb,
     applied_to_pb,
+    element_to_pb,
     encode,
     for_session,
     op_from_pb,
@@ -48,11 +49,13 @@ from .convert import (  # noqa: F401  (re-exported: clients import them from her
 )
 from .directory import OWNER_MOVED, Directory, DocumentMeta, LiveDocument
 from .document import Document
+from .history import Recent, VersionHistory, summary
 from .ops import Applied
 from .outbox import OVERFLOW, Outbox
 from .relay import Connection, Deleted, Relay, unavailable
 from .room import Session
-from .store_broker import BrokerSnapshotStore
+from .store_pg import PostgresStore
+from .stores import open_store
 
 # -- the servicer ---------------------------------------------------------------------------------
 SERVICE = "realtime.v1.CollaborationService"
@@ -96,6 +99,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
         self._tasks: set[asyncio.Task[None]] = set()
         self.relay = Relay(cluster, self, config.presence_ttl, directory.clock) if cluster else None
         self.owned: dict[str, asyncio.Task[None]] = {}  # document id -> ownership renewal
+        self.history = VersionHistory(directory.store, self._recent)
 
     # -- unary ----------------------------------------------------------------------------------
     async def _info(self, meta: DocumentMeta, who: Principal) -> pb.DocumentInfo:
@@ -129,6 +133,8 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
     async def GetDocument(self, request: pb.GetDocumentRequest, context: Any) -> pb.GetDocumentResponse:
         who = current_principal()
         meta, _ = await self.directory.access(who, request.document_id)
+        if request.HasField("version"):
+            return await self._document_at(meta, who, request.version)
         live = self.directory.live.get(request.document_id)
         if self.cluster is None:
             doc = (await self._open(request.document_id)).room.seq.doc
@@ -150,6 +156,56 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
                 doc.apply(applied.op, applied.author, applied.version)
                 doc.version = applied.version
         return doc
+
+    # -- version history ------------------------------------------------------------------------
+    async def _recent(self, document_id: str) -> Recent:
+        """The recent operations this replica can see and the document they start from."""
+        live = self.directory.live.get(document_id)
+        if self.cluster is not None and (live is None or document_id not in self.cluster.epochs):
+            # another replica writes it (or nobody does): a read does not claim the document
+            state = await self.directory.store.load(document_id)
+            ops = await self.cluster.journal_since(document_id, 0)
+            if ops and ops[0].version == 1:
+                base = Document(document_id)
+            else:
+                base = Document.from_dict(state["doc"]) if state else Document(document_id)
+            current = max(base.version, ops[-1].version if ops else 0)
+            return base, ops, current
+        if self.cluster is None or live is None:
+            live = await self._open(document_id)
+        seq = live.room.seq
+        by_version = {a.version: a for a in seq.log}
+        if self.directory.oplog is not None:  # not yet written to the history store
+            by_version.update((a.version, a) for a in self.directory.oplog.pending.get(document_id, []))
+        return seq.floor.copy(), [by_version[v] for v in sorted(by_version)], seq.version
+
+    async def _document_at(self, meta: DocumentMeta, who: Principal, version: int) -> pb.GetDocumentResponse:
+        doc = await self.history.document_at(meta.document_id, version)
+        info = await self._info(meta, who)
+        info.version = doc.version
+        return pb.GetDocumentResponse(document=info, snapshot=snapshot_to_pb(doc))
+
+    @_available
+    async def ListVersions(self, request: pb.ListVersionsRequest, context: Any) -> pb.ListVersionsResponse:
+        who = current_principal()
+        await self.directory.access(who, request.document_id)
+        page = await self.history.list_versions(request.document_id, request.page_size, request.page_token)
+        return pb.ListVersionsResponse(
+            versions=[
+                pb.DocumentVersion(
+                    version=a.version,
+                    author=a.author,
+                    client_id=a.client_id,
+                    applied_at=timestamp(a.applied_at),
+                    summary=summary(a.op),
+                    operation=op_to_pb(a.client_seq, a.op),
+                )
+                for a in page.versions
+            ],
+            next_page_token=str(page.next_below) if page.next_below else "",
+            current_version=page.current,
+            oldest_version=page.oldest,
+        )
 
     @_available
     async def ListDocuments(self, request: pb.ListDocumentsRequest, context: Any) -> pb.ListDocumentsResponse:
@@ -583,15 +639,19 @@ async def register(hub: HubContext) -> list[str]:
     clock = hub.settings.extra.get("collab_clock") or time.time
     broker = hub.broker
     cluster: Cluster | None = None
-    if broker is not None and broker.engine != "memory":
+    shared = broker is not None and broker.engine != "memory"
+    store = await open_store(hub.settings.document_store, broker, shared)
+    if isinstance(store, PostgresStore):
+        hub.on_stop.append(store.close)  # runs after servicer.close has saved every document
+    if shared and broker is not None and store is not None:
         # Several replicas share state through the broker: documents live in its key-value
         # store, each has one owning replica, and accepted operations go to its journal.
         cluster = Cluster(broker, hub.instance_id, config.owner_ttl)
-        directory = Directory(config, BrokerSnapshotStore(broker), clock=clock, shared=True)
+        directory = Directory(config, store, clock=clock, shared=True)
         directory.tail_loader = cluster.open_tail
         directory.may_save = cluster.still_writer
     else:
-        directory = Directory(config, clock=clock)
+        directory = Directory(config, store, clock=clock)
     servicer = CollaborationServicer(hub, directory, config, cluster)
     hub.metrics.registry.register(_Metrics(directory))  # type: ignore[arg-type]
     collaboration_pb2_grpc.add_CollaborationServiceServicer_to_server(servicer, hub.server)

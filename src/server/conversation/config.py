@@ -1,17 +1,19 @@
 """Settings of the conversation service, from REALTIME_CONVERSATION_* variables and overrides.
 
 The hub's own settings object carries service extras in `Settings.extra["conversation"]`
-(a mapping of field name -> value); those beat the environment, which beats the defaults.
+(a mapping of field name -> value); those beat the environment, which beats the defaults (the
+loader every service shares, `platform.service_config`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
-ENV_PREFIX = "REALTIME_CONVERSATION_"
+from ..platform.service_config import load_service_config
+
+SECTION = "conversation"
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,9 @@ class ConversationConfig:
     vad_engine: str = "silero"  # "silero" or "energy"; silero falls back to energy if it cannot load
     stt_engine: str = "pocketsphinx"  # "pocketsphinx" or "hosted" (OpenAI-compatible, falls back)
     tts_engine: str = "espeak"  # "espeak" or "hosted" (OpenAI-compatible, falls back)
-    responder: str = "screening"  # "screening" or "chat" (OpenAI-compatible chat, falls back)
+    # "screening" (the canned offline responder) or "chat" (an OpenAI-compatible model, streamed,
+    # with the canned responder as its fallback).
+    responder: str = "screening"
     voice: str = "en-us"
     speech_rate_wpm: int = 175
     # Speech detection.
@@ -51,7 +55,29 @@ class ConversationConfig:
     # (so hubs that never converse, such as most test hubs, never pay for them).
     stt_prestart: bool = False
     # Responder.
-    max_turns: int = 3  # replies before the responder ends the call politely
+    max_turns: int = 0  # replies before the call ends; 0 = never forced (per call: start.assistant)
+    # The assistant's defaults; each call may override them in `start.assistant`, within the limits below.
+    system_prompt: str = (
+        "You are a friendly voice assistant on a phone call. Answer in one to three short sentences "
+        "of plain spoken English, without lists or markup. Say goodbye when the caller is done."
+    )
+    greeting: str = ""  # spoken when a call starts ("" = none)
+    end_phrases: str = "goodbye"  # comma-separated; a reply containing one ends the call after it
+    tool_filler: str = "One moment, let me check."  # spoken while a tool runs ("" = silence)
+    tool_timeout_s: float = 8.0  # how long a tool_call waits for its tool_result
+    first_token_timeout_s: float = 1.5  # no first token from the model by then: the canned reply
+    llm_max_tokens: int = 300
+    llm_history_messages: int = 40  # the model sees the system prompt and at most this many more
+    # Limits on what one call may ask for.
+    max_prompt_chars: int = 8000
+    max_greeting_chars: int = 500
+    max_turns_limit: int = 200
+    max_end_phrases: int = 16
+    max_tools: int = 16
+    max_tool_schema_bytes: int = 8192
+    max_tool_timeout_s: float = 60.0
+    max_tool_result_bytes: int = 16384
+    max_tool_rounds: int = 4  # model -> tool -> model rounds in one turn
     # JSON file with your own lines: {"scripts": {"sales": ["...", "..."], ...}, "farewell": {...}};
     # intents left out keep the built-in lines.
     scripts_file: str = ""
@@ -73,6 +99,7 @@ class ConversationConfig:
     hosted_api_key_env: str = "OPENAI_API_KEY"
     hosted_chat_model: str = "gpt-4o-mini"
     hosted_stt_model: str = "whisper-1"
+    hosted_stt_language: str = "en"  # ISO-639-1 hint sent with each utterance ("" = let it detect)
     hosted_tts_model: str = "tts-1"
     hosted_tts_voice: str = "alloy"
     hosted_timeout_s: float = 2.0
@@ -93,24 +120,4 @@ class ConversationConfig:
     def load(
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> ConversationConfig:
-        environ = os.environ if environ is None else environ
-        config = cls()
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _parse(type(getattr(config, f.name)), raw, f.name)
-        for name, value in (overrides or {}).items():
-            if name not in {f.name for f in fields(cls)}:
-                raise ValueError(f"unknown conversation setting {name!r}")
-            values[name] = value
-        return replace(config, **values)
-
-
-def _parse(kind: type, raw: str, name: str) -> Any:
-    try:
-        if kind is bool:
-            return raw.lower() in ("1", "true", "yes", "on")
-        return kind(raw)
-    except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+        return load_service_config(cls, SECTION, {SECTION: overrides or {}}, environ)

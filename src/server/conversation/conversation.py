@@ -8,17 +8,22 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..platform.errors import HubError, failed_precondition, invalid_argument, resource_exhausted
 from . import events as ev
-from .audio import SUPPORTED_RATES, Upsampler, pcm_from_bytes
+from .assistant import AssistantParams, resolve
+from .audio import SUPPORTED_RATES, Pcm, Upsampler, pcm_from_bytes
 from .config import ConversationConfig
 from .engines import Engines
-from .frames import AudioFrame, EndFrame, TranscriptFrame, TurnTiming
+from .frames import AudioFrame, EndFrame, GreetingFrame, TranscriptFrame, TurnTiming
+from .g711 import ENCODINGS as G711
+from .g711 import decode as g711_decode
+from .g711 import encode as g711_encode
 from .pipeline import Pipeline
+from .respond_stage import ResponderStage
 from .sequencer import Sequencer
-from .stages import Floor, PlayerStage, ResponderStage, StageContext, SttStage, TtsStage, VadStage
+from .stages import Floor, PlayerStage, StageContext, SttStage, TtsStage, VadStage
 from .throttle import AudioPacer, IdleTimer
 
 log = logging.getLogger("realtime.conversation")
@@ -39,6 +44,11 @@ class StartParams:
     profile: str = ""
     language: str = ""
     voice: str = ""
+    assistant: AssistantParams = field(default_factory=AssistantParams)
+
+
+def _pcm16(pcm: Pcm) -> bytes:
+    return pcm.astype("<i2").tobytes()
 
 
 class Conversation:
@@ -68,6 +78,7 @@ class Conversation:
         self._watchdog: asyncio.Task[None] | None = None
         self._drain: asyncio.Task[None] | None = None
         self._text_turns = 0
+        self._encoding = "PCM16LE"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -125,8 +136,15 @@ class Conversation:
         if self._ending:
             raise failed_precondition("the conversation is ending", reason="CONVERSATION_ENDING")
         violations = []
-        if params.encoding != "PCM16LE":
-            violations.append(("start.format.encoding", "only PCM16 little-endian is supported"))
+        if params.encoding not in ("PCM16LE", *G711):
+            violations.append(("start.format.encoding", f"use PCM16LE, MULAW or ALAW, got {params.encoding}"))
+        elif params.encoding in G711 and params.sample_rate != 8000:
+            violations.append(
+                (
+                    "start.format.sample_rate_hz",
+                    f"G.711 ({params.encoding}) is 8000 Hz, got {params.sample_rate}",
+                )
+            )
         if params.sample_rate not in SUPPORTED_RATES:
             violations.append(
                 ("start.format.sample_rate_hz", f"must be 8000 or 16000, got {params.sample_rate}")
@@ -144,11 +162,12 @@ class Conversation:
             violations.append(("start.profile", f"unknown responder profile {params.profile!r}"))
         if violations:
             raise invalid_argument("unsupported conversation format", violations, reason="UNSUPPORTED_FORMAT")
+        assistant = resolve(params.assistant, self.config)
         self.idle.touch()
         self.engines.start()  # the recogniser pool warms while the caller starts talking
         self._upsampler = Upsampler(params.sample_rate)
         vad = self.engines.vad()
-        responder = self.engines.responder()
+        responder = self.engines.responder(assistant)
         ctx = StageContext(
             config=self.config,
             emit=self.emit,
@@ -160,6 +179,8 @@ class Conversation:
             voice=params.voice or self.config.voice,
             metrics=self.metrics,
             finish=self.finish,
+            assistant=assistant,
+            encode=self._encoder(params.encoding),
         )
         ctx.call.caller_name = params.caller_name
         ctx.call.callee_name = params.callee_name
@@ -187,19 +208,49 @@ class Conversation:
                 vad_engine=vad.name,
                 responder=responder.name,
                 command_id=command_id,
+                encoding=params.encoding,
             )
         )
         await self.emit(ev.Status("LISTENING"))
+        if assistant.greeting:
+            ctx.floor.add(0)  # the caller may speak over the greeting
+            await pipeline.stages[2].queue_frame(GreetingFrame(assistant.greeting))
+
+    def _encoder(self, encoding: str) -> Callable[[Pcm], bytes]:
+        self._encoding = encoding
+        if encoding in G711:
+            return lambda pcm: g711_encode(encoding, pcm)
+        return _pcm16
+
+    async def tool_result(self, call_id: str, content: str, is_error: bool) -> None:
+        """The application's answer to a `tool_call` event."""
+        if self._ctx is None:
+            raise failed_precondition("send start before tool_result", reason="NOT_STARTED")
+        if len(content.encode()) > self.config.max_tool_result_bytes:
+            raise invalid_argument(
+                f"tool_result.content exceeds {self.config.max_tool_result_bytes} bytes",
+                [("tool_result.content", f"at most {self.config.max_tool_result_bytes} bytes")],
+                reason="TOOL_RESULT_TOO_LARGE",
+            )
+        future = self._ctx.tool_calls.get(call_id)
+        if future is None or future.done():
+            raise invalid_argument(
+                f"no tool call {call_id!r} is waiting (unknown, already answered or timed out)",
+                [("tool_result.call_id", "not a pending tool call of this conversation")],
+                reason="UNKNOWN_TOOL_CALL",
+            )
+        future.set_result((content, is_error))
 
     async def audio(self, sequence: int, data: bytes) -> None:
         """Validate, order and pace one chunk, then feed it to the pipeline."""
         pipeline, ctx = self._require_started()
         self.idle.touch()
         bad: HubError | None = None
-        max_bytes = ctx.sample_rate * 2 * self.config.max_chunk_ms // 1000
+        width = 1 if self._encoding in G711 else 2
+        max_bytes = ctx.sample_rate * width * self.config.max_chunk_ms // 1000
         if not data:
             bad = invalid_argument("audio.data is empty", [("audio.data", "send at least one sample")])
-        elif len(data) % 2:
+        elif len(data) % width:
             bad = invalid_argument(
                 f"audio.data has {len(data)} bytes; PCM16 needs an even count",
                 [("audio.data", "odd byte count")],
@@ -223,7 +274,8 @@ class Conversation:
         if not chunk:
             return
         assert self._ctx is not None and self._upsampler is not None
-        delay = self._pacer.add(len(chunk) / 2 * 1000 / self._ctx.sample_rate)
+        g711 = self._encoding in G711
+        delay = self._pacer.add(len(chunk) / (1 if g711 else 2) * 1000 / self._ctx.sample_rate)
         if delay > 0:
             now = self._clock()
             if now - self._throttle_noticed >= THROTTLE_NOTICE_EVERY_S:
@@ -238,7 +290,7 @@ class Conversation:
                     )
                 )
             await self._sleep(delay)  # not reading the stream meanwhile: flow control slows the client
-        pcm = self._upsampler(pcm_from_bytes(chunk))
+        pcm = self._upsampler(g711_decode(self._encoding, chunk) if g711 else pcm_from_bytes(chunk))
         await pipeline.put(AudioFrame(pcm, self._clock()))
 
     async def _count_sequence(self, duplicate: bool, reordered: bool, gaps: list[tuple[int, int]]) -> None:

@@ -17,6 +17,7 @@ class Ready:
     vad_engine: str
     responder: str
     command_id: str = ""
+    encoding: str = "PCM16LE"
 
 
 @dataclass
@@ -47,6 +48,24 @@ class Reply:
     intent: str
     confidence: float
     should_terminate: bool
+    responder: str = "canned"  # "llm", "canned" or "greeting"
+    fallback: bool = False  # the canned responder answered because the model failed
+
+
+@dataclass
+class ReplySegment:
+    turn: int
+    segment: int
+    text: str
+
+
+@dataclass
+class ToolCall:
+    turn: int
+    call_id: str
+    name: str
+    arguments_json: str
+    deadline_s: float
 
 
 @dataclass
@@ -119,6 +138,8 @@ Event = (
     | SpeechStopped
     | Transcript
     | Reply
+    | ReplySegment
+    | ToolCall
     | ReplyAudio
     | Interrupted
     | Status

@@ -95,6 +95,23 @@ class ReplyFrame(DataFrame):
     confidence: float
     should_terminate: bool
     timing: TurnTiming
+    segment: int = 1  # the sentence's number within the turn's reply
+
+
+@dataclass
+class ReplyEndFrame(DataFrame):
+    """The turn's reply is complete (every segment was sent before this)."""
+
+    turn: int
+    should_terminate: bool
+    intent: str
+
+
+@dataclass
+class GreetingFrame(DataFrame):
+    """Speak the assistant's greeting (turn 0) at the start of the call."""
+
+    text: str
 
 
 @dataclass

@@ -17,16 +17,11 @@ import numpy as np
 
 from .breaker import CircuitBreaker
 from .metrics import ConversationMetrics
-from .responder import CallState, Decision, ScreeningResponder
 from .tts import Speech, TextToSpeech
 
 log = logging.getLogger("realtime.conversation")
 
 HOSTED_PCM_RATE = 24_000  # OpenAI-style /audio/speech with response_format=pcm
-SYSTEM_PROMPT = (
-    "You answer phone calls for {callee}, screening unwanted callers (sales, loans, surveys, scams). "
-    "Reply in one or two short, polite sentences. Never share personal or payment details."
-)
 
 
 class HostedClient:
@@ -43,17 +38,29 @@ class HostedClient:
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         return self._session
 
-    async def post_json(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        response = await self.session().post(self.base_url + path, json=body)
-        if response.status != 200:
-            text = (await response.text())[:200]
-            response.release()
-            raise RuntimeError(f"{path} answered HTTP {response.status}: {text}")
-        return response
+    async def post_json(
+        self, path: str, body: dict[str, Any], timeout: aiohttp.ClientTimeout | None = None
+    ) -> aiohttp.ClientResponse:
+        if timeout is None:
+            response = await self.session().post(self.base_url + path, json=body)
+        else:
+            response = await self.session().post(self.base_url + path, json=body, timeout=timeout)
+        return await _ok(path, response)
+
+    async def post_form(self, path: str, form: aiohttp.FormData) -> aiohttp.ClientResponse:
+        return await _ok(path, await self.session().post(self.base_url + path, data=form))
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _ok(path: str, response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
+    if response.status != 200:
+        text = (await response.text())[:200]
+        response.release()
+        raise RuntimeError(f"{path} answered HTTP {response.status}: {text}")
+    return response
 
 
 def api_key(env_name: str) -> str:
@@ -106,61 +113,3 @@ class FallbackTts:
         speech = await self.fallback.synthesize(text, voice, rate_wpm)
         speech.fallback_reason = reason
         return speech
-
-
-class FallbackChatResponder:
-    """An OpenAI-compatible chat model writes the words; intent and call ending follow the
-    screening rules. On failure (or an open circuit) the screening script answers."""
-
-    name = "chat"
-
-    def __init__(
-        self,
-        client: HostedClient,
-        model: str,
-        screening: ScreeningResponder,
-        breaker: CircuitBreaker,
-        metrics: ConversationMetrics | None = None,
-    ) -> None:
-        self.client = client
-        self.model = model
-        self.screening = screening
-        self.breaker = breaker
-        self.metrics = metrics
-
-    async def respond(self, state: CallState, text: str, stt_confidence: float) -> Decision:
-        decision = self.screening.decide(state, text, stt_confidence)
-        if decision.should_terminate:
-            return decision  # the goodbye is scripted: it must be short and certain
-        reason = "circuit open after repeated failures"
-        if self.breaker.allow():
-            try:
-                decision.text = await self._chat(state)
-                decision.engine = "chat"
-                state.history[-1] = (text, decision.text)
-                self.breaker.success()
-                return decision
-            except (TimeoutError, aiohttp.ClientError, RuntimeError, ValueError, KeyError) as exc:
-                self.breaker.failure()
-                reason = f"hosted chat failed: {type(exc).__name__}: {exc}"[:200]
-                log.warning("%s; using the screening script", reason)
-        if self.metrics is not None:
-            self.metrics.fallbacks.labels("responder").inc()
-        decision.fallback_reason = reason
-        return decision
-
-    async def _chat(self, state: CallState) -> str:
-        messages = [
-            {"role": "system", "content": SYSTEM_PROMPT.format(callee=state.callee_name or "the user")}
-        ]
-        for caller, reply in state.history[:-1]:
-            messages += [{"role": "user", "content": caller}, {"role": "assistant", "content": reply}]
-        messages.append({"role": "user", "content": state.history[-1][0]})
-        body = {"model": self.model, "messages": messages, "max_tokens": 80, "temperature": 0.3}
-        response = await self.client.post_json("/chat/completions", body)
-        async with response:
-            answer = await response.json()
-        content = str(answer["choices"][0]["message"]["content"]).strip()
-        if not content:
-            raise ValueError("empty chat answer")
-        return content

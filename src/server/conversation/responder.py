@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     "scam": (
@@ -62,6 +62,8 @@ FAREWELL: Mapping[str, str] = {
     "unknown": "Thanks for calling. You can leave a message by text. Goodbye.",
 }
 DEFAULT_FAREWELL = "Thank you for understanding. Goodbye."
+# Said instead of the farewell when the caller spoke over it: a goodbye is never replayed.
+SECOND_FAREWELL = "Sorry, I have to end the call now. Goodbye."
 
 
 @dataclass
@@ -70,7 +72,7 @@ class Decision:
     intent: str
     confidence: float
     should_terminate: bool
-    engine: str = "screening"  # what wrote the words
+    engine: str = "canned"  # what wrote the words
     fallback_reason: str = ""  # set when a hosted responder failed and the script answered
 
 
@@ -84,13 +86,51 @@ class CallState:
     history: list[tuple[str, str]] = field(default_factory=list)  # (caller, reply)
     caller_name: str = ""
     callee_name: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the model's chat history
+    ending_turn: int = 0  # the turn whose reply ends the call (0: none yet)
+    goodbye_interrupted: bool = False  # the caller spoke over a reply that was ending the call
+    interrupted_turn: int = 0  # the last turn whose reply the caller cut off
+
+
+@dataclass
+class Say:
+    """A sentence to speak now."""
+
+    text: str
+
+
+@dataclass
+class Notice:
+    """A status notice for the client (ENGINE_FALLBACK, TOOL_TIMEOUT, UNKNOWN_TOOL)."""
+
+    reason: str
+    message: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """How the reply ended: always the last part."""
+
+    intent: str
+    confidence: float
+    should_terminate: bool
+    engine: str  # "llm" or "canned"
+    fallback: bool = False  # the canned responder answered because the model failed
+
+
+Part = Say | Notice | Outcome
+# Runs a tool the model called: (name, arguments JSON) -> (result for the model, finished in time).
+ToolRunner = Callable[[str, str], Awaitable[tuple[str, bool]]]
 
 
 class Responder(Protocol):
     name: str
 
-    async def respond(self, state: CallState, text: str, stt_confidence: float) -> Decision:
-        """Decide the reply to the caller's `text` and update `state`."""
+    def reply(
+        self, state: CallState, text: str, stt_confidence: float, tools: ToolRunner
+    ) -> AsyncIterator[Part]:
+        """The reply to the caller's `text`, sentence by sentence, then an `Outcome`."""
         ...
 
 
@@ -114,12 +154,12 @@ class ScreeningResponder:
 
     def __init__(
         self,
-        max_turns: int = 3,
+        max_turns: int = 0,
         scripts: Mapping[str, Sequence[str]] = DEFAULT_SCRIPTS,
         farewell: Mapping[str, str] = FAREWELL,
     ) -> None:
-        if max_turns < 1:
-            raise ValueError("max_turns must be at least 1")
+        if max_turns < 0:
+            raise ValueError("max_turns must be 0 (no limit) or more")
         missing = set(DEFAULT_SCRIPTS) - set(scripts)
         if missing or any(not lines for lines in scripts.values()):
             raise ValueError(f"every intent needs at least one line; missing {sorted(missing)}")
@@ -127,8 +167,12 @@ class ScreeningResponder:
         self.scripts = scripts
         self.farewell = farewell
 
-    async def respond(self, state: CallState, text: str, stt_confidence: float) -> Decision:
-        return self.decide(state, text, stt_confidence)
+    async def reply(
+        self, state: CallState, text: str, stt_confidence: float, tools: ToolRunner
+    ) -> AsyncIterator[Part]:
+        decision = self.decide(state, text, stt_confidence)
+        yield Say(decision.text)
+        yield Outcome(decision.intent, decision.confidence, decision.should_terminate, "canned")
 
     def decide(self, state: CallState, text: str, stt_confidence: float = 1.0) -> Decision:
         intent, score = classify(text)
@@ -138,8 +182,10 @@ class ScreeningResponder:
         current = state.intent
         state.turns += 1
         goodbye = bool(GOODBYE.search(text.lower()))
-        terminate = goodbye or state.turns >= self.max_turns
-        if terminate:
+        terminate = goodbye or (self.max_turns > 0 and state.turns >= self.max_turns)
+        if terminate and state.goodbye_interrupted:
+            reply = SECOND_FAREWELL
+        elif terminate:
             reply = self.farewell.get(current, DEFAULT_FAREWELL)
         else:
             lines = self.scripts[current]

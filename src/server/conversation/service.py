@@ -14,9 +14,10 @@ from realtime.v1 import common_pb2, conversation_pb2, conversation_pb2_grpc
 
 from ..context import HubContext
 from ..platform.errors import Code, HubError, invalid_argument
-from ..platform.status import error_event
+from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import events as ev
+from .assistant import AssistantParams
 from .cache import KeyValue
 from .config import ConversationConfig
 from .conversation import Conversation, ConversationManager, StartParams
@@ -43,6 +44,14 @@ _END_REASONS = {
 }
 
 
+_ENCODINGS = {
+    pb.AUDIO_ENCODING_PCM16LE: "PCM16LE",
+    pb.AUDIO_ENCODING_MULAW: "MULAW",
+    pb.AUDIO_ENCODING_ALAW: "ALAW",
+}
+_ENCODING_NUMBERS = {name: number for number, name in _ENCODINGS.items()}
+
+
 def _duration_ms(ms: float) -> duration_pb2.Duration:
     d = duration_pb2.Duration()
     d.FromNanoseconds(int(ms * 1e6))
@@ -51,7 +60,15 @@ def _duration_ms(ms: float) -> duration_pb2.Duration:
 
 def _start_params(cmd: conversation_pb2.StartCommand) -> StartParams:
     f = cmd.format
-    encoding = {pb.AUDIO_ENCODING_PCM16LE: "PCM16LE"}.get(f.encoding, pb.AudioEncoding.Name(f.encoding))
+    # An encoding number this contract does not define (a newer or a broken client) is named, not
+    # looked up: `AudioEncoding.Name` raises on it, which surfaced as INTERNAL instead of the
+    # validation error `Conversation.start` gives every unsupported encoding.
+    if f.encoding in _ENCODINGS:
+        encoding = _ENCODINGS[f.encoding]
+    elif f.encoding in pb.AudioEncoding.values():
+        encoding = pb.AudioEncoding.Name(f.encoding)
+    else:
+        encoding = f"unknown encoding {f.encoding}"
     return StartParams(
         encoding=encoding,
         sample_rate=f.sample_rate_hz,
@@ -63,6 +80,20 @@ def _start_params(cmd: conversation_pb2.StartCommand) -> StartParams:
         profile=cmd.profile,
         language=cmd.language,
         voice=cmd.voice,
+        assistant=_assistant_params(cmd.assistant),
+    )
+
+
+def _assistant_params(a: conversation_pb2.AssistantSettings) -> AssistantParams:
+    return AssistantParams(
+        system_prompt=a.system_prompt,
+        greeting=a.greeting,
+        no_greeting=a.no_greeting,
+        max_turns=a.max_turns,
+        end_phrases=list(a.end_phrases),
+        tools=[(t.name, t.description, t.parameters_json) for t in a.tools],
+        tool_timeout_s=a.tool_timeout.ToNanoseconds() / 1e9 if a.HasField("tool_timeout") else 0.0,
+        tool_filler=a.tool_filler,
     )
 
 
@@ -80,7 +111,7 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
             ready=pb.ReadyEvent(
                 session_id=event.session_id,
                 format=pb.AudioFormat(
-                    encoding=pb.AUDIO_ENCODING_PCM16LE,
+                    encoding=_ENCODING_NUMBERS.get(event.encoding, pb.AUDIO_ENCODING_PCM16LE),
                     sample_rate_hz=event.sample_rate,
                     chunk_ms=event.chunk_ms,
                     channels=1,
@@ -115,6 +146,20 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
                 confidence=event.confidence,
                 intent=event.intent,
                 should_terminate=event.should_terminate,
+                responder=event.responder,
+                fallback=event.fallback,
+            )
+        )
+    if isinstance(event, ev.ReplySegment):
+        return R(reply_segment=pb.ReplySegmentEvent(turn=event.turn, segment=event.segment, text=event.text))
+    if isinstance(event, ev.ToolCall):
+        return R(
+            tool_call=pb.ToolCallEvent(
+                turn=event.turn,
+                call_id=event.call_id,
+                name=event.name,
+                arguments_json=event.arguments_json,
+                deadline=_duration_ms(event.deadline_s * 1000),
             )
         )
     if isinstance(event, ev.Interrupted):
@@ -150,11 +195,7 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
     if isinstance(event, ev.Pong):
         return R(command_id=event.command_id, pong=common_pb2.PongEvent())
     if isinstance(event, ev.GoingAway):
-        return R(
-            going_away=common_pb2.GoingAwayEvent(
-                reason=event.reason, grace=_duration_ms(event.grace_s * 1000)
-            )
-        )
+        return R(going_away=going_away_event(event.grace_s, event.reason))
     if isinstance(event, ev.Ended):
         return R(
             ended=pb.EndedEvent(
@@ -262,9 +303,13 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             await conv.end()
         elif kind == "ping":
             await conv.emit(ev.Pong(command.id))
+        elif kind == "tool_result":
+            r = command.tool_result
+            await conv.tool_result(r.call_id, r.content, r.is_error)
         else:
             raise invalid_argument(
-                "command is empty: set start, audio, text, end or ping", [("command", "no command set")]
+                "command is empty: set start, audio, text, end, ping or tool_result",
+                [("command", "no command set")],
             )
 
 
@@ -272,7 +317,9 @@ async def register(hub: HubContext) -> list[str]:
     config = ConversationConfig.load(hub.settings.extra.get("conversation"))
     metrics = ConversationMetrics(hub.metrics.registry)
     engines = Engines(config, metrics, l2=l2_for(hub.broker))
-    engines.start(prestart=True)
+    if config.stt_prestart:
+        # The hub reports serving once the first call will not wait for engines to load.
+        await engines.warm()
     manager = ConversationManager(engines, config)
     hub.on_stop.append(engines.close)  # stop the recogniser processes with the hub
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(

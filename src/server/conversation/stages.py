@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..platform.errors import HubError
 from . import events as ev
+from .assistant import Assistant
 from .audio import PIPELINE_RATE, Pcm, resample
 from .cache import ReplyAudioCache, cache_key
 from .config import ConversationConfig
@@ -19,6 +21,7 @@ from .frames import (
     Frame,
     InterruptionFrame,
     ReplyAudioFrame,
+    ReplyEndFrame,
     ReplyFrame,
     SpeechStartedFrame,
     SpeechStoppedFrame,
@@ -27,7 +30,7 @@ from .frames import (
 )
 from .metrics import ConversationMetrics
 from .pipeline import Stage
-from .responder import CallState, Responder
+from .responder import CallState
 from .stt import SpeechToText, SttStream
 from .tts import TextToSpeech
 from .vad import WINDOW, Endpointer, VadEngine
@@ -80,7 +83,10 @@ class StageContext:
     voice: str
     metrics: ConversationMetrics | None
     finish: Callable[[str, str], Awaitable[None]]
+    assistant: Assistant
+    encode: Callable[[Pcm], bytes]  # reply audio in the session's encoding
     call: CallState = field(default_factory=CallState)
+    tool_calls: dict[str, asyncio.Future[tuple[str, bool]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)  # engine fallbacks already announced
 
     def observe(self, stage: str, seconds: float) -> None:
@@ -280,6 +286,10 @@ class SttStage(Stage):
         timing = frame.timing
         timing.final_at = self.ctx.clock()
         timing.stt_engine = self.engine.name
+        if hyp.fallback_reason:
+            await self.ctx.emit(
+                ev.Status("TRANSCRIBING", "ENGINE_FALLBACK", hyp.fallback_reason, details={"engine": "stt"})
+            )
         await self.ctx.emit(ev.Transcript(frame.turn, hyp.text, round(hyp.confidence, 3), final=True))
         if hyp.text.strip():
             self.ctx.floor.add(frame.turn)
@@ -291,50 +301,6 @@ class SttStage(Stage):
         if self._stream is not None:
             await self._stream.abort()
             self._stream = None
-
-
-class ResponderStage(Stage):
-    name = "responder"
-
-    def __init__(self, ctx: StageContext, responder: Responder) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.responder = responder
-
-    async def process(self, frame: Frame) -> None:
-        if not isinstance(frame, TranscriptFrame):
-            await self.push(frame)
-            return
-        await self.ctx.emit(ev.Status("RESPONDING", queue_depth=self.queue_depth))
-        try:
-            decision = await self.responder.respond(self.ctx.call, frame.text, frame.confidence)
-        except BaseException:
-            self.ctx.floor.discard(frame.turn)
-            raise
-        timing = frame.timing
-        timing.reply_at = self.ctx.clock()
-        timing.responder = decision.engine
-        if decision.fallback_reason:
-            await self.ctx.emit(
-                ev.Status(
-                    "RESPONDING", "ENGINE_FALLBACK", decision.fallback_reason, details={"engine": "responder"}
-                )
-            )
-        await self.ctx.emit(
-            ev.Reply(
-                frame.turn, decision.text, decision.intent, decision.confidence, decision.should_terminate
-            )
-        )
-        await self.push(
-            ReplyFrame(
-                frame.turn,
-                decision.text,
-                decision.intent,
-                decision.confidence,
-                decision.should_terminate,
-                timing,
-            )
-        )
 
 
 class TtsStage(Stage):
@@ -355,7 +321,8 @@ class TtsStage(Stage):
         except BaseException:
             self.ctx.floor.discard(frame.turn)
             raise
-        frame.timing.synthesized_at = self.ctx.clock()
+        if frame.segment == 1:
+            frame.timing.synthesized_at = self.ctx.clock()
         await self.push(ReplyAudioFrame(frame, pcm))
 
     async def _speech(self, frame: ReplyFrame) -> Pcm:
@@ -401,6 +368,8 @@ class PlayerStage(Stage):
     async def process(self, frame: Frame) -> None:
         if isinstance(frame, ReplyAudioFrame):
             await self._play(frame)
+        elif isinstance(frame, ReplyEndFrame):
+            await self._ended(frame)
         elif isinstance(frame, EndFrame):
             await self.ctx.finish(frame.reason, "the client ended the conversation")
         else:
@@ -412,13 +381,13 @@ class PlayerStage(Stage):
         per_chunk = max(1, ctx.sample_rate * ctx.chunk_ms // 1000)
         total = max(1, -(-len(frame.pcm) // per_chunk))
         lead = ctx.config.playback_lead_ms / 1000
-        start = ctx.clock()
+        start = max(ctx.clock(), ctx.floor.playing_until)  # after the previous sentence
+        if self._playing is None or self._playing.turn != reply.turn:
+            self._sent_ms = 0.0
+            await ctx.emit(ev.Status("SPEAKING", queue_depth=self.queue_depth))
         self._playing = reply
-        self._sent_ms = 0.0
         ctx.floor.playing_turn = reply.turn
         ctx.floor.playing_until = start + len(frame.pcm) / ctx.sample_rate
-        ctx.floor.discard(reply.turn)
-        await ctx.emit(ev.Status("SPEAKING", queue_depth=self.queue_depth))
         for i in range(total):
             due = start + i * ctx.chunk_ms / 1000 - lead
             wait = due - ctx.clock()
@@ -427,22 +396,24 @@ class PlayerStage(Stage):
             chunk = frame.pcm[i * per_chunk : (i + 1) * per_chunk]
             self._sequence += 1
             await ctx.emit(
-                ev.ReplyAudio(
-                    reply.turn, self._sequence, chunk.astype("<i2").tobytes(), ctx.sample_rate, i == total - 1
-                )
+                ev.ReplyAudio(reply.turn, self._sequence, ctx.encode(chunk), ctx.sample_rate, i == total - 1)
             )
             self._sent_ms += len(chunk) * 1000 / ctx.sample_rate
-            if i == 0:
+            if i == 0 and reply.segment == 1 and reply.turn != 0:  # the greeting answers no speech
                 await self._first_audio(reply)
-        self._playing = None
-        if ctx.metrics is not None:
+
+    async def _ended(self, frame: ReplyEndFrame) -> None:
+        ctx = self.ctx
+        ctx.floor.discard(frame.turn)
+        if ctx.metrics is not None and frame.turn != 0:
             ctx.metrics.turns.inc()
-        if reply.should_terminate:
+        if frame.should_terminate:
             # Let the client play the goodbye before the stream ends.
             remaining = ctx.floor.playing_until - ctx.clock()
             if remaining > 0:
                 await ctx.sleep(remaining)
-            await ctx.finish("CONVERSATION_COMPLETE", f"the responder ended the call ({reply.intent})")
+            await ctx.finish("CONVERSATION_COMPLETE", f"the assistant ended the call ({frame.intent})")
+        self._playing = None
 
     async def _first_audio(self, reply: ReplyFrame) -> None:
         t = reply.timing
@@ -485,6 +456,11 @@ class PlayerStage(Stage):
         sent = self._sent_ms if self._playing is not None else 0.0
         self._playing = None
         ctx.floor.clear()
+        ctx.call.interrupted_turn = turn
+        if ctx.call.ending_turn > 0:
+            # The caller spoke over the goodbye: the call goes on, and that goodbye is not replayed.
+            ctx.call.ending_turn = 0
+            ctx.call.goodbye_interrupted = True
         if ctx.metrics is not None:
             ctx.metrics.interruptions.inc()
         await ctx.emit(ev.Interrupted(turn, round(sent, 1)))

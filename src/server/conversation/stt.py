@@ -29,6 +29,7 @@ log = logging.getLogger("realtime.conversation")
 class Hypothesis:
     text: str
     confidence: float
+    fallback_reason: str = ""  # set when a hosted recogniser failed and the offline one answered
 
 
 class SttStream(Protocol):

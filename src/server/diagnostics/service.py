@@ -7,24 +7,16 @@ from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
-
 from realtime.v1 import common_pb2, diagnostics_pb2, diagnostics_pb2_grpc
 
 from ..context import HubContext
 from ..platform.auth import current_principal
 from ..platform.errors import going_away, invalid_argument
-from ..platform.status import error_event
+from ..platform.status import error_event, going_away_event, timestamp
 from ..platform.streams import commands_until_shutdown
 
 SERVICE = "realtime.v1.DiagnosticsService"
 MAX_ECHO_DELAY = 10.0
-
-
-def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
 
 
 def _hub_version() -> str:
@@ -43,7 +35,7 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
         return diagnostics_pb2.GetIdentityResponse(
             subject=who.subject,
             roles=sorted(who.roles),
-            expires_at=_timestamp(who.expires_at),
+            expires_at=timestamp(who.expires_at),
             issuer=who.issuer,
         )
 
@@ -52,13 +44,13 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
         return diagnostics_pb2.GetServerInfoResponse(
             version=_hub_version(),
             services=list(self._hub.services),
-            broker="memory" if s.broker == "memory" else "redis",
+            broker=self._hub.broker.engine if self._hub.broker is not None else s.broker.partition(":")[0],
             max_message_bytes=s.max_message_bytes,
             rate_limit_per_second=s.rate_limit,
             rate_limit_burst=s.rate_burst,
             max_streams_per_user=s.max_streams_per_user,
             instance_id=self._hub.instance_id,
-            started_at=_timestamp(self._hub.started_at),
+            started_at=timestamp(self._hub.started_at),
         )
 
     async def Echo(self, request: diagnostics_pb2.EchoRequest, context: Any) -> diagnostics_pb2.EchoResponse:
@@ -77,10 +69,8 @@ class DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
     ) -> AsyncIterator[diagnostics_pb2.EchoStreamResponse]:
         async for command in commands_until_shutdown(requests, self._hub.shutdown):
             if command is None:  # shutdown started: say so, then end the stream
-                grace = duration_pb2.Duration()
-                grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))
                 yield diagnostics_pb2.EchoStreamResponse(
-                    going_away=common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
+                    going_away=going_away_event(self._hub.shutdown.grace)
                 )
                 raise going_away()
             kind = command.WhichOneof("command")

@@ -102,6 +102,8 @@ class Backend:
         self._closed = False
 
     def _target(self) -> str:
+        if self._hub.gateway_target:
+            return self._hub.gateway_target
         port = self._hub.grpc_port
         if not port:
             raise HubError(Code.UNAVAILABLE, "the gRPC port is not listening yet; retry")

@@ -61,16 +61,22 @@ def _repeated(f: FieldDescriptor) -> bool:
 
 
 def find_position(msg: Message, depth: int = 0) -> Position | None:
-    """The first StreamPosition set in `msg` (depth-first), if any."""
+    """The first StreamPosition set in `msg` (depth-first), if any. In a repeated field only the
+    last element counts: in a batch of events it is the newest, where a resume starts after."""
     if msg.DESCRIPTOR.full_name == POSITION_TYPE:
         return Position(str(msg.epoch), int(msg.offset))  # type: ignore[attr-defined]
     if depth >= _MAX_DEPTH:
         return None
     for field, value in msg.ListFields():
-        if _is_message_field(field) and not _repeated(field):
-            found = find_position(value, depth + 1)
-            if found is not None:
-                return found
+        if not _is_message_field(field):
+            continue
+        if _repeated(field):
+            if not value:
+                continue
+            value = value[-1]
+        found = find_position(value, depth + 1)
+        if found is not None:
+            return found
     return None
 
 

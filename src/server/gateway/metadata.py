@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..platform.errors import invalid_argument
 from .framing import b64_header, b64_header_decode, encode_grpc_message
 
 # Headers that describe the HTTP hop or the browser, never the call.
@@ -36,6 +37,8 @@ _HOP = frozenset(
 )
 _HOP_PREFIXES = ("sec-", "grpc-", "access-control-", ":", "proxy-")
 _VALID_KEY = re.compile(r"^[0-9a-z_.\-]+$")
+# What gRPC allows in a text (non `-bin`) metadata value: printable ASCII.
+_VALID_VALUE = re.compile(r"^[\x20-\x7e]*$")
 
 MetadataValue = str | bytes
 Metadata = tuple[tuple[str, MetadataValue], ...]
@@ -48,7 +51,18 @@ def to_grpc_metadata(headers: Iterable[tuple[str, str]], peer: str | None = None
         key = raw_key.lower()
         if key in _HOP or key.startswith(_HOP_PREFIXES) or not _VALID_KEY.match(key):
             continue
-        out.append((key, b64_header_decode(value) if key.endswith("-bin") else value))
+        if key.endswith("-bin"):
+            out.append((key, b64_header_decode(value)))
+            continue
+        if not _VALID_VALUE.match(value):
+            # grpc would refuse the call with no status at all (the gateway answered HTTP 500).
+            raise invalid_argument(
+                f"header {key!r} has characters other than printable ASCII; send text metadata as "
+                f"ASCII, or binary/UTF-8 values base64-encoded in a '{key}-bin' header",
+                [(key, "metadata values must be printable ASCII")],
+                reason="INVALID_METADATA",
+            )
+        out.append((key, value))
     if peer:
         out.append(("x-forwarded-for", peer))
     return tuple(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from ..context import HubContext
 from ..platform.auth import load_or_create_dev_secret, mint_token
-from .gateway import Gateway
+from .gateway import Gateway, own_origin
 
 STATIC_DIR = Path(__file__).with_name("static")
 DEV_TOKEN_TTL = 900.0
@@ -45,10 +46,12 @@ def index_handler(dev_mode: bool) -> Callable[[web.Request], Awaitable[web.Respo
 class DevTokenHandler:
     """POST /dev/token {"sub": "alice", "roles": ["admin"]} -> {"token", "expires_in", "sub"}.
 
-    Exists only when the hub runs on the embedded dev secret (no key configured):
-    anyone who can reach the port could mint tokens, exactly as `realtime token`
-    can on this machine. JSON bodies only, so a cross-origin page needs a CORS
-    preflight, which the gateway refuses for origins not allowed.
+    Exists only when the hub runs on the embedded dev secret (no key configured), and answers
+    only what `realtime token` could do on this machine: the peer must be on loopback and send
+    an `Origin` that is the page's own (or one in --cors-origins); the `Host` it names was
+    already checked against the listen address (DNS rebinding, platform/hosts.py). JSON bodies
+    only, so a cross-origin page needs a CORS preflight, which the gateway refuses for origins
+    not allowed.
     """
 
     def __init__(self, gw: Gateway, hub: HubContext) -> None:
@@ -56,9 +59,14 @@ class DevTokenHandler:
         self._hub = hub
 
     async def handle(self, request: web.Request) -> web.Response:
-        refused = self._gw.check_origin(request)
-        if refused is not None:
-            return refused
+        if not _is_loopback(request.remote):
+            return web.json_response({"error": "/dev/token answers only loopback peers"}, status=403)
+        origin = request.headers.get("Origin")
+        if origin is None or not self._gw.cors.allows(origin, own_origin(request)):
+            return web.json_response(
+                {"error": "/dev/token needs the Origin of this hub's own page (or one in --cors-origins)"},
+                status=403,
+            )
         if request.content_type != "application/json":
             return web.json_response({"error": "send Content-Type: application/json"}, status=415)
         try:
@@ -83,3 +91,15 @@ class DevTokenHandler:
         return web.json_response(
             {"token": token, "expires_in": int(DEV_TOKEN_TTL), "sub": sub}, headers=headers
         )
+
+
+def _is_loopback(remote: str | None) -> bool:
+    """True for a loopback peer address, IPv4-mapped ones (`::ffff:127.0.0.1`) included."""
+    if not remote:
+        return False
+    try:
+        address = ipaddress.ip_address(remote.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)

@@ -19,6 +19,7 @@ from .backend import Backend
 from .cors import CorsPolicy
 from .gateway import METHOD_PATH, Gateway, own_origin
 from .grpcweb import GrpcWebHandler
+from .media_stream import register_routes as register_media_stream
 from .observe import GatewayMetrics
 from .pages import STATIC_DIR, DevTokenHandler, index_handler
 from .sse import SseHandler
@@ -54,5 +55,6 @@ async def register(hub: HubContext) -> list[str]:
     if hub.settings.dev_mode:
         router.add_post("/dev/token", DevTokenHandler(gw, hub).handle)
         router.add_route("OPTIONS", "/dev/token", preflight)
+    register_media_stream(hub)  # GET /media-stream: telephony calls (Twilio Media Streams protocol)
     hub.on_stop.append(gw.close)
     return []

@@ -115,6 +115,9 @@ class SseHandler:
         if query_token and "Authorization" not in request.headers:
             check_query_token(query_token)
             pairs.append(("authorization", f"Bearer {query_token}"))
+        query_trace = request.query.get("traceparent")  # EventSource cannot set the header
+        if query_trace and "traceparent" not in request.headers:
+            pairs.append(("traceparent", query_trace))
         metadata = to_grpc_metadata(pairs, request.remote)
         return self._gw.backend.server_stream(path, payload, metadata, None)
 

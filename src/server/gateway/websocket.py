@@ -49,7 +49,7 @@ MARKER_DATA = 0x00
 HALF_CLOSE = b"\x01"
 # Browser messages waiting for the hub; past this the gateway stops reading the socket.
 REQUEST_QUEUE = 16
-# Seconds a new socket gets to send its header block.
+# Seconds a new socket gets to send its header block (less when --http-idle-timeout is shorter).
 HEADERS_WAIT = 10.0
 
 
@@ -197,11 +197,12 @@ class WebSocketHandler:
     async def _read_headers(
         self, request: web.Request, ws: web.WebSocketResponse
     ) -> tuple[tuple[tuple[str, str | bytes], ...], float | None]:
+        wait = min(HEADERS_WAIT, self._gw.hub.settings.http_idle_timeout or HEADERS_WAIT)
         try:
-            async with asyncio.timeout(HEADERS_WAIT):
+            async with asyncio.timeout(wait):
                 msg = await ws.receive()
         except TimeoutError:
-            raise bad_frame(f"no header block within {HEADERS_WAIT:g} s of connecting") from None
+            raise bad_frame(f"no header block within {wait:g} s of connecting") from None
         if msg.type is WSMsgType.BINARY:
             block: bytes = msg.data
         elif msg.type is WSMsgType.TEXT:

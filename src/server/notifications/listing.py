@@ -45,9 +45,30 @@ def _encode_token(state: dict[str, list[object]]) -> str:
     return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+#: What one listed notification costs on the wire beyond its strings and bytes (field tags,
+#: lengths, position, time, level, read): a generous bound.
+ITEM_OVERHEAD = 96
+
+
+def wire_size(n: Notification) -> int:
+    """An upper bound of the bytes `n` takes in a ListNotificationsResponse."""
+    c = n.content
+    strings = (n.id, n.channel, n.epoch, c.title, c.body, c.content_type, c.publisher)
+    return ITEM_OVERHEAD + len(c.data) + sum(len(s.encode()) for s in strings)
+
+
 async def list_page(
-    broker: Broker, user_id: str, channels: list[str], *, unread_only: bool, page_size: int, page_token: str
+    broker: Broker,
+    user_id: str,
+    channels: list[str],
+    *,
+    unread_only: bool,
+    page_size: int,
+    page_token: str,
+    max_bytes: int = 0,
 ) -> Page:
+    """A page of at most `page_size` notifications and (when set) about `max_bytes` on the wire:
+    near the size cap a page holds fewer, and the token continues after the last one sent."""
     if page_size < 0 or page_size > MAX_PAGE_SIZE:
         raise invalid_argument("invalid page_size", [("page_size", f"between 0 and {MAX_PAGE_SIZE}")])
     size = page_size or DEFAULT_PAGE_SIZE
@@ -69,7 +90,7 @@ async def list_page(
         tops[channel] = res.position.epoch
         candidates.extend(res.publications)
     candidates.sort(key=lambda p: (p.time, p.offset), reverse=True)
-    taken = candidates[:size]
+    taken = _within(candidates[:size], max_bytes)
     # Per channel: continue below the oldest offset taken; [epoch, 1] marks a channel with nothing older.
     next_state: dict[str, list[object]] = {}
     for channel in channels:
@@ -94,3 +115,16 @@ async def list_page(
             continue
         items.append((n, is_read))
     return Page(items, _encode_token(next_state) if more else "")
+
+
+def _within(pubs: list[Publication], max_bytes: int) -> list[Publication]:
+    """The first of `pubs` that fit in `max_bytes` together (always the first one: a single
+    notification fits a message, its size was checked at publish)."""
+    if max_bytes <= 0:
+        return pubs
+    used = 0
+    for i, pub in enumerate(pubs):
+        used += wire_size(from_publication(pub))
+        if used > max_bytes and i > 0:
+            return pubs[:i]
+    return pubs

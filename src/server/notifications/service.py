@@ -4,40 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
+import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
-from ..broker.base import Broker, BrokerUnavailable, StreamPosition, SubscriptionClosed
+from ..broker.base import Broker, BrokerUnavailable, Publication, StreamPosition
 from ..context import HubContext
-from ..platform.auth import current_principal
-from ..platform.errors import HubError, going_away, invalid_argument, permission_denied, unavailable
+from ..platform import tracing
+from ..platform.auth import Principal, current_principal
+from ..platform.errors import (
+    HubError,
+    going_away,
+    invalid_argument,
+    permission_denied,
+    unavailable,
+)
 from ..platform.limits import RateLimiter
 from ..platform.status import error_event
-from .channels import (
-    GENERAL,
-    ChannelConfig,
-    NamespaceConfig,
-    parse_notification_id,
-    user_channel,
-    validate_channel,
-)
+from . import marks
+from .channels import GENERAL, ChannelConfig, NamespaceConfig, namespace_of, user_channel, validate_channel
 from .config import NotificationsConfig
+from .idempotency import IDEMPOTENCY_TTL, claim_request_id
 from .listing import list_page
-from .model import Content, Notification, from_publication, validate_content, validate_request_id
+from .marks import MarkResult, mark_read
+from .model import (
+    ENVELOPE_RESERVE,
+    Content,
+    Notification,
+    from_publication,
+    validate_content,
+    validate_request_id,
+)
 from .policy import ChannelPolicy
-from .presence import PresenceKeeper
-from .session import NotificationSession, SubscriptionCounter, session_error
+from .presence import JOIN, PresenceKeeper, event_of, is_presence_event
+from .quota import PublishQuotas, content_bytes
+from .session import (
+    EPOCH_CHANGED,
+    HISTORY_EXCEEDED,
+    OFFSET_AHEAD,
+    NotificationSession,
+    QueueBudgets,
+    Subscribed,
+    SubscriptionCounter,
+)
 from .stats import STATS_CHANNEL, StatsPublisher
+from .wire import LISTEN, MAX_BATCH_BYTES, SUBSCRIBE, Encoder, Pacer
 
 SERVICE = "realtime.v1.NotificationService"
-MAX_IDS = 1000
-IDEMPOTENCY_TTL = 300.0
-DRAIN_BATCH = 64
 
 
 pb = notifications_pb2
@@ -70,17 +89,117 @@ def to_proto(n: Notification, read: bool = False) -> notifications_pb2.Notificat
     )
 
 
+_NOT_RECOVERED = {
+    EPOCH_CHANGED: pb.NOT_RECOVERED_REASON_EPOCH_CHANGED,
+    HISTORY_EXCEEDED: pb.NOT_RECOVERED_REASON_HISTORY_EXCEEDED,
+    OFFSET_AHEAD: pb.NOT_RECOVERED_REASON_OFFSET_AHEAD,
+}
+_UNSPECIFIED = pb.NOT_RECOVERED_REASON_UNSPECIFIED
+_MARK_STATUS = {
+    marks.MARKED: pb.MARK_READ_STATUS_MARKED,
+    marks.ALREADY_READ: pb.MARK_READ_STATUS_ALREADY_READ,
+    marks.INVALID_ID: pb.MARK_READ_STATUS_INVALID_ID,
+    marks.NOT_FOUND: pb.MARK_READ_STATUS_NOT_FOUND,
+    marks.PERMISSION_DENIED: pb.MARK_READ_STATUS_PERMISSION_DENIED,
+}
+
+
 def _broker_down(exc: BrokerUnavailable) -> HubError:
+    """The one mapping of a lost broker to a status: UNAVAILABLE, retry in a second."""
     return unavailable(f"broker unavailable: {exc}", reason="BROKER_UNAVAILABLE", retry_after=1.0)
 
 
-def _check_ids(values: Any) -> list[str]:
-    ids = [str(v) for v in values]
-    if len(ids) > MAX_IDS:
-        raise invalid_argument("too many ids", [("notification_ids", f"at most {MAX_IDS}")])
-    for value in ids:
-        parse_notification_id(value)
-    return ids
+_R = TypeVar("_R")
+
+
+def _maps_broker_errors(
+    method: Callable[[Any, Any, Any], Awaitable[_R]],
+) -> Callable[[Any, Any, Any], Awaitable[_R]]:
+    """A unary handler whose BrokerUnavailable becomes UNAVAILABLE / BROKER_UNAVAILABLE."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: Any) -> _R:
+        try:
+            return await method(self, request, context)
+        except BrokerUnavailable as exc:
+            raise _broker_down(exc) from exc
+
+    return handler
+
+
+def _mark_results(results: list[MarkResult]) -> list[notifications_pb2.MarkReadResult]:
+    return [
+        pb.MarkReadResult(
+            notification_id=r.notification_id, status=_MARK_STATUS[r.status], description=r.description
+        )
+        for r in results
+    ]
+
+
+def _subscribed(done: Subscribed) -> notifications_pb2.SubscribedEvent:
+    return pb.SubscribedEvent(
+        channel=done.channel,
+        position=_position(done.position),
+        resumed=done.resumed,
+        recovered=done.recovered,
+        not_recovered_reason=_NOT_RECOVERED.get(done.reason, _UNSPECIFIED),
+    )
+
+
+def _listen_channels(
+    request: notifications_pb2.ListenRequest, limit: int
+) -> list[tuple[str, StreamPosition | None, bool]]:
+    """(channel, since, join_leave) per channel of a Listen request; INVALID_ARGUMENT when malformed."""
+    if not request.channels:
+        raise invalid_argument("no channels to listen to", [("channels", "at least one channel")])
+    if len(request.channels) > limit:
+        raise invalid_argument("too many channels", [("channels", f"at most {limit}")])
+    if request.HasField("since") and len(request.channels) != 1:
+        raise invalid_argument(
+            "since applies to a single channel", [("since", "set channels[i].since with several channels")]
+        )
+    out: list[tuple[str, StreamPosition | None, bool]] = []
+    seen: set[str] = set()
+    for i, c in enumerate(request.channels):
+        validate_channel(c.channel, f"channels[{i}].channel")
+        if c.channel in seen:
+            raise invalid_argument("a channel is listed twice", [(f"channels[{i}].channel", "duplicate")])
+        seen.add(c.channel)
+        pos = request.since if request.HasField("since") else (c.since if c.HasField("since") else None)
+        out.append(
+            (c.channel, StreamPosition(pos.epoch, pos.offset) if pos is not None else None, c.join_leave)
+        )
+    return out
+
+
+def _notification_bytes(pub: Publication) -> bytes:
+    return bytes(to_proto(from_publication(pub)).SerializeToString())
+
+
+def _presence_bytes(pub: Publication) -> bytes:
+    channel, change, client_id, user_id = event_of(pub)
+    kind = pb.PRESENCE_CHANGE_JOIN if change == JOIN else pb.PRESENCE_CHANGE_LEAVE
+    event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
+    return bytes(event.SerializeToString())
+
+
+#: Live and replayed events are encoded once per publication (wire.py) and yielded as bytes.
+ENCODER = Encoder(_notification_bytes, _presence_bytes)
+
+
+def _live(session: NotificationSession) -> Callable[[], Publication | None]:
+    """The stream's `take`; with tracing on, each notification handed out is recorded as delivered
+    in its publisher's trace."""
+    if tracing.spans is None:
+        return session.take
+
+    def take() -> Publication | None:
+        pub = session.take()
+        if pub is not None and not is_presence_event(pub):
+            tracing.delivered(pub.meta, "notifications.deliver", **{"realtime.channel": pub.channel})
+        return pub
+
+    return take
 
 
 class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
@@ -93,35 +212,35 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         )
         self.policy = ChannelPolicy(broker, config.open_namespaces)
         self.counter = SubscriptionCounter(config.max_subscriptions_per_user)
+        self.budgets = QueueBudgets(config.user_queue_bytes)
         self.presence = PresenceKeeper(broker, config.presence_ttl)
         self.publish_rate = RateLimiter(config.publish_rate, config.publish_burst)
         self.queue_bytes = config.queue_bytes
-        self.max_message_bytes = hub.settings.max_message_bytes
+        # validate_content keeps ENVELOPE_RESERVE of this for the event's own fields.
+        self.max_notification_bytes = min(
+            config.max_notification_bytes + ENVELOPE_RESERVE, hub.settings.max_message_bytes
+        )
+        # A ListNotifications page stops short of the message limit (the token and envelope fit).
+        self.page_bytes = hub.settings.max_message_bytes - ENVELOPE_RESERVE
+        self.quotas = PublishQuotas(broker, config)
+        # A batch event must fit the hub's message size (grpc refuses bigger writes).
+        self.batch_bytes = min(MAX_BATCH_BYTES, hub.settings.max_message_bytes // 2)
 
     # -- the stream ---------------------------------------------------------------
     async def Subscribe(
         self, requests: AsyncIterator[notifications_pb2.SubscribeRequest], context: Any
-    ) -> AsyncIterator[notifications_pb2.SubscribeResponse]:
+    ) -> AsyncIterator[notifications_pb2.SubscribeResponse | bytes]:
         who = current_principal()
-        try:
-            session = NotificationSession(
-                self._broker,
-                self.policy,
-                who,
-                f"{self._hub.instance_id}-{secrets.token_hex(6)}",
-                config=self.config,
-                counter=self.counter,
-                presence=self.presence,
-                max_queue_bytes=self.queue_bytes,
-            )
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
         # An idle subscriber stream should cost little memory: no task beyond the read of the next
         # command, and one future to wait on (the subscription's `ready()`), which a publication,
         # the next command (`command_arrived`) and shutdown (which cancels the pending read) complete.
         # asyncio.wait would hold a set, a waiter, callbacks and two coroutine frames per stream.
         nxt: asyncio.Future[Any] | None = None
+        session: NotificationSession | None = None
+        batches = False  # set by the first command with accept_batches
+        pacer = Pacer(self.settings.batch_delay)
         try:
+            session = self._session(who)
             for channel in (GENERAL, user_channel(who.subject)):
                 done = await session.subscribe(channel, None)
                 yield pb.SubscribeResponse(
@@ -135,58 +254,110 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 if not self._hub.shutdown.started and not nxt.done():
                     # Awaiting it directly is fine: ready() hands out a fresh future once this one
                     # is done or cancelled. A wake-up may be spurious; the loop just goes round.
-                    await session.sub.ready()
+                    await session.ready()
                 if self._hub.shutdown.started:  # say so, then end (clients resume elsewhere)
-                    grace = duration_pb2.Duration()
-                    grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))
-                    yield pb.SubscribeResponse(
-                        going_away=common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
-                    )
+                    yield pb.SubscribeResponse(going_away=self._going_away())
                     raise going_away()
-                for _ in range(DRAIN_BATCH):  # live publications, a batch at a time between commands
-                    try:
-                        pub = session.sub.get_nowait()
-                    except SubscriptionClosed as closed:
-                        raise session_error(closed.reason) from None
-                    if pub is None:
-                        break
-                    if session.accept(pub):
-                        yield pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
+                # Live publications, a bounded drain between commands; session.take raises the
+                # stream's end (slow consumer, broker lost) once what it handed out is sent.
+                if batches:
+                    await pacer.wait(session.queued)
+                for encoded in ENCODER.events(
+                    _live(session), SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
+                    pacer.wrote()
                 if nxt.done():
                     task, nxt = nxt, None
                     try:
                         command = task.result()
                     except StopAsyncIteration:
                         return
-                    async for event in self._command(session, command):
+                    batches = batches or command.accept_batches
+                    async for event in self._command(session, command, batches):
                         yield event
+        except BrokerUnavailable as exc:
+            raise _broker_down(exc) from exc
         finally:
             if nxt is not None and not nxt.done():
                 nxt.cancel()
-            with contextlib.suppress(Exception):
-                await session.close()
+            if session is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()
+
+    def _session(self, who: Principal) -> NotificationSession:
+        return NotificationSession(
+            self._broker,
+            self.policy,
+            who,
+            f"{self._hub.instance_id}-{secrets.token_hex(6)}",
+            config=self.config,
+            counter=self.counter,
+            presence=self.presence,
+            max_queue_bytes=self.queue_bytes,
+            budgets=self.budgets,
+        )
+
+    async def Listen(
+        self, request: notifications_pb2.ListenRequest, context: Any
+    ) -> AsyncIterator[notifications_pb2.ListenResponse | bytes]:
+        who = current_principal()
+        batches = request.accept_batches
+        pacer = Pacer(self.settings.batch_delay if batches else 0.0)
+        wanted = _listen_channels(request, self.settings.max_subscriptions_per_user)
+        stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        session: NotificationSession | None = None
+        try:
+            session = self._session(who)
+            stop.add_done_callback(session.command_arrived)  # shutdown wakes the loop below
+            self._hub.shutdown.interrupt(stop)
+            for channel, since, join_leave in wanted:
+                done = await session.subscribe(channel, since, join_leave)
+                yield pb.ListenResponse(subscribed=_subscribed(done))
+                for encoded in ENCODER.replay(
+                    done.replay, LISTEN, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
+            while True:
+                if not self._hub.shutdown.started:
+                    await session.ready()
+                if self._hub.shutdown.started:
+                    yield pb.ListenResponse(going_away=self._going_away())
+                    raise going_away()
+                await pacer.wait(session.queued)
+                for encoded in ENCODER.events(
+                    _live(session), LISTEN, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
+                    pacer.wrote()
+        except BrokerUnavailable as exc:
+            raise _broker_down(exc) from exc
+        finally:
+            stop.cancel()
+            if session is not None:
+                with contextlib.suppress(Exception):
+                    await session.close()
+
+    def _going_away(self) -> common_pb2.GoingAwayEvent:
+        grace = duration_pb2.Duration()
+        grace.FromNanoseconds(int(self._hub.shutdown.grace * 1e9))
+        return common_pb2.GoingAwayEvent(reason="server shutting down", grace=grace)
 
     async def _command(
-        self, session: NotificationSession, command: notifications_pb2.SubscribeRequest
-    ) -> AsyncIterator[notifications_pb2.SubscribeResponse]:
+        self, session: NotificationSession, command: notifications_pb2.SubscribeRequest, batches: bool
+    ) -> AsyncIterator[notifications_pb2.SubscribeResponse | bytes]:
         cid = command.id
         kind = command.WhichOneof("command")
         try:
             if kind == "subscribe":
                 sc = command.subscribe
                 since = StreamPosition(sc.since.epoch, sc.since.offset) if sc.HasField("since") else None
-                done = await session.subscribe(sc.channel, since)
-                yield pb.SubscribeResponse(
-                    command_id=cid,
-                    subscribed=pb.SubscribedEvent(
-                        channel=done.channel,
-                        position=_position(done.position),
-                        resumed=done.resumed,
-                        recovered=done.recovered,
-                    ),
-                )
-                for pub in done.replay:
-                    yield pb.SubscribeResponse(notification=to_proto(from_publication(pub)))
+                done = await session.subscribe(sc.channel, since, sc.join_leave)
+                yield pb.SubscribeResponse(command_id=cid, subscribed=_subscribed(done))
+                for encoded in ENCODER.replay(
+                    done.replay, SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
+                ):
+                    yield encoded
             elif kind == "unsubscribe":
                 channel = command.unsubscribe.channel
                 if not await session.unsubscribe(channel):
@@ -198,9 +369,12 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                     unsubscribed=pb.UnsubscribedEvent(channel=channel, reason=pb.UNSUBSCRIBE_REASON_CLIENT),
                 )
             elif kind == "mark_read":
-                ids = _check_ids(command.mark_read.notification_ids)
-                new = await self._broker.mark_read(session.who.subject, ids)
-                yield pb.SubscribeResponse(command_id=cid, marked_read=pb.MarkedReadEvent(newly_read=new))
+                ids = list(command.mark_read.notification_ids)
+                new, results = await mark_read(self._broker, self.policy, session.who, ids)
+                yield pb.SubscribeResponse(
+                    command_id=cid,
+                    marked_read=pb.MarkedReadEvent(newly_read=new, results=_mark_results(results)),
+                )
             elif kind == "ping":
                 yield pb.SubscribeResponse(command_id=cid, pong=common_pb2.PongEvent())
             else:
@@ -215,6 +389,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             yield pb.SubscribeResponse(command_id=cid, error=error_event(down, cid))
 
     # -- unary -------------------------------------------------------------------------
+    @_maps_broker_errors
     async def Publish(
         self, request: notifications_pb2.PublishRequest, context: Any
     ) -> notifications_pb2.PublishResponse:
@@ -229,27 +404,42 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             level=int(request.level),
             publisher=who.subject,
         )
-        validate_content(content, self.max_message_bytes)
+        validate_content(content, self.max_notification_bytes)
+        claim = None
         if request.request_id:
             validate_request_id(request.request_id)
-        if not who.is_admin:  # admins are the application's own back ends: not throttled here
-            self.publish_rate.acquire(who.subject)
+            claim = await claim_request_id(self._broker, who.subject, channel, request.request_id, content)
         ns = self.config.for_channel(channel)
-        try:
-            pub, duplicate = await self._broker.publish(
-                channel,
-                content.data,
-                meta=content.meta(),
-                history_size=ns.history_size,
-                history_ttl=ns.history_ttl,
-                idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,
-                idempotency_ttl=IDEMPOTENCY_TTL,
-            )
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
+        # A retry of a publication (its request id already stands for this content) is not
+        # charged again: it adds nothing. Should it publish after all (the first call was
+        # refused), it is charged afterwards, so the counts stay true.
+        retry = bool(request.request_id) and claim is None
+        quota = not who.is_admin and namespace_of(channel) in self.policy.open_namespaces
+        size = content_bytes(content.title, content.body, content.data, content.content_type)
+        if not who.is_admin:  # admins are the application's own back ends: not throttled here
+            try:
+                self.publish_rate.acquire(who.subject)
+                if quota and not retry:
+                    await self.quotas.charge(who.subject, channel, size, ns)
+            except HubError:
+                if claim is not None:  # refused before publishing: the request id stays free
+                    await claim.release()
+                raise
+        pub, duplicate = await self._broker.publish(
+            channel,
+            content.data,
+            meta=tracing.publication_meta(content.meta()),
+            history_size=ns.history_size,
+            history_ttl=ns.history_ttl,
+            idempotency_key=f"{who.subject}:{request.request_id}" if request.request_id else None,
+            idempotency_ttl=IDEMPOTENCY_TTL,
+        )
+        if quota and retry and not duplicate:
+            await self.quotas.charge(who.subject, channel, size, ns, force=True)
         n = from_publication(pub)
         return pb.PublishResponse(id=n.id, position=_position(pub.position), duplicate=duplicate)
 
+    @_maps_broker_errors
     async def ListNotifications(
         self, request: notifications_pb2.ListNotificationsRequest, context: Any
     ) -> notifications_pb2.ListNotificationsResponse:
@@ -260,33 +450,29 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             channels = [channel]
         else:
             channels = [GENERAL, user_channel(who.subject)]
-        try:
-            page = await list_page(
-                self._broker,
-                who.subject,
-                channels,
-                unread_only=request.unread_only,
-                page_size=request.page_size,
-                page_token=request.page_token,
-            )
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
+        page = await list_page(
+            self._broker,
+            who.subject,
+            channels,
+            unread_only=request.unread_only,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            max_bytes=self.page_bytes,
+        )
         return pb.ListNotificationsResponse(
             notifications=[to_proto(n, read) for n, read in page.notifications],
             next_page_token=page.next_page_token,
         )
 
+    @_maps_broker_errors
     async def MarkRead(
         self, request: notifications_pb2.MarkReadRequest, context: Any
     ) -> notifications_pb2.MarkReadResponse:
         who = current_principal()
-        ids = _check_ids(request.notification_ids)
-        try:
-            new = await self._broker.mark_read(who.subject, ids)
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
-        return pb.MarkReadResponse(newly_read=new)
+        new, results = await mark_read(self._broker, self.policy, who, list(request.notification_ids))
+        return pb.MarkReadResponse(newly_read=new, results=_mark_results(results))
 
+    @_maps_broker_errors
     async def GetChannelStats(
         self, request: notifications_pb2.GetChannelStatsRequest, context: Any
     ) -> notifications_pb2.GetChannelStatsResponse:
@@ -294,11 +480,8 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         if not who.is_admin:
             raise permission_denied("channel stats need the admin role")
         channel = validate_channel(request.channel)
-        try:
-            hist = await self._broker.history(channel)
-            present = await self._broker.presence(channel)
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
+        hist = await self._broker.history(channel)
+        present = await self._broker.presence(channel)
         minute_ago = self._broker.clock() - 60.0
         return pb.GetChannelStatsResponse(
             channel=channel,
@@ -309,16 +492,14 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             position=_position(hist.position),
         )
 
+    @_maps_broker_errors
     async def GetPresence(
         self, request: notifications_pb2.GetPresenceRequest, context: Any
     ) -> notifications_pb2.GetPresenceResponse:
         who = current_principal()
         channel = validate_channel(request.channel)
         await self.policy.check_read(who, channel)
-        try:
-            entries = await self._broker.presence(channel)
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
+        entries = await self._broker.presence(channel)
         return pb.GetPresenceResponse(
             entries=[
                 pb.ChannelPresenceEntry(
@@ -329,12 +510,38 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         )
 
 
+def _serialize(message: Any) -> bytes:
+    # Stream events are often bytes encoded once for every subscriber (wire.py).
+    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[no-any-return]
+
+
+def add_to_server(servicer: NotificationServicer, server: grpc.aio.Server) -> None:
+    """Like the generated `add_NotificationServiceServicer_to_server`, but a response may be bytes
+    the service serialized itself (one encoding shared by every subscriber of a publication)."""
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in pb.DESCRIPTOR.services_by_name["NotificationService"].methods:
+        request_cls = getattr(pb, method.input_type.name)
+        if method.client_streaming and method.server_streaming:
+            factory: Callable[..., grpc.RpcMethodHandler] = grpc.stream_stream_rpc_method_handler
+        elif method.server_streaming:
+            factory = grpc.unary_stream_rpc_method_handler
+        else:
+            factory = grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = factory(
+            getattr(servicer, method.name),
+            request_deserializer=request_cls.FromString,
+            response_serializer=_serialize,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
+
+
 async def register(hub: HubContext) -> list[str]:
     if hub.broker is None:
         raise RuntimeError("notifications need a broker (HubContext.broker)")
     config = NotificationsConfig.load(hub.settings.extra.get("notifications"))
     servicer = NotificationServicer(hub, hub.broker, config)
-    notifications_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, hub.server)
+    add_to_server(servicer, hub.server)
     hub.spawn(servicer.presence.run(), name="notifications-presence")
     if config.stats_interval > 0:
         stats = StatsPublisher(hub.broker, hub.metrics, hub.instance_id, config.stats_interval)

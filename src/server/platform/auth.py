@@ -2,7 +2,10 @@
 
 Tokens arrive as `authorization: Bearer <JWT>` metadata. HS256 (shared secret)
 or RS256 (public key). Required claims: `sub`, `exp`; optional `roles`
-(a list, or a space-separated string), `aud`, `iss`.
+(a list, or a space-separated string), `aud`, `iss`, and `channels` /
+`publish_channels`: notification channels (exact names, or patterns where `*`
+matches any run of characters) the token grants reading / publishing beyond the
+built-in policy (at most 100 entries of at most 255 characters each).
 
 Handlers never parse metadata: they call `current_principal()`.
 """
@@ -10,15 +13,14 @@ Handlers never parse metadata: they call `current_principal()`.
 from __future__ import annotations
 
 import contextvars
-import os
-import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
+
+from realtime.common.tokens import load_or_create_dev_secret, mint_token, read_secret_file
 
 from .errors import HubError, unauthenticated
 
@@ -33,6 +35,10 @@ class Principal:
     roles: frozenset[str]
     expires_at: float
     issuer: str = ""
+    #: Channel names or `*` patterns the token grants reading / publishing (claims `channels`,
+    #: `publish_channels`).
+    channels: tuple[str, ...] = ()
+    publish_channels: tuple[str, ...] = ()
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -71,6 +77,7 @@ class TokenVerifier:
         leeway: float = 0.0,
         clock: Callable[[], float] | None = None,
         cache_size: int = 4096,
+        max_lifetime: float | None = None,
     ) -> None:
         if algorithm not in ("HS256", "RS256"):
             raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
@@ -82,6 +89,7 @@ class TokenVerifier:
         self._clock = clock or time.time
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
+        self._max_lifetime = max_lifetime
 
     @property
     def algorithm(self) -> str:
@@ -143,10 +151,56 @@ class TokenVerifier:
         exp = float(claims["exp"])
         if exp + self._leeway <= now:  # pyjwt uses its own clock; ours may be injected
             raise unauthenticated("token expired")
-        return Principal(subject, _roles(claims.get("roles")), exp, str(claims.get("iss") or ""))
+        self._check_lifetime(claims, exp, now)
+        return Principal(
+            subject,
+            _roles(claims.get("roles")),
+            exp,
+            str(claims.get("iss") or ""),
+            _channels(claims, "channels"),
+            _channels(claims, "publish_channels"),
+        )
+
+    def _check_lifetime(self, claims: dict[str, object], exp: float, now: float) -> None:
+        """A token may not live longer than `max_lifetime`: neither as issued (exp - iat) nor
+        from now (exp - now), so a token without `iat` cannot escape the limit."""
+        limit = self._max_lifetime
+        if limit is None:
+            return
+        iat = claims.get("iat")
+        if isinstance(iat, int | float) and exp - float(iat) > limit + self._leeway:
+            raise unauthenticated(
+                f"token lifetime exp - iat = {exp - float(iat):.0f} s exceeds this hub's maximum of "
+                f"{limit:.0f} s (--max-token-lifetime); mint a shorter-lived token"
+            )
+        if exp - now > limit + self._leeway:
+            raise unauthenticated(
+                f"token expires in {exp - now:.0f} s, beyond this hub's maximum lifetime of {limit:.0f} s "
+                "(--max-token-lifetime); mint a shorter-lived token"
+            )
 
 
 _NO_ROLES: frozenset[str] = frozenset()  # shared: most callers have no roles, and streams keep theirs
+
+
+MAX_CHANNEL_CLAIMS = 100
+MAX_CHANNEL_CLAIM_LENGTH = 255
+
+
+def _channels(claims: dict[str, object], name: str) -> tuple[str, ...]:
+    raw = claims.get(name)
+    if raw is None:
+        return ()
+    if (
+        not isinstance(raw, list)
+        or len(raw) > MAX_CHANNEL_CLAIMS
+        or not all(isinstance(c, str) and 0 < len(c) <= MAX_CHANNEL_CLAIM_LENGTH for c in raw)
+    ):
+        raise unauthenticated(
+            f"token claim {name!r} must be a list of at most {MAX_CHANNEL_CLAIMS} channel names or "
+            f"patterns of 1..{MAX_CHANNEL_CLAIM_LENGTH} characters"
+        )
+    return tuple(raw)
 
 
 def _roles(raw: object) -> frozenset[str]:
@@ -159,62 +213,6 @@ def _roles(raw: object) -> frozenset[str]:
     raise unauthenticated("token claim 'roles' must be a list of strings")
 
 
-def mint_token(
-    key: str | bytes,
-    subject: str,
-    *,
-    roles: Iterable[str] = (),
-    ttl: float = 3600.0,
-    algorithm: str = "HS256",
-    audience: str | None = None,
-    issuer: str | None = None,
-    now: float | None = None,
-) -> str:
-    """Sign a token the hub accepts (CLI `realtime token`, tests, the dev sign-in)."""
-    issued = time.time() if now is None else now
-    claims: dict[str, object] = {
-        "sub": subject,
-        "roles": sorted(set(roles)),
-        "iat": int(issued),
-        "exp": int(issued + ttl),
-    }
-    if audience:
-        claims["aud"] = audience
-    if issuer:
-        claims["iss"] = issuer
-    return jwt.encode(claims, key, algorithm=algorithm)
-
-
-DEV_SECRET_PATH = Path(".realtime") / "dev-jwt-secret"
-
-
-def load_or_create_dev_secret(path: Path = DEV_SECRET_PATH) -> tuple[bytes, bool]:
-    """Read the dev HS256 secret, creating a random one (mode 0600) when missing.
-
-    Returns (secret, created).
-    """
-    try:
-        return read_secret_file(path), False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return read_secret_file(path), False
-    with os.fdopen(fd, "wb") as out:
-        out.write(secret + b"\n")
-    return secret, True
-
-
-def read_secret_file(path: Path) -> bytes:
-    secret = path.read_bytes().strip()
-    if not secret:
-        raise ValueError(f"JWT secret file {path} is empty")
-    return secret
-
-
 __all__ = [
     "ADMIN_ROLE",
     "HubError",
@@ -224,4 +222,5 @@ __all__ = [
     "current_principal",
     "load_or_create_dev_secret",
     "mint_token",
+    "read_secret_file",
 ]

@@ -45,12 +45,21 @@ class FieldViolation:
     description: str
 
 
+@dataclass(frozen=True)
+class QuotaViolation:
+    """One exceeded quota (google.rpc.QuotaFailure.Violation): whose, and which limit."""
+
+    subject: str
+    description: str
+
+
 @dataclass
 class HubError(Exception):
     """An expected failure with a status code, a stable reason and optional details.
 
     `reason` is the `google.rpc.ErrorInfo.reason` (UPPER_SNAKE_CASE); it defaults to
-    the code's name. `retry_after` (seconds) becomes `google.rpc.RetryInfo`.
+    the code's name. `retry_after` (seconds) becomes `google.rpc.RetryInfo`, `quota`
+    becomes `google.rpc.QuotaFailure`.
     """
 
     code: Code
@@ -59,6 +68,7 @@ class HubError(Exception):
     metadata: Mapping[str, str] = field(default_factory=dict)
     violations: tuple[FieldViolation, ...] = ()
     retry_after: float | None = None
+    quota: tuple[QuotaViolation, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.reason:
@@ -98,9 +108,17 @@ def failed_precondition(message: str, *, reason: str = "FAILED_PRECONDITION") ->
 
 
 def resource_exhausted(
-    message: str, *, reason: str = "QUOTA_EXCEEDED", retry_after: float | None = None
+    message: str,
+    *,
+    reason: str = "QUOTA_EXCEEDED",
+    retry_after: float | None = None,
+    quota: Iterable[tuple[str, str]] = (),
 ) -> HubError:
-    return HubError(Code.RESOURCE_EXHAUSTED, message, reason=reason, retry_after=retry_after)
+    """RESOURCE_EXHAUSTED; `quota` lists (subject, description) pairs for QuotaFailure."""
+    violations = tuple(QuotaViolation(s, d) for s, d in quota)
+    return HubError(
+        Code.RESOURCE_EXHAUSTED, message, reason=reason, retry_after=retry_after, quota=violations
+    )
 
 
 def unavailable(message: str, *, reason: str = "UNAVAILABLE", retry_after: float | None = None) -> HubError:

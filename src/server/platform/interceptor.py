@@ -17,12 +17,16 @@ from typing import Any
 
 import grpc
 
+from . import tracing
 from .auth import Principal, TokenVerifier, bind_principal
-from .errors import HubError, invalid_argument, unauthenticated
+from .errors import HubError, going_away, invalid_argument, unauthenticated
 from .limits import RateLimiter, StreamLimiter
 from .logs import call_log
 from .metrics import MethodMetrics, Metrics
+from .shared_limits import SharedLimits
+from .shutdown import StreamMark, bind_stream_mark
 from .status import abort
+from .tls import SubjectMap, peer_certificate
 
 log = logging.getLogger("realtime.calls")
 
@@ -85,8 +89,13 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
         rate: RateLimiter,
         streams: StreamLimiter,
         metrics: Metrics,
+        subjects: SubjectMap | None = None,
+        shared: SharedLimits | None = None,
     ) -> None:
         self._verifier = verifier
+        self._subjects = subjects
+        # Set when processes share a broker: limits hold across them (one process: in memory).
+        self._shared = shared
         self._rate = rate
         self._streams = streams
         self._metrics = metrics
@@ -107,17 +116,30 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
             cached = self._wrapped[method] = (handler, self._wrap(handler, method))
         return cached[1]
 
-    def authenticate(self, context: Any) -> Principal:
-        value = None
-        for key, val in context.invocation_metadata() or ():
-            if key == "authorization":
-                value = val
-                break
+    def authenticate(self, context: Any, value: str | None) -> Principal:
+        """The caller, from the `authorization` metadata value (None: none was sent)."""
         try:
+            if value is None and self._subjects is not None:
+                return self._by_certificate(context)
             return self._verifier.verify_header(value)
         except HubError as err:
             self._metrics.auth_failures.labels(err.message.split(":")[0][:40]).inc()
             raise
+
+    def _by_certificate(self, context: Any) -> Principal:
+        """No bearer token under mutual TLS: the client certificate's subject, if it is mapped
+        (--tls-client-subjects). A token, when sent, always decides instead."""
+        assert self._subjects is not None
+        cert = peer_certificate(context)
+        principal = self._subjects.principal_for(cert) if cert is not None else None
+        if principal is None:
+            shown = ", ".join(cert.names[:4]) if cert else "none (no client certificate on this call)"
+            raise unauthenticated(
+                "missing authorization metadata and the client certificate's subjects "
+                f"({shown}) are not mapped to a user by --tls-client-subjects; send "
+                "'authorization: Bearer <JWT>' or use a mapped certificate"
+            )
+        return principal
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         service = method[1:].split("/", 1)[0]
@@ -168,6 +190,8 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
                     call.received += 0 if req_stream else 1
                     async for response in inner(request, context):
                         call.sent += 1
+                        if call.span is not None:
+                            call.tick()
                         yield response
 
             return factory(stream_gen, parse, handler.response_serializer)
@@ -213,7 +237,10 @@ class _CountedRequests:
 
     async def __anext__(self) -> Any:
         request = await self._requests.__anext__()
-        self._call.received += 1
+        call = self._call
+        call.received += 1
+        if call.span is not None:
+            call.tick()
         if type(request) is _Malformed:
             raise request.error
         return request
@@ -224,16 +251,23 @@ class _Call:
 
     __slots__ = (
         "_ended",
+        "batch_in",
+        "batch_out",
+        "batch_start",
         "code",
         "context",
+        "lease",
+        "mark",
         "opened",
         "principal",
         "received",
         "sent",
+        "span",
         "spec",
         "start",
         "timer",
         "token_expired",
+        "trace",
         "user",
     )
 
@@ -250,33 +284,86 @@ class _Call:
         self._ended = False
         self.principal: Principal | None = None
         self.user = ""
+        self.mark: StreamMark | None = None
+        self.trace = ""
+        self.span: Any = None
+        self.lease: str | None = None
 
     async def __aenter__(self) -> _Call:
         spec = self.spec
         hub = spec.hub
         spec.metrics.started.inc()
+        authorization = None
+        for key, value in self.context.invocation_metadata() or ():
+            if key == "authorization":
+                if authorization is None:  # the first one counts, as before
+                    authorization = value
+            elif key == "traceparent":
+                self.trace = tracing.parse_traceparent(value)
+        if tracing.spans is not None:
+            self._start_span()  # before authentication: refused calls show in the trace too
+        elif self.trace:
+            tracing.bind(self.trace)
         principal = None
         if not spec.open:
             try:
-                principal = self.principal = hub.authenticate(self.context)
+                principal = self.principal = hub.authenticate(self.context, authorization)
             except HubError as err:
                 await self._finish_with(err)
         if principal is not None:
             self.user = principal.subject
             bind_principal(principal)
+            if self.span is not None:
+                self.span.set_attribute("enduser.id", self.user)
             try:
-                hub._rate.acquire(self.user)
-                if spec.streaming:
-                    hub._streams.open(self.user)
+                if hub._shared is None:
+                    hub._rate.acquire(self.user)
+                    if spec.streaming:
+                        hub._streams.open(self.user)
+                else:
+                    await hub._shared.acquire(self.user)
+                    if spec.streaming:
+                        self.lease = await hub._shared.open_stream(self.user)
             except HubError as err:
                 hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
                 await self._finish_with(err)
         if spec.streaming:
+            self.mark = bind_stream_mark()
             self.opened = True
             hub._metrics.active_streams.labels(spec.service).inc()
             if principal is not None:
                 self._arm_expiry(principal)
         return self
+
+    def _start_span(self) -> None:
+        spans = tracing.spans
+        assert spans is not None
+        self.span = spans.start_call(self.spec.method, self.trace)
+        own = spans.traceparent_of(self.span)
+        self.trace = self.trace or own  # the log line names the trace the span belongs to
+        tracing.bind(own)  # work this call hands over continues from the call's span
+        self.batch_start = tracing.now_ns()
+        self.batch_in = self.batch_out = 0
+
+    def tick(self) -> None:
+        """A stream message under tracing: every BATCH messages close a batch span."""
+        if self.received + self.sent - self.batch_in - self.batch_out >= tracing.BATCH:
+            self._close_batch()
+
+    def _close_batch(self) -> None:
+        spans = tracing.spans
+        received, sent = self.received - self.batch_in, self.sent - self.batch_out
+        if spans is None or not (received or sent):
+            return
+        spans.batch(self.span, self.spec.method, self.batch_start, received, sent)
+        self.batch_start = tracing.now_ns()
+        self.batch_in, self.batch_out = self.received, self.sent
+
+    def _end_span(self) -> None:
+        if self.spec.streaming:
+            self._close_batch()
+        if tracing.spans is not None:
+            tracing.spans.end_call(self.span, self.code, self.received, self.sent)
 
     def _arm_expiry(self, principal: Principal) -> None:
         # A long stream ends with UNAUTHENTICATED when its token expires; the
@@ -304,6 +391,8 @@ class _Call:
         if self.timer is not None:
             self.timer.cancel()
         try:
+            if exc is None and self.mark is not None and self.mark.going_away:
+                await self._fail(going_away())  # one rule: a stream shutdown ended is UNAVAILABLE
             if exc is None or isinstance(exc, GeneratorExit):
                 return False
             await self._fail(exc)
@@ -350,8 +439,18 @@ class _Call:
             m.sent.inc(self.sent)
         if self.opened:
             hub._metrics.active_streams.labels(spec.service).dec()
-            if self.principal is not None:
+            if self.principal is not None and hub._shared is None:
                 hub._streams.close(self.user)
+            elif self.lease is not None and hub._shared is not None:
+                hub._shared.close_stream(self.lease)
+        if self.span is not None:
+            self._end_span()
         call_log.finished(
-            self.user, spec.method, self.code, round(elapsed * 1000, 3), self.received, self.sent
+            self.user,
+            spec.method,
+            self.code,
+            round(elapsed * 1000, 3),
+            self.received,
+            self.sent,
+            tracing.trace_id_of(self.trace),
         )

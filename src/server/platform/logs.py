@@ -73,20 +73,26 @@ class CallLog:
         self._fmt, self._stream = fmt, stream
 
     def finished(
-        self, user: str, method: str, code: str, duration_ms: float, msgs_in: int, msgs_out: int
+        self,
+        user: str,
+        method: str,
+        code: str,
+        duration_ms: float,
+        msgs_in: int,
+        msgs_out: int,
+        trace_id: str = "",
     ) -> None:
-        self.emit(
-            self._logger,
-            "call finished",
-            {
-                "user": user,
-                "method": method,
-                "code": code,
-                "duration_ms": duration_ms,
-                "msgs_in": msgs_in,
-                "msgs_out": msgs_out,
-            },
-        )
+        fields = {
+            "user": user,
+            "method": method,
+            "code": code,
+            "duration_ms": duration_ms,
+            "msgs_in": msgs_in,
+            "msgs_out": msgs_out,
+        }
+        if trace_id:  # the caller's W3C trace (traceparent), to find this call in a trace
+            fields["trace_id"] = trace_id
+        self.emit(self._logger, "call finished", fields)
 
     def emit(self, logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
         """One INFO line for `logger` on the fast path (the gateway's call lines use it too)."""

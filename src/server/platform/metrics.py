@@ -7,6 +7,7 @@ process (tests) never collide. Label children are cached per method because
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -54,7 +55,11 @@ class Metrics:
             registry=r,
         )
         self.active_streams = Gauge(
-            "realtime_active_streams", "Streams open now, by service.", ("service",), registry=r
+            "realtime_active_streams",
+            "Streams open now, by service.",
+            ("service",),
+            registry=r,
+            multiprocess_mode="livesum",  # with --workers: the sum over live workers
         )
         self.auth_failures = Counter(
             "realtime_auth_failures", "Calls refused for authentication, by reason.", ("reason",), registry=r
@@ -90,7 +95,25 @@ class Metrics:
         child.inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            return generate_latest(self.registry)
+        # --workers: every worker writes its metrics to files in this directory; any worker
+        # answering /metrics sums them all (counters, histograms; gauges per live worker).
+        from prometheus_client import multiprocess
+
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=directory)  # type: ignore[no-untyped-call]
+        own = [c for c in self.registry._collector_to_names if not _is_metric(c)]  # custom collectors
+        for collector in own:
+            combined.register(collector)
+        return generate_latest(combined)
+
+
+def _is_metric(collector: object) -> bool:
+    from prometheus_client.metrics import MetricWrapperBase
+
+    return isinstance(collector, MetricWrapperBase)
 
 
 def split_method(full_method: str) -> tuple[str, str]:

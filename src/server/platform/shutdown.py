@@ -1,9 +1,76 @@
-"""The shutdown signal every stream can watch to say "going away" before the server stops."""
+"""The shutdown signal every stream can watch to say "going away" before the server stops.
+
+One going-away rule for every service: a stream that shutdown interrupted ends with UNAVAILABLE
+(reason GOING_AWAY, `errors.going_away()`), which clients treat as "reconnect elsewhere", even when
+its handler then simply returns. `commands_until_shutdown` (streams.py) marks the stream when it
+hands the handler its `None`; the call wrapper (interceptor.py) turns a normal end of a marked
+stream into that status. Handlers that raise `going_away()` themselves end the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
+
+
+class StreamMark:
+    """Per-stream flag shared by every task of the call (child tasks copy the context, which
+    holds this same object, so a reader task's mark is seen by the call wrapper)."""
+
+    __slots__ = ("going_away",)
+
+    def __init__(self) -> None:
+        self.going_away = False
+
+
+_stream_mark: contextvars.ContextVar[StreamMark | None] = contextvars.ContextVar(
+    "realtime_stream_mark", default=None
+)
+
+
+def bind_stream_mark() -> StreamMark:
+    """Called by the call wrapper when a stream starts."""
+    mark = StreamMark()
+    _stream_mark.set(mark)
+    return mark
+
+
+def mark_going_away() -> None:
+    """Record that shutdown interrupted the current stream (no-op outside a stream)."""
+    mark = _stream_mark.get()
+    if mark is not None:
+        mark.going_away = True
+
+
+class Reading:
+    """The task reading a stream's next message, interrupted by shutdown without a task per read.
+
+    `commands_until_shutdown` awaits each read in its own task and sets `task`/`active` around it.
+    Shutdown cancels the task only while the read's future is still pending: a message that has
+    already arrived (its task not yet resumed) is delivered, never dropped by the cancellation.
+    """
+
+    __slots__ = ("_owner", "active", "interrupted", "task")
+
+    def __init__(self, owner: set[Reading]) -> None:
+        self._owner = owner
+        self.task: asyncio.Task[Any] | None = None
+        self.active = False
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        task = self.task
+        if not self.active or task is None:
+            return  # between reads: the next loop turn sees `started`
+        waiter = getattr(task, "_fut_waiter", None)  # what the task awaits (CPython Task attribute)
+        if waiter is None or waiter.done():
+            return  # the message is in: deliver it; the next read sees `started`
+        self.interrupted = True
+        task.cancel()
+
+    def done(self) -> None:
+        self._owner.discard(self)
 
 
 class Shutdown:
@@ -20,6 +87,7 @@ class Shutdown:
         self._future: asyncio.Future[None] | None = None
         self._started = False
         self._interruptible: set[asyncio.Future[Any]] = set()
+        self._readers: set[Reading] = set()
 
     @property
     def started(self) -> bool:
@@ -41,6 +109,15 @@ class Shutdown:
         pending, self._interruptible = self._interruptible, set()
         for fut in pending:
             fut.cancel()
+        readers, self._readers = self._readers, set()
+        for reader in readers:
+            reader.interrupt()
+
+    def reading(self) -> Reading:
+        """A stream's reads that shutdown may interrupt (see `Reading`); `done()` it at the end."""
+        reader = Reading(self._readers)
+        self._readers.add(reader)
+        return reader
 
     def interrupt(self, fut: asyncio.Future[Any]) -> None:
         """Cancel `fut` when shutdown starts (at once if it has): e.g. a stream's pending read.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -19,6 +19,15 @@ def _details(err: HubError) -> list[status_pb2.Status]:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(max(err.retry_after, 0.0) * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    if err.quota:
+        details.append(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(subject=q.subject, description=q.description)
+                    for q in err.quota
+                ]
+            )
+        )
     if err.violations:
         details.append(
             error_details_pb2.BadRequest(
@@ -64,5 +73,26 @@ def error_event(err: HubError, command_id: str = "") -> common_pb2.ErrorEvent:
             **dict(err.metadata),
             **({"retry_after_seconds": f"{err.retry_after:.3f}"} if err.retry_after is not None else {}),
             **{f"field:{v.field}": v.description for v in err.violations},
+            **{f"quota:{q.subject}": q.description for q in err.quota},
         },
     )
+
+
+def duration(seconds: float) -> duration_pb2.Duration:
+    """`google.protobuf.Duration` from seconds (the one conversion services share)."""
+    value = duration_pb2.Duration()
+    value.FromNanoseconds(int(seconds * 1e9))
+    return value
+
+
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    """`google.protobuf.Timestamp` from seconds since the epoch (the one conversion services share)."""
+    value = timestamp_pb2.Timestamp()
+    value.FromNanoseconds(int(seconds * 1e9))
+    return value
+
+
+def going_away_event(grace: float, reason: str = "server shutting down") -> common_pb2.GoingAwayEvent:
+    """The `going_away` event every stream sends before it ends UNAVAILABLE/GOING_AWAY
+    (`errors.going_away()`; shutdown.py has the rule)."""
+    return common_pb2.GoingAwayEvent(reason=reason, grace=duration(grace))

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-from .shutdown import Shutdown
+from .shutdown import Shutdown, mark_going_away
 
 T = TypeVar("T")
 
@@ -21,32 +21,39 @@ def quiet(task: asyncio.Future[Any]) -> None:
 async def commands_until_shutdown(requests: AsyncIterator[T], shutdown: Shutdown) -> AsyncIterator[T | None]:
     """Yield the client's commands; yield `None` once when shutdown starts, then stop.
 
-    On `None` a handler sends its `going_away` event and then raises
-    `errors.going_away()` (UNAVAILABLE, reason GOING_AWAY) so clients reconnect.
-    The stream ends normally when the client half-closes.
+    On `None` a handler sends its `going_away` event and ends: the stream is marked, so it ends
+    with `errors.going_away()` (UNAVAILABLE, reason GOING_AWAY) and clients reconnect, whether
+    the handler raises that itself or returns (shutdown.py). The stream ends normally when the
+    client half-closes.
     """
     if shutdown.started:
+        mark_going_away()
         yield None
         return
-    nxt: asyncio.Future[T] | None = None
+    # No task per read (a task costs two event-loop turns per message): the reading task itself
+    # is interrupted by shutdown, only while its read is still pending (shutdown.Reading).
+    reader = shutdown.reading()
     try:
         while True:
-            # One task per stream for the pending read, cancelled by shutdown (`interrupt`); an
-            # idle stream holds nothing more.
-            nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
-            nxt.add_done_callback(quiet)
-            shutdown.interrupt(nxt)
+            if shutdown.started:
+                mark_going_away()
+                yield None  # shutdown started between reads
+                return
+            task = reader.task = asyncio.current_task()
+            reader.active = True
             try:
-                command = await nxt
+                command = await anext(requests)  # type: ignore[call-overload]
             except StopAsyncIteration:
                 return
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if (task is not None and task.cancelling()) or not (shutdown.started and nxt.cancelled()):
+                if not reader.interrupted or task is None or task.cancelling() > 1:
                     raise  # this stream itself is being cancelled (client gone, token expired...)
+                task.uncancel()
+                mark_going_away()
                 yield None  # shutdown interrupted the read
                 return
+            finally:
+                reader.active = False
             yield command
     finally:
-        if nxt is not None and not nxt.done():
-            nxt.cancel()
+        reader.done()

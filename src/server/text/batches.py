@@ -37,14 +37,16 @@ def _init_worker() -> None:
     _fixer = TextFixer()
 
 
-def fix_and_encode(fixer: TextFixer, plans: Sequence[Plan], hints: Collection[str]) -> list[bytes]:
+def fix_and_encode(
+    fixer: TextFixer, plans: Sequence[Plan], hints: Collection[str], context: Sequence[str] = ()
+) -> list[bytes]:
     """Each text fixed and serialized as a realtime.v1.TextFix (any runner: loop, thread, worker)."""
-    return [wire.text_fix(fixer.fix(text, ops, hints)) for text, ops in plans]
+    return [wire.text_fix(fixer.fix(text, ops, hints, context=context)) for text, ops in plans]
 
 
-def _fix_in_worker(plans: Sequence[Plan], hints: Collection[str]) -> list[bytes]:
+def _fix_in_worker(plans: Sequence[Plan], hints: Collection[str], context: Sequence[str]) -> list[bytes]:
     assert _fixer is not None, "the pool's initializer builds the fixer"
-    return fix_and_encode(_fixer, plans, hints)
+    return fix_and_encode(_fixer, plans, hints, context)
 
 
 def _ready() -> bool:
@@ -87,7 +89,9 @@ class ProcessBatches:
         finally:
             self._starting = None
 
-    async def fix(self, plans: Sequence[Plan], hints: Collection[str]) -> list[bytes] | None:
+    async def fix(
+        self, plans: Sequence[Plan], hints: Collection[str], context: Sequence[str] = ()
+    ) -> list[bytes] | None:
         """Encoded TextFix per plan, or None when the workers cannot take it yet (use a thread);
         the first call starts them."""
         pool = self._pool
@@ -95,7 +99,9 @@ class ProcessBatches:
             self.warm()
             return None
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, _fix_in_worker, plans, hints)
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, _fix_in_worker, plans, hints, context
+            )
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: submit after shutdown
             if not self._closed:
                 log.warning("a text batch worker died (%s); restarting the workers", exc)

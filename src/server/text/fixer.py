@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..platform.errors import invalid_argument
@@ -20,10 +20,21 @@ from .suggestions import Kind, Suggestion, apply
 
 MAX_TEXT_CHARS = 100_000  # code points per text (a page of text; the message limit is 1 MiB)
 MAX_BATCH = 100  # the seed's limit
+MAX_CONTEXT = 10  # previous messages sent as context
+MAX_CONTEXT_CHARS = 1_000  # code points per previous message
 LANGUAGES = frozenset({"he", "en"})
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
-__all__ = ["LANGUAGES", "MAX_BATCH", "MAX_TEXT_CHARS", "Cancelled", "FixResult", "Operation", "TextFixer"]
+__all__ = [
+    "LANGUAGES",
+    "MAX_BATCH",
+    "MAX_CONTEXT",
+    "MAX_TEXT_CHARS",
+    "Cancelled",
+    "FixResult",
+    "Operation",
+    "TextFixer",
+]
 
 
 class Operation(enum.Enum):
@@ -39,6 +50,10 @@ class FixResult:
     text: str
     suggestions: tuple[Suggestion, ...]
     compute_seconds: float
+    # The layout fix's judgement of the text (language "" and reason "" when it did not run).
+    language: str = ""
+    confidence: float = 0.0
+    reason: str = ""
 
 
 def check_text(text: str, field: str, *, allow_empty: bool = False) -> None:
@@ -65,6 +80,25 @@ def check_hints(hints: Iterable[str], field: str) -> tuple[str, ...]:
             )
         out.append(code)
     return tuple(dict.fromkeys(out))
+
+
+def check_context(context: Sequence[str], field: str) -> tuple[str, ...]:
+    """INVALID_ARGUMENT for too many, too long or ill-formed previous messages."""
+    if len(context) > MAX_CONTEXT:
+        raise invalid_argument(
+            f"too many context messages ({len(context)})", [(field, f"at most {MAX_CONTEXT} messages")]
+        )
+    for i, text in enumerate(context):
+        if len(text) > MAX_CONTEXT_CHARS:
+            raise invalid_argument(
+                f"context message {i} is too long ({len(text)} code points)",
+                [(f"{field}[{i}]", f"at most {MAX_CONTEXT_CHARS} code points")],
+            )
+        if _SURROGATE.search(text):
+            raise invalid_argument(
+                "context holds a lone surrogate", [(f"{field}[{i}]", "must be valid Unicode (no surrogates)")]
+            )
+    return tuple(context)
 
 
 def _merge(clean: list[Suggestion], cleaned: str, layout: list[Suggestion]) -> list[Suggestion]:
@@ -117,7 +151,10 @@ class TextFixer:
         operations: Collection[Operation] = ALL_OPERATIONS,
         hints: Collection[str] = (),
         should_stop: Callable[[], bool] | None = None,
+        context: Sequence[str] = (),
+        hold: tuple[int, int] | None = None,
     ) -> FixResult:
+        """Run the operations; `hold` is a span (the word being typed) no suggestion may touch."""
         started = time.perf_counter()
         clean: list[Suggestion] = []
         cleaned = text
@@ -128,9 +165,16 @@ class TextFixer:
         if should_stop is not None and should_stop():
             raise Cancelled()
         suggestions = clean
+        language, confidence, reason = "", 0.0, ""
         if Operation.FIX_LAYOUT in operations:
-            layout = self.layout.suggest(cleaned, hints, should_stop)
-            if layout:
-                suggestions = _merge(clean, cleaned, layout)
+            decision = self.layout.decide(cleaned, hints, should_stop, context)
+            language, confidence, reason = decision.language, decision.confidence, decision.reason
+            if decision.suggestions:
+                suggestions = _merge(clean, cleaned, decision.suggestions)
+        if hold is not None and suggestions:
+            a, b = hold
+            suggestions = [s for s in suggestions if s.end <= a or s.offset >= b]
         result = apply(text, suggestions) if suggestions else text
-        return FixResult(result, tuple(suggestions), time.perf_counter() - started)
+        return FixResult(
+            result, tuple(suggestions), time.perf_counter() - started, language, confidence, reason
+        )

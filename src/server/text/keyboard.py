@@ -49,3 +49,29 @@ def en_to_he(text: str) -> str:
 def he_to_en(text: str) -> str:
     """What `text` becomes when the same keys are pressed on the English layout."""
     return text.translate(HE_TABLE)
+
+
+# Shift with the Hebrew layout active types Latin capitals (the Hebrew layout has no capitals),
+# so a capital in a Hebrew-layout word is a key pressed with Shift: 'Hello' arrives as 'Hקךךם'.
+LATIN_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+# Keys whose brackets swap between the layouts (SI-1452 puts ']' on the '[' key, '}' on '{';
+# some variants also swap the parentheses). Other punctuation ('?', '!', ':', '"', digits) is
+# the same on both layouts.
+MIRRORED = {"[": "]", "]": "[", "{": "}", "}": "{"}
+OPENERS = frozenset("([{")
+CLOSERS = frozenset(")]}")
+
+
+def type_on_hebrew(text: str) -> str:
+    """What typing `text` (meant as English) gives with the Hebrew layout active, Shift included.
+
+    Lowercase letters and the punctuation keys that carry Hebrew letters turn Hebrew, capitals
+    stay Latin (Shift), brackets mirror, digits and the other punctuation stay as they are.
+    """
+    return "".join(ch if ch in LATIN_CAPITALS else MIRRORED.get(ch) or EN_TO_HE.get(ch, ch) for ch in text)
+
+
+def type_on_english(text: str) -> str:
+    """What typing `text` (meant as Hebrew) gives with the English layout active."""
+    return "".join(MIRRORED.get(ch) or HE_TO_EN.get(ch, ch) for ch in text)

@@ -20,6 +20,7 @@ Per-token analysis is cached (`_cache`): typing the same words again costs a dic
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
@@ -31,11 +32,13 @@ from .keyboard import (
     HE_TABLE,
     HEBREW_LETTERS,
     HEBREW_WORD_CHARS,
+    LATIN_CAPITALS,
     LATIN_LETTERS,
     LATIN_WORD_CHARS,
+    MIRRORED,
 )
 from .lexicon import Lexicon, default_lexicon
-from .suggestions import Kind, Suggestion
+from .suggestions import Suggestion
 
 
 class Cancelled(Exception):
@@ -44,7 +47,30 @@ class Cancelled(Exception):
 
 _TOKEN = re.compile(r"\S+")
 # Tokens that are never words typed on the wrong layout: URLs, e-mail, numbers, code.
-_SKIP = re.compile(r"://|@|^www\.|\d|[_=<>{}\[\]\\|#$%^&*~+]")
+_SKIP = re.compile(r"://|@|^www\.|\w\(|[_=<>{}\[\]\\|#$%^&*~+]")
+# Tokens with digits that may still be typed on the wrong layout: '5פצ' (5pm: Hebrew-layout
+# letters after a number) and 'c-3' / 'c8' (ב-3, ב8: a Hebrew prefix letter before a number).
+_DIGIT = re.compile(r"\d")
+# A word between brackets that face away from it: typed with the other layout's bracket keys.
+_MIRRORED = re.compile(r"[\]}][^\s\[\]{}()<>=\\|]+([\[{])[?!.,:;]*")
+_NUMBER_SUFFIX = re.compile(r"\d+(?:[.:]\d+)?([א-ת]+)[?!)]*")
+_PREFIX_NUMBER = re.compile(r"([ucknvaf])-?\d+(?:[.:]\d+)?[?!]*")
+# English words that follow a number without a space: 5pm, 10am, 3rd, 2nd, 1st, 4th.
+NUMBER_SUFFIXES = frozenset({"am", "pm", "st", "nd", "rd", "th"})
+
+
+def _fits_number(number: str, suffix: str) -> bool:
+    """Whether `suffix` fits `number`: am/pm after an hour (5pm, 10:30am), the right ordinal (3rd)."""
+    if suffix in ("am", "pm"):
+        hour = number.split(":")[0].split(".")[0]
+        return hour.isdigit() and 1 <= int(hour) <= 12
+    if suffix not in NUMBER_SUFFIXES or not number.isdigit():
+        return False
+    n = int(number)
+    due = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return suffix == due
+
+
 _WORD_CHARS = LATIN_WORD_CHARS | HEBREW_WORD_CHARS | {'"'}
 _LATIN_EDGE = ",.;'/`\""
 _HEBREW_EDGE = ",.;'/\""
@@ -60,11 +86,13 @@ STRONG_MIN_ZIPF_LONG = 2.0
 CONTEXT_MIN_ZIPF = 3.0  # an ambiguous word changes with context only if its conversion is this common
 CONTEXT_MARGIN = 0.5  # gain needed with one supporting neighbour; each further one lowers it
 CONTEXT_STEP = 0.75
-CONTEXT_FLOOR = -1.5  # below this gain a word never changes, whatever its neighbours
+CONTEXT_FLOOR = -1.5  # below this gain a word never changes, whatever its neighbours ...
+SENTENCE_FLOOR = -3.0  # ... except in a sentence fixed into its target language, down to this
 SOFT_GAIN = 1.5  # an undecided neighbour heading the same way with this gain counts as half support
 CONTEXT_WINDOW = 3
 KNOWN_WORD = 2.0  # as-typed Zipf that makes a word count as context for its own language
 IMPOSSIBLE = -1.0  # as-typed score of a Hebrew word with a final letter mid-word
+IMPOSSIBLE_PAIR_ZIPF = 5.0  # a two-letter word impossible as typed changes alone if this common
 HINT_BIAS = 0.5  # gain added towards the one hinted language (subtracted from the other)
 HINT_FINE = 1.0  # how much higher "fine as typed" sits for words heading to the hinted language
 
@@ -100,6 +128,9 @@ class TokenInfo:
     # Targets of its undecided choices, and of those strong enough to count as half support.
     wants: frozenset[str] = frozenset()
     soft: frozenset[str] = frozenset()
+    # Targets of choices too weak for neighbours, that only a sentence fixed into them can carry.
+    weak: frozenset[str] = frozenset()
+    lang: str | None = None  # the language it counts for when nothing needs context
 
 
 _KEEP = TokenInfo((), None)
@@ -111,6 +142,14 @@ def _final_mid_word(word: str) -> bool:
         if ch in FINAL_LETTERS and i < last and word[i + 1] not in "'\"":
             return True
     return False
+
+
+def _shifted(run: str) -> bool:
+    """A Latin capital, then Hebrew letters (and capitals only): Shift pressed on the Hebrew layout
+    at the start of an English word ('Hקךךם'). A Hebrew prefix before an acronym ('בIT', 'לCEO')
+    starts with a Hebrew letter and is Hebrew as typed."""
+    first = next((c for c in run if c.isalpha()), "")
+    return first in LATIN_CAPITALS and all(c in LATIN_CAPITALS for c in run if c.isascii() and c.isalpha())
 
 
 def _split_edges(run: str, edge: str) -> tuple[str, str, str]:
@@ -141,8 +180,13 @@ class LayoutFixer:
         return info
 
     def _analyse(self, token: str) -> TokenInfo:
+        mirrored = _MIRRORED.fullmatch(token)
+        if mirrored is not None:
+            return self._unmirror(token, mirrored.start(1))
         if _SKIP.search(token) or any(c.isalpha() and c not in _WORD_CHARS for c in token):
             return _KEEP  # code, links, numbers, or letters of another script (é, ж): not ours to swap
+        if _DIGIT.search(token):
+            return self._with_digits(token)
         choices: list[Choice] = []
         langs: set[str] = set()
         i, n = 0, len(token)
@@ -159,7 +203,8 @@ class LayoutFixer:
             result: tuple[Choice | None, str | None] = (None, None)
             if has_latin and not has_hebrew:
                 result = self._latin(run, i)
-            elif has_hebrew and not has_latin:
+            elif has_hebrew and (not has_latin or _shifted(run)):
+                # Latin capitals among Hebrew letters: Shift on the Hebrew layout ('Hקךךם' is 'Hello').
                 result = self._hebrew(run, i)
             choice, lang = result
             if choice is not None:
@@ -174,6 +219,7 @@ class LayoutFixer:
         lends: set[str] = set()
         wants: set[str] = set()
         soft: set[str] = set()
+        weak: set[str] = set()
         for choice in choices:
             gain = self._gain(choice, ())
             if self._strong(choice, gain, ()):
@@ -192,17 +238,36 @@ class LayoutFixer:
                 wants.add(choice.target)
                 if gain >= SOFT_GAIN:
                     soft.add(choice.target)
+            elif choice.converted >= CONTEXT_MIN_ZIPF and gain >= SENTENCE_FLOOR:
+                weak.add(choice.target)
         if not lends and not wants and typed is not None:
             lends.add(typed)
         return TokenInfo(
             tuple(choices),
             typed,
             tuple(settled),
-            bool(wants),
+            bool(wants or weak),
             frozenset(lends),
             frozenset(wants),
             frozenset(soft),
+            frozenset(weak),
+            next(iter(lends)) if len(lends) == 1 else typed,
         )
+
+    def _unmirror(self, token: str, close: int) -> TokenInfo:
+        """']gshhi[' is '[עדיין]' typed on the other layout, whose bracket keys are swapped: the
+        brackets swap back along with the word between them (and only if that word changes)."""
+        inner = self.token_info(token[1:close])
+        full = [c for c in inner.choices if c.start == 0 and c.end == close - 1]
+        if len(inner.choices) != 1 or not full:
+            return _KEEP
+        c = full[0]
+        wrapped = MIRRORED[token[0]] + c.replacement + MIRRORED[token[close]]
+        choice = Choice(0, close + 1, wrapped, c.target, c.as_is, c.converted, c.letters)
+        settled = tuple(
+            (0, close + 1, wrapped, confidence, _message(choice)) for _, _, _, confidence, _ in inner.settled
+        )
+        return dataclasses.replace(inner, choices=(choice,), settled=settled)
 
     def _hebrew_score(self, core: str) -> float:
         if not _HEBREW_CORE.fullmatch(core) or _final_mid_word(core):
@@ -210,7 +275,25 @@ class LayoutFixer:
         return self.lex.hebrew(core)
 
     def _english_score(self, core: str) -> float:
+        core = core.lower()
         return self.lex.english(core) if _LATIN_CORE.fullmatch(core) else 0.0
+
+    def _with_digits(self, token: str) -> TokenInfo:
+        """A token with digits: '5פצ' -> '5pm' settles; 'c-3' -> 'ב-3' waits for Hebrew neighbours."""
+        m = _NUMBER_SUFFIX.fullmatch(token)
+        if m is not None:
+            english = m.group(1).translate(HE_TABLE)
+            if not _fits_number(m.group(0)[: m.start(1)], english.strip(_LATIN_EDGE)):
+                return _KEEP
+            choice = Choice(m.start(1), m.end(1), english, "en", IMPOSSIBLE, 5.0, 2)
+            settled = (choice.start, choice.end - choice.start, english, 0.9, _message(choice))
+            return TokenInfo((choice,), None, (settled,), lends=frozenset({"en"}), lang="en")
+        m = _PREFIX_NUMBER.fullmatch(token)
+        if m is not None:
+            choice = Choice(0, 1, m.group(1).translate(EN_TABLE), "he", 0.0, CONTEXT_MIN_ZIPF, 1)
+            he = frozenset({"he"})
+            return TokenInfo((choice,), None, undecided=True, wants=he, soft=he)
+        return _KEEP
 
     def _latin(self, run: str, start: int) -> tuple[Choice | None, str | None]:
         if any(c.isupper() for c in run[1:]):
@@ -234,7 +317,7 @@ class LayoutFixer:
 
     def _hebrew(self, run: str, start: int) -> tuple[Choice | None, str | None]:
         lead, core, trail = _split_edges(run, _HEBREW_EDGE)
-        if _final_mid_word(core):
+        if _final_mid_word(core) or (not core.isascii() and any(c in LATIN_CAPITALS for c in core)):
             as_is = IMPOSSIBLE
         else:
             as_is = self.lex.hebrew(core) if _HEBREW_CORE.fullmatch(core) else 0.0
@@ -247,7 +330,7 @@ class LayoutFixer:
             kept = self._english_score(mid.strip(_LATIN_EDGE))
             if best == 0.0 and kept > 0.0:
                 best, replacement = kept, run[: len(lead)] + mid + run[len(run) - len(trail) :]
-        letters = sum(1 for c in replacement if c in LATIN_LETTERS)
+        letters = sum(1 for c in replacement if c.lower() in LATIN_LETTERS)
         if best <= 0.0:
             return None, typed
         return Choice(start, start + len(run), replacement, "en", as_is, best, letters), typed
@@ -271,6 +354,8 @@ class LayoutFixer:
         min_zipf = STRONG_MIN_ZIPF.get(n, STRONG_MIN_ZIPF_LONG if n > 3 else math.inf)
         if choice.as_is == IMPOSSIBLE and n >= 3:
             margin, min_zipf = min(margin, 1.0), min(min_zipf, 2.0)
+        elif choice.as_is == IMPOSSIBLE and n == 2:
+            margin, min_zipf = 1.0, IMPOSSIBLE_PAIR_ZIPF  # 'םל' cannot be Hebrew; 'ok' is common
         return gain >= margin and choice.converted >= min_zipf
 
     @staticmethod
@@ -280,114 +365,24 @@ class LayoutFixer:
         return round(min(0.99, max(0.05, 1.0 / (1.0 + math.exp(-x)))), 3)
 
     def suggest(
-        self, text: str, hints: Collection[str] = (), should_stop: Callable[[], bool] | None = None
+        self,
+        text: str,
+        hints: Collection[str] = (),
+        should_stop: Callable[[], bool] | None = None,
+        context: Sequence[str] = (),
     ) -> list[Suggestion]:
-        """Layout suggestions for `text`, sorted by offset.
+        """Layout suggestions for `text`, sorted by offset (see `decide.decide`)."""
+        return _decide.decide(self, text, hints, should_stop, context).suggestions
 
-        `should_stop` is polled every few hundred words: a superseded computation ends early
-        with `Cancelled` instead of finishing work nobody will read.
-        """
-        spans: list[tuple[int, TokenInfo]] = []
-        any_choice = undecided = False
-        cache = self._cache
-        for i, (start, token) in enumerate(_tokens(text)):
-            if should_stop is not None and i & 255 == 255 and should_stop():
-                raise Cancelled()
-            info = cache.get(token) or self.token_info(token)
-            if info is not _KEEP:
-                spans.append((start, info))
-                if info.choices:
-                    any_choice = True
-                    undecided = undecided or info.undecided
-        if not any_choice:
-            return []
-        if not hints and undecided:
-            # Context can only help a word if some other word lends its target language (or two
-            # undecided words lean the same way). Most texts fail this at once: skip the full pass.
-            lent: set[str] = set()
-            leaning = {"he": 0, "en": 0}
-            for _, info in spans:
-                lent |= info.lends
-                for lang in info.soft:
-                    leaning[lang] += 1
-            undecided = any(
-                lang in lent or leaning[lang] >= 2
-                for _, info in spans
-                if info.undecided
-                for lang in info.wants
-            )
-        if not hints and not undecided:
-            # Every choice settled without context (the common case): emit the cached decisions.
-            return [
-                Suggestion(base + start, length, replacement, Kind.LAYOUT, confidence, message)
-                for base, info in spans
-                for start, length, replacement, confidence, message in info.settled
-            ]
-        # Pass 1: decisions that need no context. Undecided words count for no language yet.
-        count = len(spans)
-        langs: list[str | None] = [info.typed_lang for _, info in spans]
-        accepted: dict[tuple[int, int], tuple[float, int]] = {}
-        pending: dict[tuple[int, int], tuple[float, str]] = {}
-        for t, (_, info) in enumerate(spans):
-            for c, choice in enumerate(info.choices):
-                gain = self._gain(choice, hints)
-                if self._strong(choice, gain, hints):
-                    accepted[(t, c)] = (gain, 0)
-                    langs[t] = choice.target
-                elif choice.converted >= CONTEXT_MIN_ZIPF and gain >= CONTEXT_FLOOR:
-                    pending[(t, c)] = (gain, choice.target)
-                    if langs[t] is not None and (t, c) not in accepted:
-                        langs[t] = None
-        soft: dict[int, str] = {t: target for (t, _), (g, target) in pending.items() if g >= SOFT_GAIN}
-        # Pass 2 (repeated, so that a run of short words can support each other): an undecided
-        # word changes when nearby words are in the target language and outnumber the source one.
-        for _ in range(3):
-            progressed = False
-            for (t, c), (gain, target) in pending.items():
-                if (t, c) in accepted:
-                    continue
-                choice = spans[t][1].choices[c]
-                source = "en" if target == "he" else "he"
-                lo, hi = max(0, t - CONTEXT_WINDOW), min(count, t + CONTEXT_WINDOW + 1)
-                support = against = 0
-                half = 0
-                for k in range(lo, hi):
-                    if k == t:
-                        continue
-                    near = langs[k]
-                    if near == target:
-                        support += 1
-                    elif near == source:
-                        against += 1
-                    elif soft.get(k) == target:
-                        half += 1
-                evidence = support + 0.5 * half
-                if choice.letters < 2:
-                    evidence -= 1.0  # one letter is almost no evidence: it needs more neighbours
-                if evidence < 1.0 or evidence <= against:
-                    continue
-                if gain >= CONTEXT_MARGIN - CONTEXT_STEP * (evidence - against - 1):
-                    accepted[(t, c)] = (gain, support)
-                    langs[t] = target
-                    soft.pop(t, None)
-                    progressed = True
-            if not progressed:
-                break
-        out: list[Suggestion] = []
-        for (t, c), (gain, support) in sorted(accepted.items()):
-            base, info = spans[t]
-            choice = info.choices[c]
-            out.append(
-                Suggestion(
-                    offset=base + choice.start,
-                    length=choice.end - choice.start,
-                    replacement=choice.replacement,
-                    kind=Kind.LAYOUT,
-                    confidence=self._confidence(choice, gain, support),
-                    message=_message(choice),
-                )
-            )
-        return out
+    def decide(
+        self,
+        text: str,
+        hints: Collection[str] = (),
+        should_stop: Callable[[], bool] | None = None,
+        context: Sequence[str] = (),
+    ) -> _decide.Decision:
+        """The suggestions and the text's language, confidence and reason."""
+        return _decide.decide(self, text, hints, should_stop, context)
 
 
 def _message(choice: Choice) -> str:
@@ -408,7 +403,10 @@ def _tokens(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in _TOKEN.finditer(text)]
 
 
-def fix_layout(text: str, fixer: LayoutFixer, hints: Sequence[str] = ()) -> str:
+def fix_layout(text: str, fixer: LayoutFixer, hints: Sequence[str] = (), context: Sequence[str] = ()) -> str:
     from .suggestions import apply
 
-    return apply(text, fixer.suggest(text, hints))
+    return apply(text, fixer.suggest(text, hints, context=context))
+
+
+from . import decide as _decide  # noqa: E402  (decide reads this module's rules; imported last)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
-import os
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,44 +20,61 @@ from prometheus_client import Counter, Histogram
 from realtime.v1 import common_pb2, text_pb2
 
 from ..context import HubContext
+from ..platform.auth import current_principal
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
-from ..platform.status import error_event
+from ..platform.status import duration as _duration
+from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import session as sess
 from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
+from .config import TextConfig
 from .documents import Change
-from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_hints, check_text
+from .fairness import FairPool, UserDocuments
+from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
 from .lexicon import default_lexicon
 from .suggestions import Kind
 
 log = logging.getLogger("realtime.text")
 
 SERVICE = "realtime.v1.TextService"
+#: Kept free of a reply's limit for framing; and per batch item that is answered with an error.
+REPLY_RESERVE = 1024
+ITEM_ERROR_BYTES = 1024
+
+
+def _too_large(size: int, limit: int) -> HubError:
+    return resource_exhausted(
+        f"the answer would be {size} bytes, over the {limit} bytes one reply may hold; "
+        "send a shorter text (or fewer items per batch)",
+        reason="RESPONSE_TOO_LARGE",
+        quota=[("reply", f"at most {limit} bytes per reply (the hub's message limit)")],
+    )
+
+
+def _fit(results: list[bytes], ids: list[str], limit: int) -> list[bytes]:
+    """The batch's results, in order, within `limit` bytes: an item whose fix would not fit
+    gets its own RESPONSE_TOO_LARGE error (send it again, in another batch) instead of the
+    whole reply failing."""
+    fitted: list[bytes] = []
+    used = 0
+    for i, (result, item_id) in enumerate(zip(results, ids, strict=True)):
+        later = sum(ITEM_ERROR_BYTES + len(x.encode()) for x in ids[i + 1 :])
+        if used + len(result) + 8 + later > limit:
+            error = _too_large(len(result), max(0, limit - used - later))
+            result = wire.batch_result(item_id, error=error_event(error, item_id).SerializeToString())
+        fitted.append(result)
+        used += len(result) + 8  # the field's tag and length
+    return fitted
+
+
 # Texts up to this many code points are fixed on the event loop: with the per-word cache that
 # is tens of microseconds, less than a hop to a thread. Larger work goes to the thread pool.
 INLINE_CHARS = 2_000
-BATCH_WORKERS_ENV = "REALTIME_TEXT_BATCH_WORKERS"
-
-
-def batch_workers() -> int:
-    """Worker processes for big batches: REALTIME_TEXT_BATCH_WORKERS; by default one per core
-    beside the event loop's (1 on this 2-core machine, where a second worker measured no
-    faster); 0 keeps every batch on threads."""
-    raw = os.environ.get(BATCH_WORKERS_ENV)
-    if raw is None:
-        return max(1, min(2, (os.cpu_count() or 1) - 1))
-    try:
-        workers = int(raw)
-    except ValueError:
-        raise ValueError(f"{BATCH_WORKERS_ENV}={raw!r}: expected a whole number") from None
-    if workers < 0:
-        raise ValueError(f"{BATCH_WORKERS_ENV}={raw!r}: must be 0 or more")
-    return workers
-
 
 OUTBOX_SOFT = 128  # stop reading commands while this many events wait to be sent (backpressure)
 OUTBOX_HARD = 1_024  # timer-driven events beyond this end the stream: the client is not reading
+POOL_THREADS = 2  # threads fixing large texts (FixText, Session, batches without worker processes)
 DRAIN_TIMEOUT = 10.0  # after the client half-closes, pending documents get this long to finish
 
 _OPERATIONS = {text_pb2.OPERATION_FIX_LAYOUT: Operation.FIX_LAYOUT, text_pb2.OPERATION_CLEAN: Operation.CLEAN}
@@ -106,12 +124,6 @@ def _operations(values: Sequence[int], field: str) -> frozenset[Operation]:
     return frozenset(ops)
 
 
-def _duration(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
-
-
 def _seconds(d: duration_pb2.Duration) -> float:
     return float(d.seconds) + float(d.nanos) / 1e9
 
@@ -131,6 +143,11 @@ def to_pb(fix: FixResult) -> text_pb2.TextFix:
             for s in fix.suggestions
         ],
         compute_time=_duration(fix.compute_seconds),
+        decision=text_pb2.LanguageDecision(
+            language=fix.language, confidence=fix.confidence, reason=fix.reason
+        )
+        if fix.reason
+        else None,
     )
 
 
@@ -180,10 +197,24 @@ class TextServicer:
         fixer: TextFixer,
         pool: ThreadPoolExecutor,
         batches: ProcessBatches | None = None,
+        config: TextConfig | None = None,
     ) -> None:
+        config = config or TextConfig()
         self._hub = hub
+        self._user_documents = UserDocuments(config.max_documents_per_user)
         self._fixer = fixer
         self._pool = pool
+        # Every computation for the pool goes through the fair queue: round-robin between users,
+        # bounded per user and in all (fairness.py).
+        self._fair = FairPool(
+            pool,
+            slots=POOL_THREADS,
+            per_user=config.max_in_flight_per_user,
+            max_queued=config.max_queued,
+        )
+        # What one reply may hold: a fix grows (Hebrew is two UTF-8 bytes a letter, and every
+        # change is described), so a request under the limit can have an answer over it.
+        self._max_reply = hub.settings.max_message_bytes - REPLY_RESERVE
         self._batches = batches
         r = hub.metrics.registry
         self._computations = Counter(
@@ -212,11 +243,13 @@ class TextServicer:
             registry=r,
         )
 
-    async def _run(self, work: Callable[[], FixResult], size: int) -> FixResult:
+    async def _run(
+        self, work: Callable[[], FixResult], size: int, *, user: str = "", admit: bool = True
+    ) -> FixResult:
         if size <= INLINE_CHARS:
             result = work()
         else:
-            result = await asyncio.get_running_loop().run_in_executor(self._pool, work)
+            result = await self._fair.run(user or current_principal().subject, work, admit=admit)
         self._compute_seconds.observe(result.compute_seconds)
         return result
 
@@ -226,10 +259,14 @@ class TextServicer:
         check_text(request.text, "text")
         ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
+        context = check_context(request.options.context, "options.context")
         text = request.text
-        fix = await self._run(lambda: self._fixer.fix(text, ops, hints), len(text))
+        fix = await self._run(lambda: self._fixer.fix(text, ops, hints, context=context), len(text))
         self._computed["FixText"].inc()
-        return wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
+        reply = wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
+        if len(reply) > self._max_reply:
+            raise _too_large(len(reply), self._max_reply)
+        return reply
 
     async def FixTextBatch(self, request: Any, context: Any) -> bytes:
         items = request.items
@@ -240,6 +277,7 @@ class TextServicer:
             )
         default_ops = _operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
+        context = check_context(request.options.context, "options.context")
         plans: list[Plan | HubError] = []
         for i, item in enumerate(items):
             try:
@@ -249,7 +287,7 @@ class TextServicer:
             except HubError as err:  # this item's own error; one bad item never fails the batch
                 plans.append(err)
         valid = [plan for plan in plans if not isinstance(plan, HubError)]
-        fixes = await self._fix_batch(valid, hints)
+        fixes = await self._fix_batch(valid, hints, context)
         done = iter(fixes)
         results = [
             wire.batch_result(item.id, error=error_event(plan, item.id).SerializeToString())
@@ -258,23 +296,26 @@ class TextServicer:
             for item, plan in zip(items, plans, strict=True)
         ]
         self._computed["FixTextBatch"].inc(len(items))
-        return wire.batch_response(results)  # FixTextBatchResponse, hand-encoded (see wire.py)
+        fitted = _fit(results, [item.id for item in items], self._max_reply)
+        return wire.batch_response(fitted)  # FixTextBatchResponse, hand-encoded (see wire.py)
 
-    async def _fix_batch(self, plans: list[Plan], hints: Sequence[str]) -> list[bytes]:
+    async def _fix_batch(
+        self, plans: list[Plan], hints: Sequence[str], context: Sequence[str]
+    ) -> list[bytes]:
         """Each text fixed and encoded as a TextFix: small batches on the loop, big ones in the
         worker processes once they are ready, else on the thread pool."""
         size = sum(len(text) for text, _ in plans)
         if size <= INLINE_CHARS:
             self._batch_runs["inline"].inc()
-            return fix_and_encode(self._fixer, plans, hints)
+            return fix_and_encode(self._fixer, plans, hints, context)
         if self._batches is not None:
-            fixes = await self._batches.fix(plans, hints)
+            fixes = await self._batches.fix(plans, hints, context)
             if fixes is not None:
                 self._batch_runs["processes"].inc()
                 return fixes
         self._batch_runs["threads"].inc()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, fix_and_encode, self._fixer, plans, hints
+        return await self._fair.run(
+            current_principal().subject, functools.partial(fix_and_encode, self._fixer, plans, hints, context)
         )
 
     # --- session ------------------------------------------------------------------------
@@ -283,12 +324,18 @@ class TextServicer:
         R = text_pb2.SessionResponse
         if isinstance(event, sess.Result):
             self._computed["Session"].inc()
-            return R(
+            response = R(
                 command_id=event.command_id,
                 result=text_pb2.ResultEvent(
                     document_id=event.document_id, version=event.version, fix=to_pb(event.fix)
                 ),
             )
+            if (size := response.ByteSize()) > self._max_reply:  # would end the stream: say so
+                return R(
+                    command_id=event.command_id,
+                    error=error_event(_too_large(size, self._max_reply), event.command_id),
+                )
+            return response
         if isinstance(event, sess.Superseded):
             self._superseded.labels(event.reason).inc(len(event.versions))
             return R(
@@ -341,6 +388,7 @@ class TextServicer:
                 o.document_id,
                 operations=_operations(o.operations, "open.operations"),
                 hints=list(o.options.language_hints),
+                context=list(o.options.context),
                 debounce=_seconds(o.debounce) if o.HasField("debounce") else None,
                 text=o.text,
                 version=o.version,
@@ -384,7 +432,16 @@ class TextServicer:
             if not outbox.put(self._event(event)) and handler is not None:
                 handler.cancel()  # the client stopped reading; end the stream (see below)
 
-        session = sess.TextSession(emit, self._fixer, runner=self._run)
+        user = current_principal().subject
+
+        async def compute(work: Callable[[], FixResult], size: int) -> FixResult:
+            # A document's computation is never refused (one per open document, documents capped
+            # per user) but waits its user's turn like any other.
+            return await self._run(work, size, user=user, admit=False)
+
+        session = sess.TextSession(
+            emit, self._fixer, runner=compute, user=user, user_documents=self._user_documents
+        )
         reader = asyncio.get_running_loop().create_task(
             self._read(requests, session, outbox), name="text-session-read"
         )
@@ -400,11 +457,7 @@ class TextServicer:
                 if item is _END:
                     return
                 if item is _GOING_AWAY:
-                    yield text_pb2.SessionResponse(
-                        going_away=common_pb2.GoingAwayEvent(
-                            reason="server shutting down", grace=_duration(self._hub.shutdown.grace)
-                        )
-                    )
+                    yield text_pb2.SessionResponse(going_away=going_away_event(self._hub.shutdown.grace))
                     raise going_away()
                 if isinstance(item, BaseException):
                     raise item
@@ -454,14 +507,42 @@ def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
     server.add_registered_method_handlers(SERVICE, handlers)
 
 
-async def register(hub: HubContext) -> list[str]:
-    # The word lists take about a second to load: do it now, off the event loop, not on the first call.
-    lexicon = await asyncio.to_thread(default_lexicon)
-    from .layout import LayoutFixer
+class _LayoutOnFirstUse:
+    """Stands in for `TextFixer.layout` until a fix needs it, then puts the real one in its place.
 
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="text-fix")
-    batches = ProcessBatches(batch_workers())
-    servicer = TextServicer(hub, TextFixer(LayoutFixer(lexicon)), pool, batches)
+    The word lists cost about 130 MB and a second to load: an idle hub (or a worker that is never
+    asked for a layout fix) does not pay for them. Fixes run on the pool, so the load does too.
+    """
+
+    def __init__(self) -> None:
+        self._owner: TextFixer | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        owner = self._owner
+        if owner is None or name.startswith("__"):
+            raise AttributeError(name)
+        with self._lock:
+            if owner.layout is self:  # type: ignore[comparison-overlap]
+                from .layout import LayoutFixer
+
+                owner.layout = LayoutFixer(default_lexicon())
+        return getattr(owner.layout, name)
+
+
+def lazy_fixer() -> TextFixer:
+    """A TextFixer whose layout fixer (and word lists) load on the first fix."""
+    stand_in = _LayoutOnFirstUse()
+    fixer = TextFixer(stand_in)  # type: ignore[arg-type]
+    stand_in._owner = fixer
+    return fixer
+
+
+async def register(hub: HubContext) -> list[str]:
+    pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="text-fix")
+    config = TextConfig.load(hub.settings.extra)
+    batches = ProcessBatches(config.workers)
+    servicer = TextServicer(hub, lazy_fixer(), pool, batches, config)
     add_to_server(servicer, hub.server)
 
     async def stop_pool() -> None:

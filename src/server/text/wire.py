@@ -24,6 +24,7 @@ _DOUBLE = struct.Struct("<d")
 _SMALL = [bytes([i]) for i in range(128)]
 _rest_cache: dict[tuple[int, str, bool, float, str], bytes] = {}
 _REST_CACHE_SIZE = 100_000
+_decision_cache: dict[tuple[str, float, str], bytes] = {}
 
 
 def varint(value: int) -> bytes:
@@ -85,7 +86,22 @@ def text_fix(fix: FixResult) -> bytes:
             body = b"\x08" + varint(s.offset) + body
         parts.append(b"\x12" + varint(len(body)) + body)
     parts.append(field_bytes(3, _duration(fix.compute_seconds)))
+    if fix.reason:
+        parts.append(_decision(fix.language, fix.confidence, fix.reason))
     return b"".join(parts)
+
+
+def _decision(language: str, confidence: float, reason: str) -> bytes:
+    """TextFix field 4, a LanguageDecision (a handful of distinct values: cached)."""
+    key = (language, confidence, reason)
+    found = _decision_cache.get(key)
+    if found is None:
+        body = _string(1, language) + (b"\x11" + _DOUBLE.pack(confidence) if confidence else b"")
+        found = field_bytes(4, body + _string(3, reason))
+        if len(_decision_cache) >= _REST_CACHE_SIZE:
+            _decision_cache.clear()
+        _decision_cache[key] = found
+    return found
 
 
 def fix_text_response(fix: FixResult) -> bytes:

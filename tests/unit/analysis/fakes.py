@@ -16,6 +16,8 @@ from realtime.server.analysis.analyzers.base import (
     Progress,
 )
 from realtime.server.analysis.model import plan_from_ends
+from realtime.server.analysis.retry import RetryPolicy
+from realtime.server.platform.errors import Code, HubError
 
 
 class FakeClock:
@@ -52,6 +54,9 @@ class Gate(Analyzer):
     name = "test.gate"
     input_types = ("text/plain",)
     phases = plan_from_ends([("work", 100)])
+    # A timed-out gate job fails at once (error retries are tested with Flaky); a lost runner
+    # still gets the default three attempts.
+    retry = RetryPolicy(attempts=3, retry_on=frozenset())
 
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -72,6 +77,29 @@ class Gate(Analyzer):
         return AnalyzerResult({"text": data.text, "run": self.runs})
 
 
+class Flaky(Analyzer):
+    """Fails with `errors` in turn (google.rpc codes), then succeeds; counts runs."""
+
+    name = "test.flaky"
+    input_types = ("text/plain",)
+    phases = plan_from_ends([("work", 100)])
+    retry = RetryPolicy(attempts=3, initial=2.0, multiplier=2.0, maximum=60.0, jitter=0.25)
+
+    def __init__(self) -> None:
+        self.errors: list[Code] = []
+        self.runs = 0
+
+    def run(
+        self, data: AnalysisInput, options: Mapping[str, Any], progress: Progress, cancel: CancelToken
+    ) -> AnalyzerResult:
+        self.runs += 1
+        progress.phase("work")
+        if self.errors:
+            code = self.errors.pop(0)
+            raise HubError(code, f"attempt {self.runs} failed", reason=f"FLAKY_{code.name}")
+        return AnalyzerResult({"text": data.text, "runs": self.runs})
+
+
 async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait (bounded) until `predicate()` holds: for state another thread changes."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -82,3 +110,21 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> No
             break
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached in time")
+
+
+class Artifacts(Analyzer):
+    """Three artifacts of 400 KiB each: together past what one message may carry inline."""
+
+    name = "test.artifacts"
+    input_types = ("text/plain",)
+    phases = plan_from_ends([("work", 100)])
+    SIZE = 400 * 1024
+
+    def run(
+        self, data: AnalysisInput, options: Mapping[str, Any], progress: Progress, cancel: CancelToken
+    ) -> AnalyzerResult:
+        progress.phase("work")
+        return AnalyzerResult(
+            {"count": 3},
+            [(f"part{i}.bin", "application/octet-stream", bytes([i + 1]) * self.SIZE) for i in range(3)],
+        )

@@ -182,6 +182,43 @@ async def test_byte_bound_overflows(broker: Broker) -> None:
             await sub.get()
 
 
+async def test_byte_bound_counts_the_whole_publication(broker: Broker) -> None:
+    """A title or body in meta costs queue bytes as much as data does: 2,000 publications of
+    8 KB bodies and no data must not fit a 64 KB queue."""
+    sub, probe = broker.subscribe(max_bytes=64 * 1024, maxsize=10_000), broker.subscribe(maxsize=10_000)
+    await sub.add("c")
+    await probe.add("c")
+    body = "b" * 8 * 1024
+    for _ in range(20):
+        await broker.publish("c", b"", meta={"b": body})
+    async with asyncio.timeout(5):
+        for _ in range(20):
+            await probe.get()
+        got = 0
+        with pytest.raises(SubscriptionClosed) as info:
+            while True:
+                await sub.get()
+                got += 1
+    assert info.value.reason == CLOSED_OVERFLOW and 0 < got < 8
+    await probe.close()
+
+
+async def test_discard_drops_the_queue_of_a_closed_subscription(broker: Broker) -> None:
+    sub, probe = broker.subscribe(max_bytes=4000), broker.subscribe()
+    await sub.add("c")
+    await probe.add("c")
+    for _ in range(5):
+        await broker.publish("c", b"z" * 1000)
+    async with asyncio.timeout(5):
+        for _ in range(5):
+            await probe.get()  # handed to every local subscriber by now
+    await probe.close()
+    assert sub.closed and sub.queued > 0 and sub.discard() > 0
+    assert sub.queued == 0 and sub.queued_bytes == 0
+    with pytest.raises(SubscriptionClosed):
+        sub.get_nowait()
+
+
 async def test_subscribe_during_publish_loses_and_duplicates_nothing(broker: Broker) -> None:
     """Subscribe first, then read history, then merge: exactly 1..N whatever the timing."""
     total = 300
@@ -261,6 +298,9 @@ async def test_read_marks_expire(broker: Broker, clock: FakeClock) -> None:
     clock.advance(101)
     assert await broker.read_marks("alice", ["n1", "n2", "n3"]) == set()
     assert await broker.mark_read("alice", [], ttl=100) == 0
+    assert await broker.mark_read_ids("alice", ["n1", "n5", "n5"], ttl=100) == {"n1", "n5"}
+    assert await broker.mark_read_ids("alice", ["n1", "n5", "n6"], ttl=100) == {"n6"}
+    assert await broker.mark_read_ids("alice", [], ttl=100) == set()
 
 
 @pytest.mark.parametrize("channel", ["", "has space", "x" * 256, "tab\there"])

@@ -8,9 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from realtime.server.conversation.breaker import CircuitBreaker
-from realtime.server.conversation.hosted import FallbackChatResponder, FallbackTts, HostedClient
+from realtime.server.conversation.hosted import FallbackTts, HostedClient
 from realtime.server.conversation.metrics import ConversationMetrics
-from realtime.server.conversation.responder import CallState, ScreeningResponder
 from realtime.server.conversation.tts import EspeakTts
 
 from .fake_openai import FakeOpenAI, fake_openai
@@ -79,21 +78,3 @@ async def test_hosted_speech_then_fallback_then_open_circuit(fake: FakeOpenAI) -
         await client.close()
         local.close()
     assert registry.get_sample_value("realtime_conversation_engine_fallbacks_total", {"engine": "tts"}) == 3
-
-
-async def test_chat_responder_and_its_fallback(fake: FakeOpenAI) -> None:
-    client = HostedClient(fake.base_url, "test-key", timeout_s=0.5)
-    responder = FallbackChatResponder(client, "gpt", ScreeningResponder(max_turns=3), CircuitBreaker(1, 30))
-    state = CallState(callee_name="Dana")
-    try:
-        first = await responder.respond(state, "we have a special offer", 0.9)
-        assert (first.text, first.engine, first.intent) == ("Not interested, thanks.", "chat", "sales")
-        messages = fake.requests[-1][1]["messages"]
-        assert "Dana" in messages[0]["content"] and messages[-1]["content"] == "we have a special offer"  # type: ignore[index]
-        fake.mode = "fail"
-        second = await responder.respond(state, "it is a great deal", 0.9)
-        assert second.engine == "screening" and "503" in second.fallback_reason
-        last = await responder.respond(state, "ok", 0.9)  # the third turn ends the call, scripted
-        assert last.should_terminate and last.engine == "screening" and not last.fallback_reason
-    finally:
-        await client.close()

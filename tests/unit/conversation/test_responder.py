@@ -61,7 +61,20 @@ def test_custom_scripts_are_validated() -> None:
     with pytest.raises(ValueError):
         ScreeningResponder(scripts={"sales": ["x"]})
     with pytest.raises(ValueError):
-        ScreeningResponder(max_turns=0)
+        ScreeningResponder(max_turns=-1)
+
+
+def test_no_forced_ending_by_default_and_an_interrupted_goodbye_is_not_replayed() -> None:
+    r = ScreeningResponder()
+    state = CallState()
+    assert not any(r.decide(state, "hello there").should_terminate for _ in range(10))
+    limited = ScreeningResponder(max_turns=1)
+    state = CallState()
+    first = limited.decide(state, "hello")
+    assert first.should_terminate and "Goodbye" in first.text
+    state.goodbye_interrupted = True  # the caller spoke over it
+    again = limited.decide(state, "wait, one more thing")
+    assert again.should_terminate and again.text != first.text
 
 
 def test_scripts_from_a_file(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
@@ -49,6 +51,29 @@ def test_event_ids_and_resume() -> None:
     request = sub.FromString(codec.encode_request('{"channel": "news"}', Position.parse(event_id)))
     assert (request.channel, request.since.epoch, request.since.offset) == ("news", "e1", 41)
     assert find_position(ev()) is None
+
+
+def test_a_batch_event_id_is_its_last_position() -> None:
+    from realtime.v1 import common_pb2, notifications_pb2
+
+    codec = JsonCodecs().for_method("/realtime.v1.NotificationService/Listen")
+    batch = notifications_pb2.NotificationBatch(
+        notifications=[
+            notifications_pb2.Notification(
+                title=f"n{i}", position=common_pb2.StreamPosition(epoch="e", offset=i)
+            )
+            for i in (7, 8, 9)
+        ]
+    )
+    text, event_id = codec.decode_response(notifications_pb2.ListenResponse(batch=batch).SerializeToString())
+    assert event_id == "e:9"
+    assert [n["title"] for n in json.loads(text)["batch"]["notifications"]] == ["n7", "n8", "n9"]
+    request = notifications_pb2.ListenRequest.FromString(
+        codec.encode_request(
+            '{"channels": [{"channel": "news"}], "acceptBatches": true}', Position.parse(event_id)
+        )
+    )
+    assert request.accept_batches and (request.since.epoch, request.since.offset) == ("e", 9)
 
 
 def test_bad_inputs() -> None:

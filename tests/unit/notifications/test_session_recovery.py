@@ -50,19 +50,17 @@ async def run(script: list[tuple[str, int]]) -> tuple[list[int], int]:
                 await broker.publish("topic:p", b"")
         elif kind == "drain":
             for _ in range(n):
-                live = session.sub.get_nowait()
+                live = session.take()
                 if live is None:
                     break
-                if session.accept(live):
-                    sent.append(live.offset)
+                sent.append(live.offset)
         else:
             since = max(0, (sent[-1] if sent else 0) - n)
             done = await session.subscribe("topic:p", StreamPosition(epoch, since))
             assert done.recovered
             sent += [p.offset for p in done.replay]
-    while (live := session.sub.get_nowait()) is not None:
-        if session.accept(live):
-            sent.append(live.offset)
+    while (live := session.take()) is not None:
+        sent.append(live.offset)
     top = (await broker.history("topic:p", limit=0)).position.offset
     await session.close()
     return sent, top

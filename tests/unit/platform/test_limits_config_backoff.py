@@ -73,7 +73,7 @@ def test_settings_flags_beat_environment_beat_defaults() -> None:
     assert s.http_listen == "127.0.0.1:8080"
     assert s.max_message_bytes == 1024 * 1024
     assert s.shutdown_grace == 30.0
-    assert s.broker == "memory"
+    assert s.broker == "sqlite"  # durable by default: <dev-dir>/hub.db
     env = {
         "REALTIME_GRPC_LISTEN": "127.0.0.1:6000",
         "REALTIME_LOG_FORMAT": "json",
@@ -95,6 +95,8 @@ def test_settings_flags_beat_environment_beat_defaults() -> None:
         ["--max-message-bytes", "0"],
         ["--log-format", "xml"],
         ["--broker", "kafka://x"],
+        ["--broker", "sqlite://host/hub.db"],
+        ["--broker", "sqlite:hub.db?durability=later"],
         ["--require-auth-config"],
         ["--jwt-secret-file", "a", "--jwt-public-key-file", "b"],
     ],

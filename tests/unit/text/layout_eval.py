@@ -27,17 +27,33 @@ class Score:
         return self.true_pos / max(1, self.true_pos + self.false_neg)
 
 
-def load() -> list[tuple[str, str, str]]:
+@dataclass(frozen=True)
+class Item:
+    category: str
+    given: str
+    expected: str
+    hints: tuple[str, ...] = ()  # from `hint:<lang>` in the context column
+    context: tuple[str, ...] = ()  # from `prev:<text>`: the previous message
+
+
+def load() -> list[Item]:
     with DATA.open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(reader)
-        return [(row[0], row[1], row[2]) for row in reader]
+        items = []
+        for row in reader:
+            extra = row[3] if len(row) > 3 else ""
+            hints = (extra[5:],) if extra.startswith("hint:") else ()
+            context = (extra[5:],) if extra.startswith("prev:") else ()
+            items.append(Item(row[0], row[1], row[2], hints, context))
+        return items
 
 
 def evaluate(fixer: LayoutFixer) -> Score:
     score = Score()
-    for _, given, expected in load():
-        got = fix_layout(given, fixer)
+    for item in load():
+        given, expected = item.given, item.expected
+        got = fix_layout(given, fixer, item.hints, item.context)
         for g, e, o in zip(given.split(), expected.split(), got.split(), strict=True):
             if g == e:
                 if o != g:

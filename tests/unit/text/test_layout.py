@@ -112,9 +112,11 @@ def test_cancellation_is_polled(fixer: LayoutFixer) -> None:
 
 
 def test_labelled_set_precision_and_recall() -> None:
-    """Floors set from measurement (precision 1.000, recall 0.989 on 345 items when written):
-    a correct word changed is worse than a wrong word missed, so precision has the tighter floor."""
+    """Floors set from measurement (precision 1.000, recall 0.989 on 345 items when written; 1.000
+    and 0.997 on 670 items with issue 19's Shift, digits, apostrophes, short replies, context and
+    controls): a correct word changed is worse than a wrong word missed, so precision has the
+    tighter floor."""
     score = evaluate(LayoutFixer())
-    assert score.true_pos > 500
+    assert score.true_pos > 1100
     assert score.precision >= 0.995, score.mistakes
     assert score.recall >= 0.97, score.mistakes

@@ -47,27 +47,37 @@ class Harness:
         return out
 
 
-async def test_burst_of_edits_costs_one_computation() -> None:
+async def test_burst_of_edits_costs_one_computation_per_word() -> None:
     h = Harness()
     h.session.open("o", "doc")
     assert await h.next() == Opened("o", "doc", 0, 0.5)
     typed = "akuo nv akunl"
     for v in range(1, len(typed) + 1):
         h.session.edit(f"e{v}", "doc", v, text=typed[:v])
-        h.clock.advance(0.1)  # faster than the debounce: nothing computes
-    await h.settle()
-    assert h.session.stats.computations == 0 and h.events.empty()
+        await h.settle()
+        h.clock.advance(0.1)  # faster than the debounce: only completed words compute
+    # The space after 'akuo' and after 'nv' completed a word: each computed at once.
+    events = h.drained()
+    results = [e for e in events if isinstance(e, Result)]
+    assert [(r.version, r.fix.text) for r in results] == [(5, "שלום "), (8, "שלום מה ")]
+    assert Superseded("doc", (1, 2, 3, 4), "debounced") in events
+    assert h.session.stats.computations == 2
     h.clock.advance(0.5)
     superseded = await h.next()
-    assert superseded == Superseded("doc", tuple(range(1, len(typed))), "debounced")
+    assert superseded == Superseded("doc", tuple(range(9, len(typed))), "debounced")
     result = await h.next()
+    # After the pause the word being typed ('akunl', the caret's) is still left alone ...
     assert isinstance(result, Result)
     assert (result.command_id, result.version, result.fix.text) == (
         f"e{len(typed)}",
         len(typed),
-        "שלום מה שלומך",
+        "שלום מה akunl",
     )
-    assert h.session.stats.computations == 1
+    # ... until the user says the text is done.
+    h.session.flush("f", "doc")
+    done = await h.next()
+    assert isinstance(done, Result) and (done.version, done.fix.text) == (len(typed), "שלום מה שלומך")
+    assert h.session.stats.computations == 4
 
 
 async def test_debounce_is_per_document_and_configurable() -> None:

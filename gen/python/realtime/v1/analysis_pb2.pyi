@@ -5,6 +5,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from realtime.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -91,16 +92,18 @@ STREAM_CONTENT_KIND_TEXT: StreamContentKind
 STREAM_CONTENT_KIND_IMAGE: StreamContentKind
 
 class AnalysisInput(_message.Message):
-    __slots__ = ("data", "text", "content_type", "filename")
+    __slots__ = ("data", "text", "upload", "content_type", "filename")
     DATA_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     text: str
+    upload: str
     content_type: str
     filename: str
-    def __init__(self, data: _Optional[bytes] = ..., text: _Optional[str] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+    def __init__(self, data: _Optional[bytes] = ..., text: _Optional[str] = ..., upload: _Optional[str] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class SubmitAnalysisRequest(_message.Message):
     __slots__ = ("analyzer", "input", "options", "priority", "request_id")
@@ -139,7 +142,7 @@ class PartialResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., phase: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class AnalysisMetadata(_message.Message):
-    __slots__ = ("analyzer", "state", "priority", "phase", "percent", "phases", "queue_position", "estimated_start_time", "create_time", "start_time", "end_time", "owner", "attempt", "partial_results", "cancel_requested")
+    __slots__ = ("analyzer", "state", "priority", "phase", "percent", "phases", "queue_position", "estimated_start_time", "create_time", "start_time", "end_time", "owner", "attempt", "partial_results", "cancel_requested", "max_attempts", "next_retry_time", "last_error")
     ANALYZER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +158,9 @@ class AnalysisMetadata(_message.Message):
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_RESULTS_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RETRY_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     analyzer: str
     state: JobState
     priority: Priority
@@ -170,17 +176,24 @@ class AnalysisMetadata(_message.Message):
     attempt: int
     partial_results: _containers.RepeatedCompositeFieldContainer[PartialResult]
     cancel_requested: bool
-    def __init__(self, analyzer: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., priority: _Optional[_Union[Priority, str]] = ..., phase: _Optional[str] = ..., percent: _Optional[int] = ..., phases: _Optional[_Iterable[_Union[Phase, _Mapping]]] = ..., queue_position: _Optional[int] = ..., estimated_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., partial_results: _Optional[_Iterable[_Union[PartialResult, _Mapping]]] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
+    max_attempts: int
+    next_retry_time: _timestamp_pb2.Timestamp
+    last_error: _status_pb2.Status
+    def __init__(self, analyzer: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., priority: _Optional[_Union[Priority, str]] = ..., phase: _Optional[str] = ..., percent: _Optional[int] = ..., phases: _Optional[_Iterable[_Union[Phase, _Mapping]]] = ..., queue_position: _Optional[int] = ..., estimated_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner: _Optional[str] = ..., attempt: _Optional[int] = ..., partial_results: _Optional[_Iterable[_Union[PartialResult, _Mapping]]] = ..., cancel_requested: _Optional[bool] = ..., max_attempts: _Optional[int] = ..., next_retry_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class Artifact(_message.Message):
-    __slots__ = ("name", "content_type", "data")
+    __slots__ = ("name", "content_type", "data", "size", "resource_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     content_type: str
     data: bytes
-    def __init__(self, name: _Optional[str] = ..., content_type: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+    size: int
+    resource_name: str
+    def __init__(self, name: _Optional[str] = ..., content_type: _Optional[str] = ..., data: _Optional[bytes] = ..., size: _Optional[int] = ..., resource_name: _Optional[str] = ...) -> None: ...
 
 class AnalysisResult(_message.Message):
     __slots__ = ("analyzer", "data", "artifacts")

@@ -127,7 +127,9 @@ class AnalysisServiceServicer:
 
     def ListOperations(self, request, context):
         """ListOperations lists the caller's own jobs, newest first (admins: all jobs).
-        `filter` accepts `done=true`, `done=false` or `analyzer=NAME`.
+        `filter` accepts `done=true`, `done=false`, `analyzer=NAME` and `state=STATE` (QUEUED, RUNNING,
+        SUCCEEDED, FAILED, CANCELLED), joined with spaces or AND; `state=FAILED` is the dead-letter view:
+        jobs that ran out of attempts, each with its last error.
         buf:lint:ignore RPC_REQUEST_STANDARD_NAME
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE

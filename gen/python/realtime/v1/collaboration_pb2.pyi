@@ -516,10 +516,12 @@ class CreateDocumentResponse(_message.Message):
     def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ...) -> None: ...
 
 class GetDocumentRequest(_message.Message):
-    __slots__ = ("document_id",)
+    __slots__ = ("document_id", "version")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     document_id: str
-    def __init__(self, document_id: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, document_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetDocumentResponse(_message.Message):
     __slots__ = ("document", "snapshot")
@@ -572,3 +574,41 @@ class ShareDocumentResponse(_message.Message):
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     document: DocumentInfo
     def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ...) -> None: ...
+
+class ListVersionsRequest(_message.Message):
+    __slots__ = ("document_id", "page_size", "page_token")
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    document_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, document_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class DocumentVersion(_message.Message):
+    __slots__ = ("version", "author", "client_id", "applied_at", "summary", "operation")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_AT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    author: str
+    client_id: str
+    applied_at: _timestamp_pb2.Timestamp
+    summary: str
+    operation: DocumentOperation
+    def __init__(self, version: _Optional[int] = ..., author: _Optional[str] = ..., client_id: _Optional[str] = ..., applied_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., summary: _Optional[str] = ..., operation: _Optional[_Union[DocumentOperation, _Mapping]] = ...) -> None: ...
+
+class ListVersionsResponse(_message.Message):
+    __slots__ = ("versions", "next_page_token", "current_version", "oldest_version")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[DocumentVersion]
+    next_page_token: str
+    current_version: int
+    oldest_version: int
+    def __init__(self, versions: _Optional[_Iterable[_Union[DocumentVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., current_version: _Optional[int] = ..., oldest_version: _Optional[int] = ...) -> None: ...

@@ -65,6 +65,11 @@ class CollaborationServiceStub:
                 request_serializer=realtime_dot_v1_dot_collaboration__pb2.ShareDocumentRequest.SerializeToString,
                 response_deserializer=realtime_dot_v1_dot_collaboration__pb2.ShareDocumentResponse.FromString,
                 _registered_method=True)
+        self.ListVersions = channel.unary_unary(
+                '/realtime.v1.CollaborationService/ListVersions',
+                request_serializer=realtime_dot_v1_dot_collaboration__pb2.ListVersionsRequest.SerializeToString,
+                response_deserializer=realtime_dot_v1_dot_collaboration__pb2.ListVersionsResponse.FromString,
+                _registered_method=True)
 
 
 class CollaborationServiceServicer:
@@ -116,6 +121,15 @@ class CollaborationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListVersions(self, request, context):
+        """ListVersions lists a document's versions, newest first: who made each change, when, and what.
+        With the PostgreSQL document store every version is kept; with the broker's store, the
+        versions the live operation log still holds (see docs/collaboration.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollaborationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +162,11 @@ def add_CollaborationServiceServicer_to_server(servicer, server):
                     servicer.ShareDocument,
                     request_deserializer=realtime_dot_v1_dot_collaboration__pb2.ShareDocumentRequest.FromString,
                     response_serializer=realtime_dot_v1_dot_collaboration__pb2.ShareDocumentResponse.SerializeToString,
+            ),
+            'ListVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVersions,
+                    request_deserializer=realtime_dot_v1_dot_collaboration__pb2.ListVersionsRequest.FromString,
+                    response_serializer=realtime_dot_v1_dot_collaboration__pb2.ListVersionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +332,33 @@ class CollaborationService:
             '/realtime.v1.CollaborationService/ShareDocument',
             realtime_dot_v1_dot_collaboration__pb2.ShareDocumentRequest.SerializeToString,
             realtime_dot_v1_dot_collaboration__pb2.ShareDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realtime.v1.CollaborationService/ListVersions',
+            realtime_dot_v1_dot_collaboration__pb2.ListVersionsRequest.SerializeToString,
+            realtime_dot_v1_dot_collaboration__pb2.ListVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18realtime/v1/common.proto\x12\x0brealtime.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb9\x01\n\nErrorEvent\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x37\n\x08metadata\x18\x05 \x03(\x0b\x32%.realtime.v1.ErrorEvent.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x0eStreamPosition\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"\r\n\x0bPingCommand\"\x0b\n\tPongEvent\"J\n\x0eGoingAwayEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12(\n\x05grace\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Durationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18realtime/v1/common.proto\x12\x0brealtime.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb9\x01\n\nErrorEvent\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x37\n\x08metadata\x18\x05 \x03(\x0b\x32%.realtime.v1.ErrorEvent.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x0eStreamPosition\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\t\"\r\n\x0bPingCommand\"\x0b\n\tPongEvent\"J\n\x0eGoingAwayEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12(\n\x05grace\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationBx\n\x13\x64\x65v.realtime.hub.v1P\x01Z.realtime.dev/hub/gen/go/realtime/v1;realtimev1\xa2\x02\x03RTV\xaa\x02\x0bRealtime.V1\xca\x02\x0bRealtime\\V1\xea\x02\x0cRealtime::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'realtime.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.realtime.hub.v1P\001Z.realtime.dev/hub/gen/go/realtime/v1;realtimev1\242\002\003RTV\252\002\013Realtime.V1\312\002\013Realtime\\V1\352\002\014Realtime::V1'
   _globals['_ERROREVENT_METADATAENTRY']._loaded_options = None
   _globals['_ERROREVENT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_ERROREVENT']._serialized_start=74

@@ -6,7 +6,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -15,6 +15,8 @@ class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AUDIO_ENCODING_UNSPECIFIED: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_PCM16LE: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_MULAW: _ClassVar[AudioEncoding]
+    AUDIO_ENCODING_ALAW: _ClassVar[AudioEncoding]
 
 class ConversationStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -35,6 +37,8 @@ class EndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     END_REASON_ERROR: _ClassVar[EndReason]
 AUDIO_ENCODING_UNSPECIFIED: AudioEncoding
 AUDIO_ENCODING_PCM16LE: AudioEncoding
+AUDIO_ENCODING_MULAW: AudioEncoding
+AUDIO_ENCODING_ALAW: AudioEncoding
 CONVERSATION_STAGE_UNSPECIFIED: ConversationStage
 CONVERSATION_STAGE_LISTENING: ConversationStage
 CONVERSATION_STAGE_TRANSCRIBING: ConversationStage
@@ -61,7 +65,7 @@ class AudioFormat(_message.Message):
     def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hz: _Optional[int] = ..., chunk_ms: _Optional[int] = ..., channels: _Optional[int] = ...) -> None: ...
 
 class StartCommand(_message.Message):
-    __slots__ = ("format", "caller_number", "caller_name", "callee_name", "profile", "language", "voice")
+    __slots__ = ("format", "caller_number", "caller_name", "callee_name", "profile", "language", "voice", "assistant")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     CALLER_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CALLER_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +73,7 @@ class StartCommand(_message.Message):
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
+    ASSISTANT_FIELD_NUMBER: _ClassVar[int]
     format: AudioFormat
     caller_number: str
     caller_name: str
@@ -76,7 +81,48 @@ class StartCommand(_message.Message):
     profile: str
     language: str
     voice: str
-    def __init__(self, format: _Optional[_Union[AudioFormat, _Mapping]] = ..., caller_number: _Optional[str] = ..., caller_name: _Optional[str] = ..., callee_name: _Optional[str] = ..., profile: _Optional[str] = ..., language: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
+    assistant: AssistantSettings
+    def __init__(self, format: _Optional[_Union[AudioFormat, _Mapping]] = ..., caller_number: _Optional[str] = ..., caller_name: _Optional[str] = ..., callee_name: _Optional[str] = ..., profile: _Optional[str] = ..., language: _Optional[str] = ..., voice: _Optional[str] = ..., assistant: _Optional[_Union[AssistantSettings, _Mapping]] = ...) -> None: ...
+
+class AssistantSettings(_message.Message):
+    __slots__ = ("system_prompt", "greeting", "max_turns", "end_phrases", "tools", "tool_timeout", "tool_filler", "no_greeting")
+    SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    GREETING_FIELD_NUMBER: _ClassVar[int]
+    MAX_TURNS_FIELD_NUMBER: _ClassVar[int]
+    END_PHRASES_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FILLER_FIELD_NUMBER: _ClassVar[int]
+    NO_GREETING_FIELD_NUMBER: _ClassVar[int]
+    system_prompt: str
+    greeting: str
+    max_turns: int
+    end_phrases: _containers.RepeatedScalarFieldContainer[str]
+    tools: _containers.RepeatedCompositeFieldContainer[ToolDeclaration]
+    tool_timeout: _duration_pb2.Duration
+    tool_filler: str
+    no_greeting: bool
+    def __init__(self, system_prompt: _Optional[str] = ..., greeting: _Optional[str] = ..., max_turns: _Optional[int] = ..., end_phrases: _Optional[_Iterable[str]] = ..., tools: _Optional[_Iterable[_Union[ToolDeclaration, _Mapping]]] = ..., tool_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tool_filler: _Optional[str] = ..., no_greeting: _Optional[bool] = ...) -> None: ...
+
+class ToolDeclaration(_message.Message):
+    __slots__ = ("name", "description", "parameters_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    parameters_json: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters_json: _Optional[str] = ...) -> None: ...
+
+class ToolResultCommand(_message.Message):
+    __slots__ = ("call_id", "content", "is_error")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    content: str
+    is_error: bool
+    def __init__(self, call_id: _Optional[str] = ..., content: _Optional[str] = ..., is_error: _Optional[bool] = ...) -> None: ...
 
 class AudioCommand(_message.Message):
     __slots__ = ("sequence", "data")
@@ -97,20 +143,22 @@ class EndCommand(_message.Message):
     def __init__(self) -> None: ...
 
 class ConverseRequest(_message.Message):
-    __slots__ = ("id", "start", "audio", "text", "end", "ping")
+    __slots__ = ("id", "start", "audio", "text", "end", "ping", "tool_result")
     ID_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
+    TOOL_RESULT_FIELD_NUMBER: _ClassVar[int]
     id: str
     start: StartCommand
     audio: AudioCommand
     text: TextCommand
     end: EndCommand
     ping: _common_pb2.PingCommand
-    def __init__(self, id: _Optional[str] = ..., start: _Optional[_Union[StartCommand, _Mapping]] = ..., audio: _Optional[_Union[AudioCommand, _Mapping]] = ..., text: _Optional[_Union[TextCommand, _Mapping]] = ..., end: _Optional[_Union[EndCommand, _Mapping]] = ..., ping: _Optional[_Union[_common_pb2.PingCommand, _Mapping]] = ...) -> None: ...
+    tool_result: ToolResultCommand
+    def __init__(self, id: _Optional[str] = ..., start: _Optional[_Union[StartCommand, _Mapping]] = ..., audio: _Optional[_Union[AudioCommand, _Mapping]] = ..., text: _Optional[_Union[TextCommand, _Mapping]] = ..., end: _Optional[_Union[EndCommand, _Mapping]] = ..., ping: _Optional[_Union[_common_pb2.PingCommand, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResultCommand, _Mapping]] = ...) -> None: ...
 
 class ReadyEvent(_message.Message):
     __slots__ = ("session_id", "format", "stt_engine", "tts_engine", "vad_engine", "responder")
@@ -159,18 +207,46 @@ class TranscriptEvent(_message.Message):
     def __init__(self, turn: _Optional[int] = ..., text: _Optional[str] = ..., confidence: _Optional[float] = ..., final: _Optional[bool] = ...) -> None: ...
 
 class ReplyEvent(_message.Message):
-    __slots__ = ("turn", "text", "confidence", "intent", "should_terminate")
+    __slots__ = ("turn", "text", "confidence", "intent", "should_terminate", "responder", "fallback")
     TURN_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     SHOULD_TERMINATE_FIELD_NUMBER: _ClassVar[int]
+    RESPONDER_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
     turn: int
     text: str
     confidence: float
     intent: str
     should_terminate: bool
-    def __init__(self, turn: _Optional[int] = ..., text: _Optional[str] = ..., confidence: _Optional[float] = ..., intent: _Optional[str] = ..., should_terminate: _Optional[bool] = ...) -> None: ...
+    responder: str
+    fallback: bool
+    def __init__(self, turn: _Optional[int] = ..., text: _Optional[str] = ..., confidence: _Optional[float] = ..., intent: _Optional[str] = ..., should_terminate: _Optional[bool] = ..., responder: _Optional[str] = ..., fallback: _Optional[bool] = ...) -> None: ...
+
+class ReplySegmentEvent(_message.Message):
+    __slots__ = ("turn", "segment", "text")
+    TURN_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    turn: int
+    segment: int
+    text: str
+    def __init__(self, turn: _Optional[int] = ..., segment: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class ToolCallEvent(_message.Message):
+    __slots__ = ("turn", "call_id", "name", "arguments_json", "deadline")
+    TURN_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    turn: int
+    call_id: str
+    name: str
+    arguments_json: str
+    deadline: _duration_pb2.Duration
+    def __init__(self, turn: _Optional[int] = ..., call_id: _Optional[str] = ..., name: _Optional[str] = ..., arguments_json: _Optional[str] = ..., deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ReplyAudioEvent(_message.Message):
     __slots__ = ("turn", "sequence", "data", "last")
@@ -255,7 +331,7 @@ class EndedEvent(_message.Message):
     def __init__(self, reason: _Optional[_Union[EndReason, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ConverseResponse(_message.Message):
-    __slots__ = ("command_id", "ready", "speech_started", "speech_stopped", "transcript", "reply", "reply_audio", "interrupted", "status", "latency", "gap", "error", "pong", "going_away", "ended")
+    __slots__ = ("command_id", "ready", "speech_started", "speech_stopped", "transcript", "reply", "reply_audio", "interrupted", "status", "latency", "gap", "error", "pong", "going_away", "ended", "reply_segment", "tool_call")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     SPEECH_STARTED_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +347,8 @@ class ConverseResponse(_message.Message):
     PONG_FIELD_NUMBER: _ClassVar[int]
     GOING_AWAY_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
+    REPLY_SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     ready: ReadyEvent
     speech_started: SpeechStartedEvent
@@ -286,4 +364,6 @@ class ConverseResponse(_message.Message):
     pong: _common_pb2.PongEvent
     going_away: _common_pb2.GoingAwayEvent
     ended: EndedEvent
-    def __init__(self, command_id: _Optional[str] = ..., ready: _Optional[_Union[ReadyEvent, _Mapping]] = ..., speech_started: _Optional[_Union[SpeechStartedEvent, _Mapping]] = ..., speech_stopped: _Optional[_Union[SpeechStoppedEvent, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptEvent, _Mapping]] = ..., reply: _Optional[_Union[ReplyEvent, _Mapping]] = ..., reply_audio: _Optional[_Union[ReplyAudioEvent, _Mapping]] = ..., interrupted: _Optional[_Union[InterruptedEvent, _Mapping]] = ..., status: _Optional[_Union[StatusEvent, _Mapping]] = ..., latency: _Optional[_Union[LatencyEvent, _Mapping]] = ..., gap: _Optional[_Union[AudioGapEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., ended: _Optional[_Union[EndedEvent, _Mapping]] = ...) -> None: ...
+    reply_segment: ReplySegmentEvent
+    tool_call: ToolCallEvent
+    def __init__(self, command_id: _Optional[str] = ..., ready: _Optional[_Union[ReadyEvent, _Mapping]] = ..., speech_started: _Optional[_Union[SpeechStartedEvent, _Mapping]] = ..., speech_stopped: _Optional[_Union[SpeechStoppedEvent, _Mapping]] = ..., transcript: _Optional[_Union[TranscriptEvent, _Mapping]] = ..., reply: _Optional[_Union[ReplyEvent, _Mapping]] = ..., reply_audio: _Optional[_Union[ReplyAudioEvent, _Mapping]] = ..., interrupted: _Optional[_Union[InterruptedEvent, _Mapping]] = ..., status: _Optional[_Union[StatusEvent, _Mapping]] = ..., latency: _Optional[_Union[LatencyEvent, _Mapping]] = ..., gap: _Optional[_Union[AudioGapEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., ended: _Optional[_Union[EndedEvent, _Mapping]] = ..., reply_segment: _Optional[_Union[ReplySegmentEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCallEvent, _Mapping]] = ...) -> None: ...

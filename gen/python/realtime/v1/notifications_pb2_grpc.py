@@ -40,6 +40,11 @@ class NotificationServiceStub:
                 request_serializer=realtime_dot_v1_dot_notifications__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=realtime_dot_v1_dot_notifications__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.Listen = channel.unary_stream(
+                '/realtime.v1.NotificationService/Listen',
+                request_serializer=realtime_dot_v1_dot_notifications__pb2.ListenRequest.SerializeToString,
+                response_deserializer=realtime_dot_v1_dot_notifications__pb2.ListenResponse.FromString,
+                _registered_method=True)
         self.Publish = channel.unary_unary(
                 '/realtime.v1.NotificationService/Publish',
                 request_serializer=realtime_dot_v1_dot_notifications__pb2.PublishRequest.SerializeToString,
@@ -79,6 +84,20 @@ class NotificationServiceServicer:
         (1 MiB by default) has the stream ended with RESOURCE_EXHAUSTED, reason
         SLOW_CONSUMER; a lost broker ends it with UNAVAILABLE: in both cases
         reconnect and resume from the last offset received.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Listen(self, request, context):
+        """Listen is the one-way form of Subscribe, for browsers (SSE through the
+        gateway, gRPC-Web) and back ends: the channels and positions are given
+        once, with the same recovery semantics (a `subscribed` event per channel,
+        then its missed publications or `recovered = false` with the reason),
+        then live notifications. No automatic channels: list `general` or
+        `user:{sub}` to receive them. A channel the caller may not read fails the
+        call with PERMISSION_DENIED. Slow consumers and a lost broker end it as
+        Subscribe does; resume from the last positions received.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,6 +146,11 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=realtime_dot_v1_dot_notifications__pb2.SubscribeRequest.FromString,
                     response_serializer=realtime_dot_v1_dot_notifications__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'Listen': grpc.unary_stream_rpc_method_handler(
+                    servicer.Listen,
+                    request_deserializer=realtime_dot_v1_dot_notifications__pb2.ListenRequest.FromString,
+                    response_serializer=realtime_dot_v1_dot_notifications__pb2.ListenResponse.SerializeToString,
             ),
             'Publish': grpc.unary_unary_rpc_method_handler(
                     servicer.Publish,
@@ -182,6 +206,33 @@ class NotificationService:
             '/realtime.v1.NotificationService/Subscribe',
             realtime_dot_v1_dot_notifications__pb2.SubscribeRequest.SerializeToString,
             realtime_dot_v1_dot_notifications__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Listen(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/realtime.v1.NotificationService/Listen',
+            realtime_dot_v1_dot_notifications__pb2.ListenRequest.SerializeToString,
+            realtime_dot_v1_dot_notifications__pb2.ListenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,10 +39,12 @@ SUPERSEDED_REASON_DEBOUNCED: SupersededReason
 SUPERSEDED_REASON_CANCELLED: SupersededReason
 
 class FixOptions(_message.Message):
-    __slots__ = ("language_hints",)
+    __slots__ = ("language_hints", "context")
     LANGUAGE_HINTS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     language_hints: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, language_hints: _Optional[_Iterable[str]] = ...) -> None: ...
+    context: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, language_hints: _Optional[_Iterable[str]] = ..., context: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Suggestion(_message.Message):
     __slots__ = ("offset", "length", "replacement", "kind", "confidence", "message")
@@ -61,14 +63,26 @@ class Suggestion(_message.Message):
     def __init__(self, offset: _Optional[int] = ..., length: _Optional[int] = ..., replacement: _Optional[str] = ..., kind: _Optional[_Union[SuggestionKind, str]] = ..., confidence: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TextFix(_message.Message):
-    __slots__ = ("text", "suggestions", "compute_time")
+    __slots__ = ("text", "suggestions", "compute_time", "decision")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
     text: str
     suggestions: _containers.RepeatedCompositeFieldContainer[Suggestion]
     compute_time: _duration_pb2.Duration
-    def __init__(self, text: _Optional[str] = ..., suggestions: _Optional[_Iterable[_Union[Suggestion, _Mapping]]] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    decision: LanguageDecision
+    def __init__(self, text: _Optional[str] = ..., suggestions: _Optional[_Iterable[_Union[Suggestion, _Mapping]]] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., decision: _Optional[_Union[LanguageDecision, _Mapping]] = ...) -> None: ...
+
+class LanguageDecision(_message.Message):
+    __slots__ = ("language", "confidence", "reason")
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    language: str
+    confidence: float
+    reason: str
+    def __init__(self, language: _Optional[str] = ..., confidence: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class FixTextRequest(_message.Message):
     __slots__ = ("text", "operations", "options")

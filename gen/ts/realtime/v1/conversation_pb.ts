@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file realtime/v1/conversation.proto.
  */
 export const file_realtime_v1_conversation: GenFile = /*@__PURE__*/
-  fileDesc("Ch5yZWFsdGltZS92MS9jb252ZXJzYXRpb24ucHJvdG8SC3JlYWx0aW1lLnYxIncKC0F1ZGlvRm9ybWF0EiwKCGVuY29kaW5nGAEgASgOMhoucmVhbHRpbWUudjEuQXVkaW9FbmNvZGluZxIWCg5zYW1wbGVfcmF0ZV9oehgCIAEoBRIQCghjaHVua19tcxgDIAEoBRIQCghjaGFubmVscxgEIAEoBSKrAQoMU3RhcnRDb21tYW5kEigKBmZvcm1hdBgBIAEoCzIYLnJlYWx0aW1lLnYxLkF1ZGlvRm9ybWF0EhUKDWNhbGxlcl9udW1iZXIYAiABKAkSEwoLY2FsbGVyX25hbWUYAyABKAkSEwoLY2FsbGVlX25hbWUYBCABKAkSDwoHcHJvZmlsZRgFIAEoCRIQCghsYW5ndWFnZRgGIAEoCRINCgV2b2ljZRgHIAEoCSIuCgxBdWRpb0NvbW1hbmQSEAoIc2VxdWVuY2UYASABKAQSDAoEZGF0YRgCIAEoDCIbCgtUZXh0Q29tbWFuZBIMCgR0ZXh0GAEgASgJIgwKCkVuZENvbW1hbmQi/AEKD0NvbnZlcnNlUmVxdWVzdBIKCgJpZBgBIAEoCRIqCgVzdGFydBgCIAEoCzIZLnJlYWx0aW1lLnYxLlN0YXJ0Q29tbWFuZEgAEioKBWF1ZGlvGAMgASgLMhkucmVhbHRpbWUudjEuQXVkaW9Db21tYW5kSAASKAoEdGV4dBgEIAEoCzIYLnJlYWx0aW1lLnYxLlRleHRDb21tYW5kSAASJgoDZW5kGAUgASgLMhcucmVhbHRpbWUudjEuRW5kQ29tbWFuZEgAEigKBHBpbmcYBiABKAsyGC5yZWFsdGltZS52MS5QaW5nQ29tbWFuZEgAQgkKB2NvbW1hbmQimQEKClJlYWR5RXZlbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIoCgZmb3JtYXQYAiABKAsyGC5yZWFsdGltZS52MS5BdWRpb0Zvcm1hdBISCgpzdHRfZW5naW5lGAMgASgJEhIKCnR0c19lbmdpbmUYBCABKAkSEgoKdmFkX2VuZ2luZRgFIAEoCRIRCglyZXNwb25kZXIYBiABKAkiUwoSU3BlZWNoU3RhcnRlZEV2ZW50EgwKBHR1cm4YASABKAMSLwoMYXVkaW9fb2Zmc2V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImQKElNwZWVjaFN0b3BwZWRFdmVudBIMCgR0dXJuGAEgASgDEi8KDGF1ZGlvX29mZnNldBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIPCgdpZ25vcmVkGAMgASgIIlAKD1RyYW5zY3JpcHRFdmVudBIMCgR0dXJuGAEgASgDEgwKBHRleHQYAiABKAkSEgoKY29uZmlkZW5jZRgDIAEoAhINCgVmaW5hbBgEIAEoCCJmCgpSZXBseUV2ZW50EgwKBHR1cm4YASABKAMSDAoEdGV4dBgCIAEoCRISCgpjb25maWRlbmNlGAMgASgCEg4KBmludGVudBgEIAEoCRIYChBzaG91bGRfdGVybWluYXRlGAUgASgIIk0KD1JlcGx5QXVkaW9FdmVudBIMCgR0dXJuGAEgASgDEhAKCHNlcXVlbmNlGAIgASgEEgwKBGRhdGEYAyABKAwSDAoEbGFzdBgEIAEoCCJPChBJbnRlcnJ1cHRlZEV2ZW50EgwKBHR1cm4YASABKAMSLQoKYXVkaW9fc2VudBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLyAQoLU3RhdHVzRXZlbnQSLQoFc3RhZ2UYASABKA4yHi5yZWFsdGltZS52MS5Db252ZXJzYXRpb25TdGFnZRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCRITCgtxdWV1ZV9kZXB0aBgEIAEoBRIWCg5xdWV1ZV9jYXBhY2l0eRgFIAEoBRI2CgdkZXRhaWxzGAYgAygLMiUucmVhbHRpbWUudjEuU3RhdHVzRXZlbnQuRGV0YWlsc0VudHJ5Gi4KDERldGFpbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIt8CCgxMYXRlbmN5RXZlbnQSDAoEdHVybhgBIAEoAxIuCgtlbmRwb2ludGluZxgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg10b190cmFuc2NyaXB0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCHRvX3JlcGx5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDnRvX2ZpcnN0X2F1ZGlvGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKBnN0YWdlcxgGIAMoCzIlLnJlYWx0aW1lLnYxLkxhdGVuY3lFdmVudC5TdGFnZXNFbnRyeRpICgtTdGFnZXNFbnRyeRILCgNrZXkYASABKAkSKAoFdmFsdWUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb246AjgBIjwKDUF1ZGlvR2FwRXZlbnQSFQoNZmlyc3RfbWlzc2luZxgBIAEoBBIUCgxsYXN0X21pc3NpbmcYAiABKAQiRQoKRW5kZWRFdmVudBImCgZyZWFzb24YASABKA4yFi5yZWFsdGltZS52MS5FbmRSZWFzb24SDwoHbWVzc2FnZRgCIAEoCSLMBQoQQ29udmVyc2VSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEigKBXJlYWR5GAIgASgLMhcucmVhbHRpbWUudjEuUmVhZHlFdmVudEgAEjkKDnNwZWVjaF9zdGFydGVkGAMgASgLMh8ucmVhbHRpbWUudjEuU3BlZWNoU3RhcnRlZEV2ZW50SAASOQoOc3BlZWNoX3N0b3BwZWQYBCABKAsyHy5yZWFsdGltZS52MS5TcGVlY2hTdG9wcGVkRXZlbnRIABIyCgp0cmFuc2NyaXB0GAUgASgLMhwucmVhbHRpbWUudjEuVHJhbnNjcmlwdEV2ZW50SAASKAoFcmVwbHkYBiABKAsyFy5yZWFsdGltZS52MS5SZXBseUV2ZW50SAASMwoLcmVwbHlfYXVkaW8YByABKAsyHC5yZWFsdGltZS52MS5SZXBseUF1ZGlvRXZlbnRIABI0CgtpbnRlcnJ1cHRlZBgIIAEoCzIdLnJlYWx0aW1lLnYxLkludGVycnVwdGVkRXZlbnRIABIqCgZzdGF0dXMYCSABKAsyGC5yZWFsdGltZS52MS5TdGF0dXNFdmVudEgAEiwKB2xhdGVuY3kYCiABKAsyGS5yZWFsdGltZS52MS5MYXRlbmN5RXZlbnRIABIpCgNnYXAYCyABKAsyGi5yZWFsdGltZS52MS5BdWRpb0dhcEV2ZW50SAASKAoFZXJyb3IYDCABKAsyFy5yZWFsdGltZS52MS5FcnJvckV2ZW50SAASJgoEcG9uZxgNIAEoCzIWLnJlYWx0aW1lLnYxLlBvbmdFdmVudEgAEjEKCmdvaW5nX2F3YXkYDiABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAEigKBWVuZGVkGA8gASgLMhcucmVhbHRpbWUudjEuRW5kZWRFdmVudEgAQgcKBWV2ZW50KksKDUF1ZGlvRW5jb2RpbmcSHgoaQVVESU9fRU5DT0RJTkdfVU5TUEVDSUZJRUQQABIaChZBVURJT19FTkNPRElOR19QQ00xNkxFEAEq5wEKEUNvbnZlcnNhdGlvblN0YWdlEiIKHkNPTlZFUlNBVElPTl9TVEFHRV9VTlNQRUNJRklFRBAAEiAKHENPTlZFUlNBVElPTl9TVEFHRV9MSVNURU5JTkcQARIjCh9DT05WRVJTQVRJT05fU1RBR0VfVFJBTlNDUklCSU5HEAISIQodQ09OVkVSU0FUSU9OX1NUQUdFX1JFU1BPTkRJTkcQAxIjCh9DT05WRVJTQVRJT05fU1RBR0VfU1lOVEhFU0laSU5HEAQSHwobQ09OVkVSU0FUSU9OX1NUQUdFX1NQRUFLSU5HEAUqtgEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGwoXRU5EX1JFQVNPTl9DTElFTlRfRU5ERUQQARIbChdFTkRfUkVBU09OX0lETEVfVElNRU9VVBACEiQKIEVORF9SRUFTT05fQ09OVkVSU0FUSU9OX0NPTVBMRVRFEAMSFwoTRU5EX1JFQVNPTl9TSFVURE9XThAEEhQKEEVORF9SRUFTT05fRVJST1IQBTJiChNDb252ZXJzYXRpb25TZXJ2aWNlEksKCENvbnZlcnNlEhwucmVhbHRpbWUudjEuQ29udmVyc2VSZXF1ZXN0Gh0ucmVhbHRpbWUudjEuQ29udmVyc2VSZXNwb25zZSgBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_realtime_v1_common]);
+  fileDesc("Ch5yZWFsdGltZS92MS9jb252ZXJzYXRpb24ucHJvdG8SC3JlYWx0aW1lLnYxIncKC0F1ZGlvRm9ybWF0EiwKCGVuY29kaW5nGAEgASgOMhoucmVhbHRpbWUudjEuQXVkaW9FbmNvZGluZxIWCg5zYW1wbGVfcmF0ZV9oehgCIAEoBRIQCghjaHVua19tcxgDIAEoBRIQCghjaGFubmVscxgEIAEoBSLeAQoMU3RhcnRDb21tYW5kEigKBmZvcm1hdBgBIAEoCzIYLnJlYWx0aW1lLnYxLkF1ZGlvRm9ybWF0EhUKDWNhbGxlcl9udW1iZXIYAiABKAkSEwoLY2FsbGVyX25hbWUYAyABKAkSEwoLY2FsbGVlX25hbWUYBCABKAkSDwoHcHJvZmlsZRgFIAEoCRIQCghsYW5ndWFnZRgGIAEoCRINCgV2b2ljZRgHIAEoCRIxCglhc3Npc3RhbnQYCCABKAsyHi5yZWFsdGltZS52MS5Bc3Npc3RhbnRTZXR0aW5ncyLsAQoRQXNzaXN0YW50U2V0dGluZ3MSFQoNc3lzdGVtX3Byb21wdBgBIAEoCRIQCghncmVldGluZxgCIAEoCRIRCgltYXhfdHVybnMYAyABKAUSEwoLZW5kX3BocmFzZXMYBCADKAkSKwoFdG9vbHMYBSADKAsyHC5yZWFsdGltZS52MS5Ub29sRGVjbGFyYXRpb24SLwoMdG9vbF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC3Rvb2xfZmlsbGVyGAcgASgJEhMKC25vX2dyZWV0aW5nGAggASgIIk0KD1Rvb2xEZWNsYXJhdGlvbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhcKD3BhcmFtZXRlcnNfanNvbhgDIAEoCSJHChFUb29sUmVzdWx0Q29tbWFuZBIPCgdjYWxsX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiLgoMQXVkaW9Db21tYW5kEhAKCHNlcXVlbmNlGAEgASgEEgwKBGRhdGEYAiABKAwiGwoLVGV4dENvbW1hbmQSDAoEdGV4dBgBIAEoCSIMCgpFbmRDb21tYW5kIrMCCg9Db252ZXJzZVJlcXVlc3QSCgoCaWQYASABKAkSKgoFc3RhcnQYAiABKAsyGS5yZWFsdGltZS52MS5TdGFydENvbW1hbmRIABIqCgVhdWRpbxgDIAEoCzIZLnJlYWx0aW1lLnYxLkF1ZGlvQ29tbWFuZEgAEigKBHRleHQYBCABKAsyGC5yZWFsdGltZS52MS5UZXh0Q29tbWFuZEgAEiYKA2VuZBgFIAEoCzIXLnJlYWx0aW1lLnYxLkVuZENvbW1hbmRIABIoCgRwaW5nGAYgASgLMhgucmVhbHRpbWUudjEuUGluZ0NvbW1hbmRIABI1Cgt0b29sX3Jlc3VsdBgHIAEoCzIeLnJlYWx0aW1lLnYxLlRvb2xSZXN1bHRDb21tYW5kSABCCQoHY29tbWFuZCKZAQoKUmVhZHlFdmVudBISCgpzZXNzaW9uX2lkGAEgASgJEigKBmZvcm1hdBgCIAEoCzIYLnJlYWx0aW1lLnYxLkF1ZGlvRm9ybWF0EhIKCnN0dF9lbmdpbmUYAyABKAkSEgoKdHRzX2VuZ2luZRgEIAEoCRISCgp2YWRfZW5naW5lGAUgASgJEhEKCXJlc3BvbmRlchgGIAEoCSJTChJTcGVlY2hTdGFydGVkRXZlbnQSDAoEdHVybhgBIAEoAxIvCgxhdWRpb19vZmZzZXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZAoSU3BlZWNoU3RvcHBlZEV2ZW50EgwKBHR1cm4YASABKAMSLwoMYXVkaW9fb2Zmc2V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2lnbm9yZWQYAyABKAgiUAoPVHJhbnNjcmlwdEV2ZW50EgwKBHR1cm4YASABKAMSDAoEdGV4dBgCIAEoCRISCgpjb25maWRlbmNlGAMgASgCEg0KBWZpbmFsGAQgASgIIosBCgpSZXBseUV2ZW50EgwKBHR1cm4YASABKAMSDAoEdGV4dBgCIAEoCRISCgpjb25maWRlbmNlGAMgASgCEg4KBmludGVudBgEIAEoCRIYChBzaG91bGRfdGVybWluYXRlGAUgASgIEhEKCXJlc3BvbmRlchgGIAEoCRIQCghmYWxsYmFjaxgHIAEoCCJAChFSZXBseVNlZ21lbnRFdmVudBIMCgR0dXJuGAEgASgDEg8KB3NlZ21lbnQYAiABKAUSDAoEdGV4dBgDIAEoCSKBAQoNVG9vbENhbGxFdmVudBIMCgR0dXJuGAEgASgDEg8KB2NhbGxfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIWCg5hcmd1bWVudHNfanNvbhgEIAEoCRIrCghkZWFkbGluZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJNCg9SZXBseUF1ZGlvRXZlbnQSDAoEdHVybhgBIAEoAxIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEgwKBGxhc3QYBCABKAgiTwoQSW50ZXJydXB0ZWRFdmVudBIMCgR0dXJuGAEgASgDEi0KCmF1ZGlvX3NlbnQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i8gEKC1N0YXR1c0V2ZW50Ei0KBXN0YWdlGAEgASgOMh4ucmVhbHRpbWUudjEuQ29udmVyc2F0aW9uU3RhZ2USDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSEwoLcXVldWVfZGVwdGgYBCABKAUSFgoOcXVldWVfY2FwYWNpdHkYBSABKAUSNgoHZGV0YWlscxgGIAMoCzIlLnJlYWx0aW1lLnYxLlN0YXR1c0V2ZW50LkRldGFpbHNFbnRyeRouCgxEZXRhaWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLfAgoMTGF0ZW5jeUV2ZW50EgwKBHR1cm4YASABKAMSLgoLZW5kcG9pbnRpbmcYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMAoNdG9fdHJhbnNjcmlwdBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCgh0b19yZXBseRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg50b19maXJzdF9hdWRpbxgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1CgZzdGFnZXMYBiADKAsyJS5yZWFsdGltZS52MS5MYXRlbmN5RXZlbnQuU3RhZ2VzRW50cnkaSAoLU3RhZ2VzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uOgI4ASI8Cg1BdWRpb0dhcEV2ZW50EhUKDWZpcnN0X21pc3NpbmcYASABKAQSFAoMbGFzdF9taXNzaW5nGAIgASgEIkUKCkVuZGVkRXZlbnQSJgoGcmVhc29uGAEgASgOMhYucmVhbHRpbWUudjEuRW5kUmVhc29uEg8KB21lc3NhZ2UYAiABKAkitgYKEENvbnZlcnNlUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIoCgVyZWFkeRgCIAEoCzIXLnJlYWx0aW1lLnYxLlJlYWR5RXZlbnRIABI5Cg5zcGVlY2hfc3RhcnRlZBgDIAEoCzIfLnJlYWx0aW1lLnYxLlNwZWVjaFN0YXJ0ZWRFdmVudEgAEjkKDnNwZWVjaF9zdG9wcGVkGAQgASgLMh8ucmVhbHRpbWUudjEuU3BlZWNoU3RvcHBlZEV2ZW50SAASMgoKdHJhbnNjcmlwdBgFIAEoCzIcLnJlYWx0aW1lLnYxLlRyYW5zY3JpcHRFdmVudEgAEigKBXJlcGx5GAYgASgLMhcucmVhbHRpbWUudjEuUmVwbHlFdmVudEgAEjMKC3JlcGx5X2F1ZGlvGAcgASgLMhwucmVhbHRpbWUudjEuUmVwbHlBdWRpb0V2ZW50SAASNAoLaW50ZXJydXB0ZWQYCCABKAsyHS5yZWFsdGltZS52MS5JbnRlcnJ1cHRlZEV2ZW50SAASKgoGc3RhdHVzGAkgASgLMhgucmVhbHRpbWUudjEuU3RhdHVzRXZlbnRIABIsCgdsYXRlbmN5GAogASgLMhkucmVhbHRpbWUudjEuTGF0ZW5jeUV2ZW50SAASKQoDZ2FwGAsgASgLMhoucmVhbHRpbWUudjEuQXVkaW9HYXBFdmVudEgAEigKBWVycm9yGAwgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAEiYKBHBvbmcYDSABKAsyFi5yZWFsdGltZS52MS5Qb25nRXZlbnRIABIxCgpnb2luZ19hd2F5GA4gASgLMhsucmVhbHRpbWUudjEuR29pbmdBd2F5RXZlbnRIABIoCgVlbmRlZBgPIAEoCzIXLnJlYWx0aW1lLnYxLkVuZGVkRXZlbnRIABI3Cg1yZXBseV9zZWdtZW50GBAgASgLMh4ucmVhbHRpbWUudjEuUmVwbHlTZWdtZW50RXZlbnRIABIvCgl0b29sX2NhbGwYESABKAsyGi5yZWFsdGltZS52MS5Ub29sQ2FsbEV2ZW50SABCBwoFZXZlbnQqfgoNQXVkaW9FbmNvZGluZxIeChpBVURJT19FTkNPRElOR19VTlNQRUNJRklFRBAAEhoKFkFVRElPX0VOQ09ESU5HX1BDTTE2TEUQARIYChRBVURJT19FTkNPRElOR19NVUxBVxACEhcKE0FVRElPX0VOQ09ESU5HX0FMQVcQAyrnAQoRQ29udmVyc2F0aW9uU3RhZ2USIgoeQ09OVkVSU0FUSU9OX1NUQUdFX1VOU1BFQ0lGSUVEEAASIAocQ09OVkVSU0FUSU9OX1NUQUdFX0xJU1RFTklORxABEiMKH0NPTlZFUlNBVElPTl9TVEFHRV9UUkFOU0NSSUJJTkcQAhIhCh1DT05WRVJTQVRJT05fU1RBR0VfUkVTUE9ORElORxADEiMKH0NPTlZFUlNBVElPTl9TVEFHRV9TWU5USEVTSVpJTkcQBBIfChtDT05WRVJTQVRJT05fU1RBR0VfU1BFQUtJTkcQBSq2AQoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdFTkRfUkVBU09OX0NMSUVOVF9FTkRFRBABEhsKF0VORF9SRUFTT05fSURMRV9USU1FT1VUEAISJAogRU5EX1JFQVNPTl9DT05WRVJTQVRJT05fQ09NUExFVEUQAxIXChNFTkRfUkVBU09OX1NIVVRET1dOEAQSFAoQRU5EX1JFQVNPTl9FUlJPUhAFMmIKE0NvbnZlcnNhdGlvblNlcnZpY2USSwoIQ29udmVyc2USHC5yZWFsdGltZS52MS5Db252ZXJzZVJlcXVlc3QaHS5yZWFsdGltZS52MS5Db252ZXJzZVJlc3BvbnNlKAEwAUJ4ChNkZXYucmVhbHRpbWUuaHViLnYxUAFaLnJlYWx0aW1lLmRldi9odWIvZ2VuL2dvL3JlYWx0aW1lL3YxO3JlYWx0aW1ldjGiAgNSVFaqAgtSZWFsdGltZS5WMcoCC1JlYWx0aW1lXFYx6gIMUmVhbHRpbWU6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_realtime_v1_common]);
 
 /**
  * AudioFormat describes the caller's audio; reply audio uses the same rate.
@@ -28,7 +28,7 @@ export const file_realtime_v1_conversation: GenFile = /*@__PURE__*/
  */
 export type AudioFormat = Message<"realtime.v1.AudioFormat"> & {
   /**
-   * The sample encoding; only AUDIO_ENCODING_PCM16LE is supported.
+   * The sample encoding: PCM16LE (8000 or 16000 Hz), or G.711 MULAW/ALAW (8000 Hz only).
    *
    * @generated from field: realtime.v1.AudioEncoding encoding = 1;
    */
@@ -118,6 +118,13 @@ export type StartCommand = Message<"realtime.v1.StartCommand"> & {
    * @generated from field: string voice = 7;
    */
   voice: string;
+
+  /**
+   * How the assistant behaves on this call; unset fields keep the server's defaults.
+   *
+   * @generated from field: realtime.v1.AssistantSettings assistant = 8;
+   */
+  assistant?: AssistantSettings | undefined;
 };
 
 /**
@@ -126,6 +133,148 @@ export type StartCommand = Message<"realtime.v1.StartCommand"> & {
  */
 export const StartCommandSchema: GenMessage<StartCommand> = /*@__PURE__*/
   messageDesc(file_realtime_v1_conversation, 1);
+
+/**
+ * AssistantSettings configure the assistant of one call, within limits the server sets.
+ *
+ * @generated from message realtime.v1.AssistantSettings
+ */
+export type AssistantSettings = Message<"realtime.v1.AssistantSettings"> & {
+  /**
+   * The system prompt of the language model ("" keeps the server's default prompt).
+   *
+   * @generated from field: string system_prompt = 1;
+   */
+  systemPrompt: string;
+
+  /**
+   * Spoken as soon as the call starts ("" keeps the server's default; see `no_greeting`).
+   *
+   * @generated from field: string greeting = 2;
+   */
+  greeting: string;
+
+  /**
+   * The call ends after this many replies (0 keeps the server's default, which by default never ends it).
+   *
+   * @generated from field: int32 max_turns = 3;
+   */
+  maxTurns: number;
+
+  /**
+   * When a reply contains one of these phrases (case-insensitive), the call ends after that reply
+   * is spoken. Empty keeps the server's default list.
+   *
+   * @generated from field: repeated string end_phrases = 4;
+   */
+  endPhrases: string[];
+
+  /**
+   * Functions the model may call; each call arrives as a `tool_call` event.
+   *
+   * @generated from field: repeated realtime.v1.ToolDeclaration tools = 5;
+   */
+  tools: ToolDeclaration[];
+
+  /**
+   * How long the server waits for a `tool_result` before telling the model the tool timed out
+   * (unset keeps the server's default).
+   *
+   * @generated from field: google.protobuf.Duration tool_timeout = 6;
+   */
+  toolTimeout?: Duration | undefined;
+
+  /**
+   * Spoken while a tool runs ("" keeps the server's default filler).
+   *
+   * @generated from field: string tool_filler = 7;
+   */
+  toolFiller: string;
+
+  /**
+   * True to start the call without any greeting, even when the server has a default one.
+   *
+   * @generated from field: bool no_greeting = 8;
+   */
+  noGreeting: boolean;
+};
+
+/**
+ * Describes the message realtime.v1.AssistantSettings.
+ * Use `create(AssistantSettingsSchema)` to create a new message.
+ */
+export const AssistantSettingsSchema: GenMessage<AssistantSettings> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_conversation, 2);
+
+/**
+ * ToolDeclaration describes one function the model may call (OpenAI function-tool format).
+ *
+ * @generated from message realtime.v1.ToolDeclaration
+ */
+export type ToolDeclaration = Message<"realtime.v1.ToolDeclaration"> & {
+  /**
+   * The function name: 1..64 characters of letters, digits, `_` and `-`, unique per call.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What the function does, for the model.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The JSON schema of the arguments, as JSON text (an object schema; "" means no arguments).
+   *
+   * @generated from field: string parameters_json = 3;
+   */
+  parametersJson: string;
+};
+
+/**
+ * Describes the message realtime.v1.ToolDeclaration.
+ * Use `create(ToolDeclarationSchema)` to create a new message.
+ */
+export const ToolDeclarationSchema: GenMessage<ToolDeclaration> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_conversation, 3);
+
+/**
+ * ToolResultCommand answers a `tool_call` event.
+ *
+ * @generated from message realtime.v1.ToolResultCommand
+ */
+export type ToolResultCommand = Message<"realtime.v1.ToolResultCommand"> & {
+  /**
+   * The `call_id` of the `tool_call` event answered.
+   *
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+
+  /**
+   * The result for the model, usually JSON text (at most 16 KiB).
+   *
+   * @generated from field: string content = 2;
+   */
+  content: string;
+
+  /**
+   * True when the tool failed; `content` then explains why.
+   *
+   * @generated from field: bool is_error = 3;
+   */
+  isError: boolean;
+};
+
+/**
+ * Describes the message realtime.v1.ToolResultCommand.
+ * Use `create(ToolResultCommandSchema)` to create a new message.
+ */
+export const ToolResultCommandSchema: GenMessage<ToolResultCommand> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_conversation, 4);
 
 /**
  * AudioCommand carries one chunk of the caller's audio.
@@ -142,7 +291,8 @@ export type AudioCommand = Message<"realtime.v1.AudioCommand"> & {
   sequence: bigint;
 
   /**
-   * PCM16LE samples in the start format; an even number of bytes, at most one second.
+   * Samples in the start format (PCM16LE: an even number of bytes; G.711: one byte per
+   * sample), at most one second.
    *
    * @generated from field: bytes data = 2;
    */
@@ -154,7 +304,7 @@ export type AudioCommand = Message<"realtime.v1.AudioCommand"> & {
  * Use `create(AudioCommandSchema)` to create a new message.
  */
 export const AudioCommandSchema: GenMessage<AudioCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 2);
+  messageDesc(file_realtime_v1_conversation, 5);
 
 /**
  * TextCommand is typed input used instead of speech (tests, chat fallbacks).
@@ -175,7 +325,7 @@ export type TextCommand = Message<"realtime.v1.TextCommand"> & {
  * Use `create(TextCommandSchema)` to create a new message.
  */
 export const TextCommandSchema: GenMessage<TextCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 3);
+  messageDesc(file_realtime_v1_conversation, 6);
 
 /**
  * EndCommand says no more input will come; queued replies still finish, then `ended` follows.
@@ -190,7 +340,7 @@ export type EndCommand = Message<"realtime.v1.EndCommand"> & {
  * Use `create(EndCommandSchema)` to create a new message.
  */
 export const EndCommandSchema: GenMessage<EndCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 4);
+  messageDesc(file_realtime_v1_conversation, 7);
 
 /**
  * ConverseRequest is one client command.
@@ -250,6 +400,14 @@ export type ConverseRequest = Message<"realtime.v1.ConverseRequest"> & {
      */
     value: PingCommand;
     case: "ping";
+  } | {
+    /**
+     * The result of a tool the model called.
+     *
+     * @generated from field: realtime.v1.ToolResultCommand tool_result = 7;
+     */
+    value: ToolResultCommand;
+    case: "toolResult";
   } | { case: undefined; value?: undefined };
 };
 
@@ -258,7 +416,7 @@ export type ConverseRequest = Message<"realtime.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 5);
+  messageDesc(file_realtime_v1_conversation, 8);
 
 /**
  * ReadyEvent answers `start`: the conversation runs.
@@ -314,7 +472,7 @@ export type ReadyEvent = Message<"realtime.v1.ReadyEvent"> & {
  * Use `create(ReadyEventSchema)` to create a new message.
  */
 export const ReadyEventSchema: GenMessage<ReadyEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 6);
+  messageDesc(file_realtime_v1_conversation, 9);
 
 /**
  * SpeechStartedEvent: the caller started speaking.
@@ -342,7 +500,7 @@ export type SpeechStartedEvent = Message<"realtime.v1.SpeechStartedEvent"> & {
  * Use `create(SpeechStartedEventSchema)` to create a new message.
  */
 export const SpeechStartedEventSchema: GenMessage<SpeechStartedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 7);
+  messageDesc(file_realtime_v1_conversation, 10);
 
 /**
  * SpeechStoppedEvent: the caller stopped speaking (after the end-of-speech silence wait).
@@ -378,7 +536,7 @@ export type SpeechStoppedEvent = Message<"realtime.v1.SpeechStoppedEvent"> & {
  * Use `create(SpeechStoppedEventSchema)` to create a new message.
  */
 export const SpeechStoppedEventSchema: GenMessage<SpeechStoppedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 8);
+  messageDesc(file_realtime_v1_conversation, 11);
 
 /**
  * TranscriptEvent carries recognised caller speech.
@@ -420,7 +578,7 @@ export type TranscriptEvent = Message<"realtime.v1.TranscriptEvent"> & {
  * Use `create(TranscriptEventSchema)` to create a new message.
  */
 export const TranscriptEventSchema: GenMessage<TranscriptEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 9);
+  messageDesc(file_realtime_v1_conversation, 12);
 
 /**
  * ReplyEvent is the assistant's answer to a turn.
@@ -462,6 +620,21 @@ export type ReplyEvent = Message<"realtime.v1.ReplyEvent"> & {
    * @generated from field: bool should_terminate = 5;
    */
   shouldTerminate: boolean;
+
+  /**
+   * Which responder produced the reply: "llm" (the language model), or "canned" (the offline
+   * scripts, the fallback when no model is configured or it failed; `fallback` says which).
+   *
+   * @generated from field: string responder = 6;
+   */
+  responder: string;
+
+  /**
+   * True when the canned responder answered because the configured model failed or was too slow.
+   *
+   * @generated from field: bool fallback = 7;
+   */
+  fallback: boolean;
 };
 
 /**
@@ -469,7 +642,92 @@ export type ReplyEvent = Message<"realtime.v1.ReplyEvent"> & {
  * Use `create(ReplyEventSchema)` to create a new message.
  */
 export const ReplyEventSchema: GenMessage<ReplyEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 10);
+  messageDesc(file_realtime_v1_conversation, 13);
+
+/**
+ * ReplySegmentEvent is one sentence of a reply, sent as soon as the sentence is complete and
+ * handed to speech synthesis (before the whole reply is known); `reply` follows with the full text.
+ *
+ * @generated from message realtime.v1.ReplySegmentEvent
+ */
+export type ReplySegmentEvent = Message<"realtime.v1.ReplySegmentEvent"> & {
+  /**
+   * The turn answered.
+   *
+   * @generated from field: int64 turn = 1;
+   */
+  turn: bigint;
+
+  /**
+   * The segment number within the turn's reply, from 1.
+   *
+   * @generated from field: int32 segment = 2;
+   */
+  segment: number;
+
+  /**
+   * The sentence.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message realtime.v1.ReplySegmentEvent.
+ * Use `create(ReplySegmentEventSchema)` to create a new message.
+ */
+export const ReplySegmentEventSchema: GenMessage<ReplySegmentEvent> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_conversation, 14);
+
+/**
+ * ToolCallEvent asks the application to run a tool; answer with a `tool_result` command.
+ *
+ * @generated from message realtime.v1.ToolCallEvent
+ */
+export type ToolCallEvent = Message<"realtime.v1.ToolCallEvent"> & {
+  /**
+   * The turn being answered.
+   *
+   * @generated from field: int64 turn = 1;
+   */
+  turn: bigint;
+
+  /**
+   * The id to echo in `tool_result.call_id`.
+   *
+   * @generated from field: string call_id = 2;
+   */
+  callId: string;
+
+  /**
+   * The tool's name, one of those declared in `start`.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * The arguments chosen by the model, as JSON text.
+   *
+   * @generated from field: string arguments_json = 4;
+   */
+  argumentsJson: string;
+
+  /**
+   * How long the server waits for the result.
+   *
+   * @generated from field: google.protobuf.Duration deadline = 5;
+   */
+  deadline?: Duration | undefined;
+};
+
+/**
+ * Describes the message realtime.v1.ToolCallEvent.
+ * Use `create(ToolCallEventSchema)` to create a new message.
+ */
+export const ToolCallEventSchema: GenMessage<ToolCallEvent> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_conversation, 15);
 
 /**
  * ReplyAudioEvent is one chunk of spoken reply, sent at real-time pace (slightly ahead).
@@ -492,14 +750,15 @@ export type ReplyAudioEvent = Message<"realtime.v1.ReplyAudioEvent"> & {
   sequence: bigint;
 
   /**
-   * PCM16LE mono at the session's sample rate.
+   * Mono audio in the session's encoding and sample rate (PCM16LE, or one byte per sample for G.711).
    *
    * @generated from field: bytes data = 3;
    */
   data: Uint8Array;
 
   /**
-   * True on the last chunk of this reply.
+   * True on the last chunk of each reply segment (a reply is spoken sentence by sentence;
+   * `reply_segment` events number them).
    *
    * @generated from field: bool last = 4;
    */
@@ -511,7 +770,7 @@ export type ReplyAudioEvent = Message<"realtime.v1.ReplyAudioEvent"> & {
  * Use `create(ReplyAudioEventSchema)` to create a new message.
  */
 export const ReplyAudioEventSchema: GenMessage<ReplyAudioEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 11);
+  messageDesc(file_realtime_v1_conversation, 16);
 
 /**
  * InterruptedEvent: the caller spoke over the reply; its audio stops and
@@ -540,7 +799,7 @@ export type InterruptedEvent = Message<"realtime.v1.InterruptedEvent"> & {
  * Use `create(InterruptedEventSchema)` to create a new message.
  */
 export const InterruptedEventSchema: GenMessage<InterruptedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 12);
+  messageDesc(file_realtime_v1_conversation, 17);
 
 /**
  * StatusEvent reports processing status and notices (throttling, fallbacks, silence).
@@ -557,7 +816,7 @@ export type StatusEvent = Message<"realtime.v1.StatusEvent"> & {
 
   /**
    * A stable UPPER_SNAKE notice, empty for plain stage changes: THROTTLED,
-   * ENGINE_FALLBACK, NO_SPEECH, NO_TRANSCRIPT, MAX_UTTERANCE, INTERRUPTED.
+   * ENGINE_FALLBACK, NO_SPEECH, NO_TRANSCRIPT, MAX_UTTERANCE, INTERRUPTED, TOOL_TIMEOUT, UNKNOWN_TOOL.
    *
    * @generated from field: string reason = 2;
    */
@@ -597,7 +856,7 @@ export type StatusEvent = Message<"realtime.v1.StatusEvent"> & {
  * Use `create(StatusEventSchema)` to create a new message.
  */
 export const StatusEventSchema: GenMessage<StatusEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 13);
+  messageDesc(file_realtime_v1_conversation, 18);
 
 /**
  * LatencyEvent reports one turn's timings, measured from the end of the caller's speech.
@@ -653,7 +912,7 @@ export type LatencyEvent = Message<"realtime.v1.LatencyEvent"> & {
  * Use `create(LatencyEventSchema)` to create a new message.
  */
 export const LatencyEventSchema: GenMessage<LatencyEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 14);
+  messageDesc(file_realtime_v1_conversation, 19);
 
 /**
  * AudioGapEvent reports audio chunks that never arrived (skipped after the reorder window).
@@ -681,7 +940,7 @@ export type AudioGapEvent = Message<"realtime.v1.AudioGapEvent"> & {
  * Use `create(AudioGapEventSchema)` to create a new message.
  */
 export const AudioGapEventSchema: GenMessage<AudioGapEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 15);
+  messageDesc(file_realtime_v1_conversation, 20);
 
 /**
  * EndedEvent is the last event of a conversation; the stream closes after it.
@@ -709,7 +968,7 @@ export type EndedEvent = Message<"realtime.v1.EndedEvent"> & {
  * Use `create(EndedEventSchema)` to create a new message.
  */
 export const EndedEventSchema: GenMessage<EndedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 16);
+  messageDesc(file_realtime_v1_conversation, 21);
 
 /**
  * ConverseResponse is one server event.
@@ -841,6 +1100,22 @@ export type ConverseResponse = Message<"realtime.v1.ConverseResponse"> & {
      */
     value: EndedEvent;
     case: "ended";
+  } | {
+    /**
+     * One sentence of a reply, as it goes to speech synthesis.
+     *
+     * @generated from field: realtime.v1.ReplySegmentEvent reply_segment = 16;
+     */
+    value: ReplySegmentEvent;
+    case: "replySegment";
+  } | {
+    /**
+     * The model called a tool; answer with `tool_result`.
+     *
+     * @generated from field: realtime.v1.ToolCallEvent tool_call = 17;
+     */
+    value: ToolCallEvent;
+    case: "toolCall";
   } | { case: undefined; value?: undefined };
 };
 
@@ -849,7 +1124,7 @@ export type ConverseResponse = Message<"realtime.v1.ConverseResponse"> & {
  * Use `create(ConverseResponseSchema)` to create a new message.
  */
 export const ConverseResponseSchema: GenMessage<ConverseResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_conversation, 17);
+  messageDesc(file_realtime_v1_conversation, 22);
 
 /**
  * AudioEncoding names the sample encoding of audio in both directions.
@@ -870,6 +1145,20 @@ export enum AudioEncoding {
    * @generated from enum value: AUDIO_ENCODING_PCM16LE = 1;
    */
   PCM16LE = 1,
+
+  /**
+   * G.711 µ-law, 8 bits per sample, 8000 Hz only (telephone networks in North America and Japan).
+   *
+   * @generated from enum value: AUDIO_ENCODING_MULAW = 2;
+   */
+  MULAW = 2,
+
+  /**
+   * G.711 A-law, 8 bits per sample, 8000 Hz only (telephone networks elsewhere).
+   *
+   * @generated from enum value: AUDIO_ENCODING_ALAW = 3;
+   */
+  ALAW = 3,
 }
 
 /**

@@ -41,7 +41,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file realtime/v1/notifications.proto.
  */
 export const file_realtime_v1_notifications: GenFile = /*@__PURE__*/
-  fileDesc("Ch9yZWFsdGltZS92MS9ub3RpZmljYXRpb25zLnByb3RvEgtyZWFsdGltZS52MSKVAgoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB2NoYW5uZWwYAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgFIAEoCRIMCgRib2R5GAYgASgJEgwKBGRhdGEYByABKAwSFAoMY29udGVudF90eXBlGAggASgJEi0KBWxldmVsGAkgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSDAoEcmVhZBgKIAEoCBIRCglwdWJsaXNoZXIYCyABKAki8gEKEFN1YnNjcmliZVJlcXVlc3QSCgoCaWQYASABKAkSMgoJc3Vic2NyaWJlGAIgASgLMh0ucmVhbHRpbWUudjEuU3Vic2NyaWJlQ29tbWFuZEgAEjYKC3Vuc3Vic2NyaWJlGAMgASgLMh8ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVDb21tYW5kSAASMQoJbWFya19yZWFkGAQgASgLMhwucmVhbHRpbWUudjEuTWFya1JlYWRDb21tYW5kSAASKAoEcGluZxgFIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCJPChBTdWJzY3JpYmVDb21tYW5kEg8KB2NoYW5uZWwYASABKAkSKgoFc2luY2UYAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbiIlChJVbnN1YnNjcmliZUNvbW1hbmQSDwoHY2hhbm5lbBgBIAEoCSIrCg9NYXJrUmVhZENvbW1hbmQSGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCSKJAwoRU3Vic2NyaWJlUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIyCgpzdWJzY3JpYmVkGAIgASgLMhwucmVhbHRpbWUudjEuU3Vic2NyaWJlZEV2ZW50SAASMQoMbm90aWZpY2F0aW9uGAMgASgLMhkucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uSAASNgoMdW5zdWJzY3JpYmVkGAQgASgLMh4ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVkRXZlbnRIABIzCgttYXJrZWRfcmVhZBgFIAEoCzIcLnJlYWx0aW1lLnYxLk1hcmtlZFJlYWRFdmVudEgAEiYKBHBvbmcYBiABKAsyFi5yZWFsdGltZS52MS5Qb25nRXZlbnRIABIoCgVlcnJvchgHIAEoCzIXLnJlYWx0aW1lLnYxLkVycm9yRXZlbnRIABIxCgpnb2luZ19hd2F5GAggASgLMhsucmVhbHRpbWUudjEuR29pbmdBd2F5RXZlbnRIAEIHCgVldmVudCJ1Cg9TdWJzY3JpYmVkRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRItCghwb3NpdGlvbhgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEg8KB3Jlc3VtZWQYAyABKAgSEQoJcmVjb3ZlcmVkGAQgASgIIlQKEVVuc3Vic2NyaWJlZEV2ZW50Eg8KB2NoYW5uZWwYASABKAkSLgoGcmVhc29uGAIgASgOMh4ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVSZWFzb24iJQoPTWFya2VkUmVhZEV2ZW50EhIKCm5ld2x5X3JlYWQYASABKAUipQEKDlB1Ymxpc2hSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEYm9keRgDIAEoCRIMCgRkYXRhGAQgASgMEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRItCgVsZXZlbBgGIAEoDjIeLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkxldmVsEhIKCnJlcXVlc3RfaWQYByABKAkiXwoPUHVibGlzaFJlc3BvbnNlEgoKAmlkGAEgASgJEi0KCHBvc2l0aW9uGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SEQoJZHVwbGljYXRlGAMgASgIImcKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIPCgdjaGFubmVsGAEgASgJEhMKC3VucmVhZF9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImYKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USMAoNbm90aWZpY2F0aW9ucxgBIAMoCzIZLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoPTWFya1JlYWRSZXF1ZXN0EhgKEG5vdGlmaWNhdGlvbl9pZHMYASADKAkiJgoQTWFya1JlYWRSZXNwb25zZRISCgpuZXdseV9yZWFkGAEgASgFIikKFkdldENoYW5uZWxTdGF0c1JlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCSK3AQoXR2V0Q2hhbm5lbFN0YXRzUmVzcG9uc2USDwoHY2hhbm5lbBgBIAEoCRITCgtzdWJzY3JpYmVycxgCIAEoAxIPCgdwcmVzZW50GAMgASgDEiAKGHB1YmxpY2F0aW9uc19sYXN0X21pbnV0ZRgEIAEoAxIUCgxoaXN0b3J5X3NpemUYBSABKAMSLQoIcG9zaXRpb24YBiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbiIlChJHZXRQcmVzZW5jZVJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCSJJChNHZXRQcmVzZW5jZVJlc3BvbnNlEjIKB2VudHJpZXMYASADKAsyIS5yZWFsdGltZS52MS5DaGFubmVsUHJlc2VuY2VFbnRyeSJqChRDaGFubmVsUHJlc2VuY2VFbnRyeRIRCgljbGllbnRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqyAQoRTm90aWZpY2F0aW9uTGV2ZWwSIgoeTk9USUZJQ0FUSU9OX0xFVkVMX1VOU1BFQ0lGSUVEEAASGwoXTk9USUZJQ0FUSU9OX0xFVkVMX0lORk8QARIeChpOT1RJRklDQVRJT05fTEVWRUxfU1VDQ0VTUxACEh4KGk5PVElGSUNBVElPTl9MRVZFTF9XQVJOSU5HEAMSHAoYTk9USUZJQ0FUSU9OX0xFVkVMX0VSUk9SEAQqdQoRVW5zdWJzY3JpYmVSZWFzb24SIgoeVU5TVUJTQ1JJQkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZVU5TVUJTQ1JJQkVfUkVBU09OX0NMSUVOVBABEh0KGVVOU1VCU0NSSUJFX1JFQVNPTl9TRVJWRVIQAjKIBAoTTm90aWZpY2F0aW9uU2VydmljZRJOCglTdWJzY3JpYmUSHS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh4ucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UoATABEkQKB1B1Ymxpc2gSGy5yZWFsdGltZS52MS5QdWJsaXNoUmVxdWVzdBocLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXNwb25zZRJiChFMaXN0Tm90aWZpY2F0aW9ucxIlLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBomLnJlYWx0aW1lLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USRwoITWFya1JlYWQSHC5yZWFsdGltZS52MS5NYXJrUmVhZFJlcXVlc3QaHS5yZWFsdGltZS52MS5NYXJrUmVhZFJlc3BvbnNlElwKD0dldENoYW5uZWxTdGF0cxIjLnJlYWx0aW1lLnYxLkdldENoYW5uZWxTdGF0c1JlcXVlc3QaJC5yZWFsdGltZS52MS5HZXRDaGFubmVsU3RhdHNSZXNwb25zZRJQCgtHZXRQcmVzZW5jZRIfLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnJlYWx0aW1lLnYxLkdldFByZXNlbmNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_realtime_v1_common]);
+  fileDesc("Ch9yZWFsdGltZS92MS9ub3RpZmljYXRpb25zLnByb3RvEgtyZWFsdGltZS52MSKVAgoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEg8KB2NoYW5uZWwYAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgFIAEoCRIMCgRib2R5GAYgASgJEgwKBGRhdGEYByABKAwSFAoMY29udGVudF90eXBlGAggASgJEi0KBWxldmVsGAkgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSDAoEcmVhZBgKIAEoCBIRCglwdWJsaXNoZXIYCyABKAkiigIKEFN1YnNjcmliZVJlcXVlc3QSCgoCaWQYASABKAkSMgoJc3Vic2NyaWJlGAIgASgLMh0ucmVhbHRpbWUudjEuU3Vic2NyaWJlQ29tbWFuZEgAEjYKC3Vuc3Vic2NyaWJlGAMgASgLMh8ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVDb21tYW5kSAASMQoJbWFya19yZWFkGAQgASgLMhwucmVhbHRpbWUudjEuTWFya1JlYWRDb21tYW5kSAASKAoEcGluZxgFIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSAASFgoOYWNjZXB0X2JhdGNoZXMYBiABKAhCCQoHY29tbWFuZCJjChBTdWJzY3JpYmVDb21tYW5kEg8KB2NoYW5uZWwYASABKAkSKgoFc2luY2UYAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhISCgpqb2luX2xlYXZlGAMgASgIIiUKElVuc3Vic2NyaWJlQ29tbWFuZBIPCgdjaGFubmVsGAEgASgJIisKD01hcmtSZWFkQ29tbWFuZBIYChBub3RpZmljYXRpb25faWRzGAEgAygJIuoDChFTdWJzY3JpYmVSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEjIKCnN1YnNjcmliZWQYAiABKAsyHC5yZWFsdGltZS52MS5TdWJzY3JpYmVkRXZlbnRIABIxCgxub3RpZmljYXRpb24YAyABKAsyGS5yZWFsdGltZS52MS5Ob3RpZmljYXRpb25IABI2Cgx1bnN1YnNjcmliZWQYBCABKAsyHi5yZWFsdGltZS52MS5VbnN1YnNjcmliZWRFdmVudEgAEjMKC21hcmtlZF9yZWFkGAUgASgLMhwucmVhbHRpbWUudjEuTWFya2VkUmVhZEV2ZW50SAASJgoEcG9uZxgGIAEoCzIWLnJlYWx0aW1lLnYxLlBvbmdFdmVudEgAEigKBWVycm9yGAcgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAEjEKCmdvaW5nX2F3YXkYCCABKAsyGy5yZWFsdGltZS52MS5Hb2luZ0F3YXlFdmVudEgAEi4KCHByZXNlbmNlGAkgASgLMhoucmVhbHRpbWUudjEuUHJlc2VuY2VFdmVudEgAEi8KBWJhdGNoGAogASgLMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uQmF0Y2hIAEIHCgVldmVudCJFChFOb3RpZmljYXRpb25CYXRjaBIwCg1ub3RpZmljYXRpb25zGAEgAygLMhkucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uIoEBCg1MaXN0ZW5SZXF1ZXN0EiwKCGNoYW5uZWxzGAEgAygLMhoucmVhbHRpbWUudjEuTGlzdGVuQ2hhbm5lbBIqCgVzaW5jZRgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEhYKDmFjY2VwdF9iYXRjaGVzGAMgASgIImAKDUxpc3RlbkNoYW5uZWwSDwoHY2hhbm5lbBgBIAEoCRIqCgVzaW5jZRgCIAEoCzIbLnJlYWx0aW1lLnYxLlN0cmVhbVBvc2l0aW9uEhIKCmpvaW5fbGVhdmUYAyABKAgilAIKDkxpc3RlblJlc3BvbnNlEjIKCnN1YnNjcmliZWQYASABKAsyHC5yZWFsdGltZS52MS5TdWJzY3JpYmVkRXZlbnRIABIxCgxub3RpZmljYXRpb24YAiABKAsyGS5yZWFsdGltZS52MS5Ob3RpZmljYXRpb25IABIuCghwcmVzZW5jZRgDIAEoCzIaLnJlYWx0aW1lLnYxLlByZXNlbmNlRXZlbnRIABIxCgpnb2luZ19hd2F5GAQgASgLMhsucmVhbHRpbWUudjEuR29pbmdBd2F5RXZlbnRIABIvCgViYXRjaBgFIAEoCzIeLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkJhdGNoSABCBwoFZXZlbnQitAEKD1N1YnNjcmliZWRFdmVudBIPCgdjaGFubmVsGAEgASgJEi0KCHBvc2l0aW9uGAIgASgLMhsucmVhbHRpbWUudjEuU3RyZWFtUG9zaXRpb24SDwoHcmVzdW1lZBgDIAEoCBIRCglyZWNvdmVyZWQYBCABKAgSPQoUbm90X3JlY292ZXJlZF9yZWFzb24YBSABKA4yHy5yZWFsdGltZS52MS5Ob3RSZWNvdmVyZWRSZWFzb24icQoNUHJlc2VuY2VFdmVudBIPCgdjaGFubmVsGAEgASgJEisKBmNoYW5nZRgCIAEoDjIbLnJlYWx0aW1lLnYxLlByZXNlbmNlQ2hhbmdlEhEKCWNsaWVudF9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJIlQKEVVuc3Vic2NyaWJlZEV2ZW50Eg8KB2NoYW5uZWwYASABKAkSLgoGcmVhc29uGAIgASgOMh4ucmVhbHRpbWUudjEuVW5zdWJzY3JpYmVSZWFzb24iUwoPTWFya2VkUmVhZEV2ZW50EhIKCm5ld2x5X3JlYWQYASABKAUSLAoHcmVzdWx0cxgCIAMoCzIbLnJlYWx0aW1lLnYxLk1hcmtSZWFkUmVzdWx0ImsKDk1hcmtSZWFkUmVzdWx0EhcKD25vdGlmaWNhdGlvbl9pZBgBIAEoCRIrCgZzdGF0dXMYAiABKA4yGy5yZWFsdGltZS52MS5NYXJrUmVhZFN0YXR1cxITCgtkZXNjcmlwdGlvbhgDIAEoCSKlAQoOUHVibGlzaFJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCRINCgV0aXRsZRgCIAEoCRIMCgRib2R5GAMgASgJEgwKBGRhdGEYBCABKAwSFAoMY29udGVudF90eXBlGAUgASgJEi0KBWxldmVsGAYgASgOMh4ucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uTGV2ZWwSEgoKcmVxdWVzdF9pZBgHIAEoCSJfCg9QdWJsaXNoUmVzcG9uc2USCgoCaWQYASABKAkSLQoIcG9zaXRpb24YAiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbhIRCglkdXBsaWNhdGUYAyABKAgiZwoYTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSEwoLdW5yZWFkX29ubHkYAiABKAgSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiZgoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRIwCg1ub3RpZmljYXRpb25zGAEgAygLMhkucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrCg9NYXJrUmVhZFJlcXVlc3QSGAoQbm90aWZpY2F0aW9uX2lkcxgBIAMoCSJUChBNYXJrUmVhZFJlc3BvbnNlEhIKCm5ld2x5X3JlYWQYASABKAUSLAoHcmVzdWx0cxgCIAMoCzIbLnJlYWx0aW1lLnYxLk1hcmtSZWFkUmVzdWx0IikKFkdldENoYW5uZWxTdGF0c1JlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCSK3AQoXR2V0Q2hhbm5lbFN0YXRzUmVzcG9uc2USDwoHY2hhbm5lbBgBIAEoCRITCgtzdWJzY3JpYmVycxgCIAEoAxIPCgdwcmVzZW50GAMgASgDEiAKGHB1YmxpY2F0aW9uc19sYXN0X21pbnV0ZRgEIAEoAxIUCgxoaXN0b3J5X3NpemUYBSABKAMSLQoIcG9zaXRpb24YBiABKAsyGy5yZWFsdGltZS52MS5TdHJlYW1Qb3NpdGlvbiIlChJHZXRQcmVzZW5jZVJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCSJJChNHZXRQcmVzZW5jZVJlc3BvbnNlEjIKB2VudHJpZXMYASADKAsyIS5yZWFsdGltZS52MS5DaGFubmVsUHJlc2VuY2VFbnRyeSJqChRDaGFubmVsUHJlc2VuY2VFbnRyeRIRCgljbGllbnRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqyAQoRTm90aWZpY2F0aW9uTGV2ZWwSIgoeTk9USUZJQ0FUSU9OX0xFVkVMX1VOU1BFQ0lGSUVEEAASGwoXTk9USUZJQ0FUSU9OX0xFVkVMX0lORk8QARIeChpOT1RJRklDQVRJT05fTEVWRUxfU1VDQ0VTUxACEh4KGk5PVElGSUNBVElPTl9MRVZFTF9XQVJOSU5HEAMSHAoYTk9USUZJQ0FUSU9OX0xFVkVMX0VSUk9SEAQqtAEKEk5vdFJlY292ZXJlZFJlYXNvbhIkCiBOT1RfUkVDT1ZFUkVEX1JFQVNPTl9VTlNQRUNJRklFRBAAEiYKIk5PVF9SRUNPVkVSRURfUkVBU09OX0VQT0NIX0NIQU5HRUQQARIpCiVOT1RfUkVDT1ZFUkVEX1JFQVNPTl9ISVNUT1JZX0VYQ0VFREVEEAISJQohTk9UX1JFQ09WRVJFRF9SRUFTT05fT0ZGU0VUX0FIRUFEEAMqZgoOUHJlc2VuY2VDaGFuZ2USHwobUFJFU0VOQ0VfQ0hBTkdFX1VOU1BFQ0lGSUVEEAASGAoUUFJFU0VOQ0VfQ0hBTkdFX0pPSU4QARIZChVQUkVTRU5DRV9DSEFOR0VfTEVBVkUQAip1ChFVbnN1YnNjcmliZVJlYXNvbhIiCh5VTlNVQlNDUklCRV9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlVTlNVQlNDUklCRV9SRUFTT05fQ0xJRU5UEAESHQoZVU5TVUJTQ1JJQkVfUkVBU09OX1NFUlZFUhACKtsBCg5NYXJrUmVhZFN0YXR1cxIgChxNQVJLX1JFQURfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXTUFSS19SRUFEX1NUQVRVU19NQVJLRUQQARIhCh1NQVJLX1JFQURfU1RBVFVTX0FMUkVBRFlfUkVBRBACEh8KG01BUktfUkVBRF9TVEFUVVNfSU5WQUxJRF9JRBADEh4KGk1BUktfUkVBRF9TVEFUVVNfTk9UX0ZPVU5EEAQSJgoiTUFSS19SRUFEX1NUQVRVU19QRVJNSVNTSU9OX0RFTklFRBAFMs0EChNOb3RpZmljYXRpb25TZXJ2aWNlEk4KCVN1YnNjcmliZRIdLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlcXVlc3QaHi5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXNwb25zZSgBMAESQwoGTGlzdGVuEhoucmVhbHRpbWUudjEuTGlzdGVuUmVxdWVzdBobLnJlYWx0aW1lLnYxLkxpc3RlblJlc3BvbnNlMAESRAoHUHVibGlzaBIbLnJlYWx0aW1lLnYxLlB1Ymxpc2hSZXF1ZXN0GhwucmVhbHRpbWUudjEuUHVibGlzaFJlc3BvbnNlEmIKEUxpc3ROb3RpZmljYXRpb25zEiUucmVhbHRpbWUudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0GiYucmVhbHRpbWUudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRJHCghNYXJrUmVhZBIcLnJlYWx0aW1lLnYxLk1hcmtSZWFkUmVxdWVzdBodLnJlYWx0aW1lLnYxLk1hcmtSZWFkUmVzcG9uc2USXAoPR2V0Q2hhbm5lbFN0YXRzEiMucmVhbHRpbWUudjEuR2V0Q2hhbm5lbFN0YXRzUmVxdWVzdBokLnJlYWx0aW1lLnYxLkdldENoYW5uZWxTdGF0c1Jlc3BvbnNlElAKC0dldFByZXNlbmNlEh8ucmVhbHRpbWUudjEuR2V0UHJlc2VuY2VSZXF1ZXN0GiAucmVhbHRpbWUudjEuR2V0UHJlc2VuY2VSZXNwb25zZUJ4ChNkZXYucmVhbHRpbWUuaHViLnYxUAFaLnJlYWx0aW1lLmRldi9odWIvZ2VuL2dvL3JlYWx0aW1lL3YxO3JlYWx0aW1ldjGiAgNSVFaqAgtSZWFsdGltZS5WMcoCC1JlYWx0aW1lXFYx6gIMUmVhbHRpbWU6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_realtime_v1_common]);
 
 /**
  * Notification is one publication in a channel.
@@ -185,6 +185,16 @@ export type SubscribeRequest = Message<"realtime.v1.SubscribeRequest"> & {
     value: PingCommand;
     case: "ping";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Set on any command (e.g. the first `subscribe`, or a `ping`) to let this
+   * stream deliver several notifications in one `batch` event from then on;
+   * it stays on for the stream. A client that never sets it gets one
+   * `notification` event per notification.
+   *
+   * @generated from field: bool accept_batches = 6;
+   */
+  acceptBatches: boolean;
 };
 
 /**
@@ -217,6 +227,15 @@ export type SubscribeCommand = Message<"realtime.v1.SubscribeCommand"> & {
    * @generated from field: realtime.v1.StreamPosition since = 2;
    */
   since?: StreamPosition | undefined;
+
+  /**
+   * Also receive `presence` events when a connection joins or leaves the
+   * channel (on any replica), as Centrifugo's `join_leave`. Only for channels
+   * that track presence (not `general`, `user:*` or `system:*`).
+   *
+   * @generated from field: bool join_leave = 3;
+   */
+  joinLeave: boolean;
 };
 
 /**
@@ -342,6 +361,23 @@ export type SubscribeResponse = Message<"realtime.v1.SubscribeResponse"> & {
      */
     value: GoingAwayEvent;
     case: "goingAway";
+  } | {
+    /**
+     * A connection joined or left a channel subscribed with `join_leave`.
+     *
+     * @generated from field: realtime.v1.PresenceEvent presence = 9;
+     */
+    value: PresenceEvent;
+    case: "presence";
+  } | {
+    /**
+     * Several notifications in offset order per channel, as if sent one by
+     * one (only to streams that set `accept_batches`).
+     *
+     * @generated from field: realtime.v1.NotificationBatch batch = 10;
+     */
+    value: NotificationBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -351,6 +387,163 @@ export type SubscribeResponse = Message<"realtime.v1.SubscribeResponse"> & {
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
   messageDesc(file_realtime_v1_notifications, 5);
+
+/**
+ * NotificationBatch carries the notifications a subscriber had queued, in the
+ * order they would have been sent one by one. A client handles each exactly
+ * as a `notification` event; the last one of a channel is its new resume position.
+ *
+ * @generated from message realtime.v1.NotificationBatch
+ */
+export type NotificationBatch = Message<"realtime.v1.NotificationBatch"> & {
+  /**
+   * The notifications (at least one), in delivery order.
+   *
+   * @generated from field: repeated realtime.v1.Notification notifications = 1;
+   */
+  notifications: Notification[];
+};
+
+/**
+ * Describes the message realtime.v1.NotificationBatch.
+ * Use `create(NotificationBatchSchema)` to create a new message.
+ */
+export const NotificationBatchSchema: GenMessage<NotificationBatch> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 6);
+
+/**
+ * ListenRequest names the channels of a one-way notification stream.
+ *
+ * @generated from message realtime.v1.ListenRequest
+ */
+export type ListenRequest = Message<"realtime.v1.ListenRequest"> & {
+  /**
+   * The channels (at least one, at most 100 per user), each optionally resumed.
+   *
+   * @generated from field: repeated realtime.v1.ListenChannel channels = 1;
+   */
+  channels: ListenChannel[];
+
+  /**
+   * With exactly one channel: resume it after this position (overrides
+   * `channels[0].since`). The SSE gateway sets it from `Last-Event-ID`, so a
+   * reconnecting EventSource resumes where it stopped.
+   *
+   * @generated from field: realtime.v1.StreamPosition since = 2;
+   */
+  since?: StreamPosition | undefined;
+
+  /**
+   * Let the stream deliver several notifications in one `batch` event. Over
+   * SSE the event id of a batch is the position of its last notification.
+   *
+   * @generated from field: bool accept_batches = 3;
+   */
+  acceptBatches: boolean;
+};
+
+/**
+ * Describes the message realtime.v1.ListenRequest.
+ * Use `create(ListenRequestSchema)` to create a new message.
+ */
+export const ListenRequestSchema: GenMessage<ListenRequest> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 7);
+
+/**
+ * ListenChannel is one channel of a Listen call.
+ *
+ * @generated from message realtime.v1.ListenChannel
+ */
+export type ListenChannel = Message<"realtime.v1.ListenChannel"> & {
+  /**
+   * The channel, e.g. "topic:news".
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * Resume after this position (as SubscribeCommand.since); unset: only new publications.
+   *
+   * @generated from field: realtime.v1.StreamPosition since = 2;
+   */
+  since?: StreamPosition | undefined;
+
+  /**
+   * Also receive join/leave `presence` events of the channel.
+   *
+   * @generated from field: bool join_leave = 3;
+   */
+  joinLeave: boolean;
+};
+
+/**
+ * Describes the message realtime.v1.ListenChannel.
+ * Use `create(ListenChannelSchema)` to create a new message.
+ */
+export const ListenChannelSchema: GenMessage<ListenChannel> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 8);
+
+/**
+ * ListenResponse is one event of a Listen stream.
+ *
+ * @generated from message realtime.v1.ListenResponse
+ */
+export type ListenResponse = Message<"realtime.v1.ListenResponse"> & {
+  /**
+   * The event.
+   *
+   * @generated from oneof realtime.v1.ListenResponse.event
+   */
+  event: {
+    /**
+     * A channel subscription started (one per channel, before its notifications).
+     *
+     * @generated from field: realtime.v1.SubscribedEvent subscribed = 1;
+     */
+    value: SubscribedEvent;
+    case: "subscribed";
+  } | {
+    /**
+     * A notification (live, or replayed after a resume).
+     *
+     * @generated from field: realtime.v1.Notification notification = 2;
+     */
+    value: Notification;
+    case: "notification";
+  } | {
+    /**
+     * A connection joined or left a channel listened to with `join_leave`.
+     *
+     * @generated from field: realtime.v1.PresenceEvent presence = 3;
+     */
+    value: PresenceEvent;
+    case: "presence";
+  } | {
+    /**
+     * The server is shutting down; listen again (on another replica) from the last positions.
+     *
+     * @generated from field: realtime.v1.GoingAwayEvent going_away = 4;
+     */
+    value: GoingAwayEvent;
+    case: "goingAway";
+  } | {
+    /**
+     * Several notifications, in delivery order (only when `accept_batches` was set).
+     *
+     * @generated from field: realtime.v1.NotificationBatch batch = 5;
+     */
+    value: NotificationBatch;
+    case: "batch";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message realtime.v1.ListenResponse.
+ * Use `create(ListenResponseSchema)` to create a new message.
+ */
+export const ListenResponseSchema: GenMessage<ListenResponse> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 9);
 
 /**
  * SubscribedEvent confirms a subscription.
@@ -386,6 +579,13 @@ export type SubscribedEvent = Message<"realtime.v1.SubscribedEvent"> & {
    * @generated from field: bool recovered = 4;
    */
   recovered: boolean;
+
+  /**
+   * With `resumed` and not `recovered`: why not.
+   *
+   * @generated from field: realtime.v1.NotRecoveredReason not_recovered_reason = 5;
+   */
+  notRecoveredReason: NotRecoveredReason;
 };
 
 /**
@@ -393,7 +593,49 @@ export type SubscribedEvent = Message<"realtime.v1.SubscribedEvent"> & {
  * Use `create(SubscribedEventSchema)` to create a new message.
  */
 export const SubscribedEventSchema: GenMessage<SubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 6);
+  messageDesc(file_realtime_v1_notifications, 10);
+
+/**
+ * PresenceEvent reports a connection joining or leaving a channel.
+ *
+ * @generated from message realtime.v1.PresenceEvent
+ */
+export type PresenceEvent = Message<"realtime.v1.PresenceEvent"> & {
+  /**
+   * The channel.
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * Joined or left.
+   *
+   * @generated from field: realtime.v1.PresenceChange change = 2;
+   */
+  change: PresenceChange;
+
+  /**
+   * The connection's id (one per stream), as in `ChannelPresenceEntry.client_id`.
+   *
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * The connection's user id.
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message realtime.v1.PresenceEvent.
+ * Use `create(PresenceEventSchema)` to create a new message.
+ */
+export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 11);
 
 /**
  * UnsubscribedEvent confirms that a channel is no longer received.
@@ -421,7 +663,7 @@ export type UnsubscribedEvent = Message<"realtime.v1.UnsubscribedEvent"> & {
  * Use `create(UnsubscribedEventSchema)` to create a new message.
  */
 export const UnsubscribedEventSchema: GenMessage<UnsubscribedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 7);
+  messageDesc(file_realtime_v1_notifications, 12);
 
 /**
  * MarkedReadEvent answers a `mark_read` command.
@@ -435,6 +677,13 @@ export type MarkedReadEvent = Message<"realtime.v1.MarkedReadEvent"> & {
    * @generated from field: int32 newly_read = 1;
    */
   newlyRead: number;
+
+  /**
+   * One result per id, in the order given.
+   *
+   * @generated from field: repeated realtime.v1.MarkReadResult results = 2;
+   */
+  results: MarkReadResult[];
 };
 
 /**
@@ -442,7 +691,42 @@ export type MarkedReadEvent = Message<"realtime.v1.MarkedReadEvent"> & {
  * Use `create(MarkedReadEventSchema)` to create a new message.
  */
 export const MarkedReadEventSchema: GenMessage<MarkedReadEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 8);
+  messageDesc(file_realtime_v1_notifications, 13);
+
+/**
+ * MarkReadResult is the outcome for one id; one bad id never fails the others.
+ *
+ * @generated from message realtime.v1.MarkReadResult
+ */
+export type MarkReadResult = Message<"realtime.v1.MarkReadResult"> & {
+  /**
+   * The id as given.
+   *
+   * @generated from field: string notification_id = 1;
+   */
+  notificationId: string;
+
+  /**
+   * What happened.
+   *
+   * @generated from field: realtime.v1.MarkReadStatus status = 2;
+   */
+  status: MarkReadStatus;
+
+  /**
+   * Why, for a refused id.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message realtime.v1.MarkReadResult.
+ * Use `create(MarkReadResultSchema)` to create a new message.
+ */
+export const MarkReadResultSchema: GenMessage<MarkReadResult> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_notifications, 14);
 
 /**
  * PublishRequest publishes one notification.
@@ -472,7 +756,7 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
   body: string;
 
   /**
-   * Application data (title, body and data together at most the hub's message size minus 16 KiB).
+   * Application data (title, body, data and content type together at most 64 KiB by default).
    *
    * @generated from field: bytes data = 4;
    */
@@ -495,7 +779,8 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
   /**
    * Optional idempotency key (at most 128 characters): a retried publish with
    * the same key in the same channel within 5 minutes is not delivered twice
-   * and returns the first publication's id and position.
+   * and returns the first publication's id and position. The same key with a
+   * different notification is FAILED_PRECONDITION, reason IDEMPOTENCY_KEY_REUSED.
    *
    * @generated from field: string request_id = 7;
    */
@@ -507,7 +792,7 @@ export type PublishRequest = Message<"realtime.v1.PublishRequest"> & {
  * Use `create(PublishRequestSchema)` to create a new message.
  */
 export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 9);
+  messageDesc(file_realtime_v1_notifications, 15);
 
 /**
  * PublishResponse identifies the publication.
@@ -542,7 +827,7 @@ export type PublishResponse = Message<"realtime.v1.PublishResponse"> & {
  * Use `create(PublishResponseSchema)` to create a new message.
  */
 export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 10);
+  messageDesc(file_realtime_v1_notifications, 16);
 
 /**
  * ListNotificationsRequest asks for a page of history.
@@ -584,7 +869,7 @@ export type ListNotificationsRequest = Message<"realtime.v1.ListNotificationsReq
  * Use `create(ListNotificationsRequestSchema)` to create a new message.
  */
 export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 11);
+  messageDesc(file_realtime_v1_notifications, 17);
 
 /**
  * ListNotificationsResponse is one page, newest first.
@@ -612,7 +897,7 @@ export type ListNotificationsResponse = Message<"realtime.v1.ListNotificationsRe
  * Use `create(ListNotificationsResponseSchema)` to create a new message.
  */
 export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 12);
+  messageDesc(file_realtime_v1_notifications, 18);
 
 /**
  * MarkReadRequest marks notifications read.
@@ -633,7 +918,7 @@ export type MarkReadRequest = Message<"realtime.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 13);
+  messageDesc(file_realtime_v1_notifications, 19);
 
 /**
  * MarkReadResponse reports the result.
@@ -647,6 +932,13 @@ export type MarkReadResponse = Message<"realtime.v1.MarkReadResponse"> & {
    * @generated from field: int32 newly_read = 1;
    */
   newlyRead: number;
+
+  /**
+   * One result per id, in the order given.
+   *
+   * @generated from field: repeated realtime.v1.MarkReadResult results = 2;
+   */
+  results: MarkReadResult[];
 };
 
 /**
@@ -654,7 +946,7 @@ export type MarkReadResponse = Message<"realtime.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 14);
+  messageDesc(file_realtime_v1_notifications, 20);
 
 /**
  * GetChannelStatsRequest names a channel.
@@ -675,7 +967,7 @@ export type GetChannelStatsRequest = Message<"realtime.v1.GetChannelStatsRequest
  * Use `create(GetChannelStatsRequestSchema)` to create a new message.
  */
 export const GetChannelStatsRequestSchema: GenMessage<GetChannelStatsRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 15);
+  messageDesc(file_realtime_v1_notifications, 21);
 
 /**
  * GetChannelStatsResponse describes a channel.
@@ -731,7 +1023,7 @@ export type GetChannelStatsResponse = Message<"realtime.v1.GetChannelStatsRespon
  * Use `create(GetChannelStatsResponseSchema)` to create a new message.
  */
 export const GetChannelStatsResponseSchema: GenMessage<GetChannelStatsResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 16);
+  messageDesc(file_realtime_v1_notifications, 22);
 
 /**
  * GetPresenceRequest names a channel.
@@ -752,7 +1044,7 @@ export type GetPresenceRequest = Message<"realtime.v1.GetPresenceRequest"> & {
  * Use `create(GetPresenceRequestSchema)` to create a new message.
  */
 export const GetPresenceRequestSchema: GenMessage<GetPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 17);
+  messageDesc(file_realtime_v1_notifications, 23);
 
 /**
  * GetPresenceResponse lists the connections present in a channel.
@@ -773,7 +1065,7 @@ export type GetPresenceResponse = Message<"realtime.v1.GetPresenceResponse"> & {
  * Use `create(GetPresenceResponseSchema)` to create a new message.
  */
 export const GetPresenceResponseSchema: GenMessage<GetPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 18);
+  messageDesc(file_realtime_v1_notifications, 24);
 
 /**
  * ChannelPresenceEntry is one connection present in a channel.
@@ -808,7 +1100,7 @@ export type ChannelPresenceEntry = Message<"realtime.v1.ChannelPresenceEntry"> &
  * Use `create(ChannelPresenceEntrySchema)` to create a new message.
  */
 export const ChannelPresenceEntrySchema: GenMessage<ChannelPresenceEntry> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_notifications, 19);
+  messageDesc(file_realtime_v1_notifications, 25);
 
 /**
  * NotificationLevel is how prominently a client should show a notification.
@@ -859,6 +1151,81 @@ export const NotificationLevelSchema: GenEnum<NotificationLevel> = /*@__PURE__*/
   enumDesc(file_realtime_v1_notifications, 0);
 
 /**
+ * NotRecoveredReason says why a resume could not replay the missed publications.
+ *
+ * @generated from enum realtime.v1.NotRecoveredReason
+ */
+export enum NotRecoveredReason {
+  /**
+   * Recovered, or not a resume.
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The channel's history was lost (hub restart, expiry, flush): offsets of the old epoch are void.
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_EPOCH_CHANGED = 1;
+   */
+  EPOCH_CHANGED = 1,
+
+  /**
+   * Publications after `since` were already trimmed from history (by its size or age).
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_HISTORY_EXCEEDED = 2;
+   */
+  HISTORY_EXCEEDED = 2,
+
+  /**
+   * `since.offset` is beyond the channel's last offset (a position this channel never gave).
+   *
+   * @generated from enum value: NOT_RECOVERED_REASON_OFFSET_AHEAD = 3;
+   */
+  OFFSET_AHEAD = 3,
+}
+
+/**
+ * Describes the enum realtime.v1.NotRecoveredReason.
+ */
+export const NotRecoveredReasonSchema: GenEnum<NotRecoveredReason> = /*@__PURE__*/
+  enumDesc(file_realtime_v1_notifications, 1);
+
+/**
+ * PresenceChange says whether a connection joined or left.
+ *
+ * @generated from enum realtime.v1.PresenceChange
+ */
+export enum PresenceChange {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: PRESENCE_CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A connection subscribed to the channel.
+   *
+   * @generated from enum value: PRESENCE_CHANGE_JOIN = 1;
+   */
+  JOIN = 1,
+
+  /**
+   * A connection unsubscribed, ended, or its replica died and its entry expired.
+   *
+   * @generated from enum value: PRESENCE_CHANGE_LEAVE = 2;
+   */
+  LEAVE = 2,
+}
+
+/**
+ * Describes the enum realtime.v1.PresenceChange.
+ */
+export const PresenceChangeSchema: GenEnum<PresenceChange> = /*@__PURE__*/
+  enumDesc(file_realtime_v1_notifications, 2);
+
+/**
  * UnsubscribeReason says why a subscription ended.
  *
  * @generated from enum realtime.v1.UnsubscribeReason
@@ -890,7 +1257,62 @@ export enum UnsubscribeReason {
  * Describes the enum realtime.v1.UnsubscribeReason.
  */
 export const UnsubscribeReasonSchema: GenEnum<UnsubscribeReason> = /*@__PURE__*/
-  enumDesc(file_realtime_v1_notifications, 1);
+  enumDesc(file_realtime_v1_notifications, 3);
+
+/**
+ * MarkReadStatus is what happened to one id of a MarkRead.
+ *
+ * @generated from enum realtime.v1.MarkReadStatus
+ */
+export enum MarkReadStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: MARK_READ_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Marked read now.
+   *
+   * @generated from enum value: MARK_READ_STATUS_MARKED = 1;
+   */
+  MARKED = 1,
+
+  /**
+   * It was already marked read.
+   *
+   * @generated from enum value: MARK_READ_STATUS_ALREADY_READ = 2;
+   */
+  ALREADY_READ = 2,
+
+  /**
+   * Not a notification id ("{channel}#{epoch}:{offset}"); see `description`.
+   *
+   * @generated from enum value: MARK_READ_STATUS_INVALID_ID = 3;
+   */
+  INVALID_ID = 3,
+
+  /**
+   * No such notification: another epoch, or an offset the channel never reached.
+   *
+   * @generated from enum value: MARK_READ_STATUS_NOT_FOUND = 4;
+   */
+  NOT_FOUND = 4,
+
+  /**
+   * The caller may not read that channel.
+   *
+   * @generated from enum value: MARK_READ_STATUS_PERMISSION_DENIED = 5;
+   */
+  PERMISSION_DENIED = 5,
+}
+
+/**
+ * Describes the enum realtime.v1.MarkReadStatus.
+ */
+export const MarkReadStatusSchema: GenEnum<MarkReadStatus> = /*@__PURE__*/
+  enumDesc(file_realtime_v1_notifications, 4);
 
 /**
  * NotificationService: channels, history, recovery, read state and presence.
@@ -913,6 +1335,23 @@ export const NotificationService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof SubscribeRequestSchema;
     output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * Listen is the one-way form of Subscribe, for browsers (SSE through the
+   * gateway, gRPC-Web) and back ends: the channels and positions are given
+   * once, with the same recovery semantics (a `subscribed` event per channel,
+   * then its missed publications or `recovered = false` with the reason),
+   * then live notifications. No automatic channels: list `general` or
+   * `user:{sub}` to receive them. A channel the caller may not read fails the
+   * call with PERMISSION_DENIED. Slow consumers and a lost broker end it as
+   * Subscribe does; resume from the last positions received.
+   *
+   * @generated from rpc realtime.v1.NotificationService.Listen
+   */
+  listen: {
+    methodKind: "server_streaming";
+    input: typeof ListenRequestSchema;
+    output: typeof ListenResponseSchema;
   },
   /**
    * Publish sends one notification to a channel's subscribers and history.

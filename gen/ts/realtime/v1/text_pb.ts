@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file realtime/v1/text.proto.
  */
 export const file_realtime_v1_text: GenFile = /*@__PURE__*/
-  fileDesc("ChZyZWFsdGltZS92MS90ZXh0LnByb3RvEgtyZWFsdGltZS52MSIkCgpGaXhPcHRpb25zEhYKDmxhbmd1YWdlX2hpbnRzGAEgAygJIpEBCgpTdWdnZXN0aW9uEg4KBm9mZnNldBgBIAEoBRIOCgZsZW5ndGgYAiABKAUSEwoLcmVwbGFjZW1lbnQYAyABKAkSKQoEa2luZBgEIAEoDjIbLnJlYWx0aW1lLnYxLlN1Z2dlc3Rpb25LaW5kEhIKCmNvbmZpZGVuY2UYBSABKAESDwoHbWVzc2FnZRgGIAEoCSJ2CgdUZXh0Rml4EgwKBHRleHQYASABKAkSLAoLc3VnZ2VzdGlvbnMYAiADKAsyFy5yZWFsdGltZS52MS5TdWdnZXN0aW9uEi8KDGNvbXB1dGVfdGltZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJ0Cg5GaXhUZXh0UmVxdWVzdBIMCgR0ZXh0GAEgASgJEioKCm9wZXJhdGlvbnMYAiADKA4yFi5yZWFsdGltZS52MS5PcGVyYXRpb24SKAoHb3B0aW9ucxgDIAEoCzIXLnJlYWx0aW1lLnYxLkZpeE9wdGlvbnMiNAoPRml4VGV4dFJlc3BvbnNlEiEKA2ZpeBgBIAEoCzIULnJlYWx0aW1lLnYxLlRleHRGaXgimQEKE0ZpeFRleHRCYXRjaFJlcXVlc3QSLAoFaXRlbXMYASADKAsyHS5yZWFsdGltZS52MS5GaXhUZXh0QmF0Y2hJdGVtEioKCm9wZXJhdGlvbnMYAiADKA4yFi5yZWFsdGltZS52MS5PcGVyYXRpb24SKAoHb3B0aW9ucxgDIAEoCzIXLnJlYWx0aW1lLnYxLkZpeE9wdGlvbnMiWAoQRml4VGV4dEJhdGNoSXRlbRIKCgJpZBgBIAEoCRIMCgR0ZXh0GAIgASgJEioKCm9wZXJhdGlvbnMYAyADKA4yFi5yZWFsdGltZS52MS5PcGVyYXRpb24iSAoURml4VGV4dEJhdGNoUmVzcG9uc2USMAoHcmVzdWx0cxgBIAMoCzIfLnJlYWx0aW1lLnYxLkZpeFRleHRCYXRjaFJlc3VsdCJ6ChJGaXhUZXh0QmF0Y2hSZXN1bHQSCgoCaWQYASABKAkSIwoDZml4GAIgASgLMhQucmVhbHRpbWUudjEuVGV4dEZpeEgAEigKBWVycm9yGAMgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAQgkKB291dGNvbWUisQIKDlNlc3Npb25SZXF1ZXN0EgoKAmlkGAEgASgJEjIKCWNvbmZpZ3VyZRgCIAEoCzIdLnJlYWx0aW1lLnYxLkNvbmZpZ3VyZUNvbW1hbmRIABIoCgRvcGVuGAMgASgLMhgucmVhbHRpbWUudjEuT3BlbkNvbW1hbmRIABIoCgRlZGl0GAQgASgLMhgucmVhbHRpbWUudjEuRWRpdENvbW1hbmRIABIqCgVmbHVzaBgFIAEoCzIZLnJlYWx0aW1lLnYxLkZsdXNoQ29tbWFuZEgAEioKBWNsb3NlGAYgASgLMhkucmVhbHRpbWUudjEuQ2xvc2VDb21tYW5kSAASKAoEcGluZxgHIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCI/ChBDb25maWd1cmVDb21tYW5kEisKCGRlYm91bmNlGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIsQBCgtPcGVuQ29tbWFuZBITCgtkb2N1bWVudF9pZBgBIAEoCRIqCgpvcGVyYXRpb25zGAIgAygOMhYucmVhbHRpbWUudjEuT3BlcmF0aW9uEigKB29wdGlvbnMYAyABKAsyFy5yZWFsdGltZS52MS5GaXhPcHRpb25zEisKCGRlYm91bmNlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBHRleHQYBSABKAkSDwoHdmVyc2lvbhgGIAEoBSJ7CgtFZGl0Q29tbWFuZBITCgtkb2N1bWVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEg4KBHRleHQYAyABKAlIABIrCgdjaGFuZ2VzGAQgASgLMhgucmVhbHRpbWUudjEuVGV4dENoYW5nZXNIAEIJCgdjb250ZW50IjcKC1RleHRDaGFuZ2VzEigKB2NoYW5nZXMYASADKAsyFy5yZWFsdGltZS52MS5UZXh0Q2hhbmdlIjoKClRleHRDaGFuZ2USDgoGb2Zmc2V0GAEgASgFEg4KBmxlbmd0aBgCIAEoBRIMCgR0ZXh0GAMgASgJIiMKDEZsdXNoQ29tbWFuZBITCgtkb2N1bWVudF9pZBgBIAEoCSIjCgxDbG9zZUNvbW1hbmQSEwoLZG9jdW1lbnRfaWQYASABKAkirwMKD1Nlc3Npb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEjIKCmNvbmZpZ3VyZWQYAiABKAsyHC5yZWFsdGltZS52MS5Db25maWd1cmVkRXZlbnRIABIyCgZvcGVuZWQYAyABKAsyIC5yZWFsdGltZS52MS5Eb2N1bWVudE9wZW5lZEV2ZW50SAASKgoGcmVzdWx0GAQgASgLMhgucmVhbHRpbWUudjEuUmVzdWx0RXZlbnRIABIyCgpzdXBlcnNlZGVkGAUgASgLMhwucmVhbHRpbWUudjEuU3VwZXJzZWRlZEV2ZW50SAASMgoGY2xvc2VkGAYgASgLMiAucmVhbHRpbWUudjEuRG9jdW1lbnRDbG9zZWRFdmVudEgAEiYKBHBvbmcYByABKAsyFi5yZWFsdGltZS52MS5Qb25nRXZlbnRIABIoCgVlcnJvchgIIAEoCzIXLnJlYWx0aW1lLnYxLkVycm9yRXZlbnRIABIxCgpnb2luZ19hd2F5GAkgASgLMhsucmVhbHRpbWUudjEuR29pbmdBd2F5RXZlbnRIAEIHCgVldmVudCI+Cg9Db25maWd1cmVkRXZlbnQSKwoIZGVib3VuY2UYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iaAoTRG9jdW1lbnRPcGVuZWRFdmVudBITCgtkb2N1bWVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEisKCGRlYm91bmNlGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlYKC1Jlc3VsdEV2ZW50EhMKC2RvY3VtZW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSIQoDZml4GAMgASgLMhQucmVhbHRpbWUudjEuVGV4dEZpeCJnCg9TdXBlcnNlZGVkRXZlbnQSEwoLZG9jdW1lbnRfaWQYASABKAkSEAoIdmVyc2lvbnMYAiADKAUSLQoGcmVhc29uGAMgASgOMh0ucmVhbHRpbWUudjEuU3VwZXJzZWRlZFJlYXNvbiIqChNEb2N1bWVudENsb3NlZEV2ZW50EhMKC2RvY3VtZW50X2lkGAEgASgJKlUKCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABIYChRPUEVSQVRJT05fRklYX0xBWU9VVBABEhMKD09QRVJBVElPTl9DTEVBThACKmgKDlN1Z2dlc3Rpb25LaW5kEh8KG1NVR0dFU1RJT05fS0lORF9VTlNQRUNJRklFRBAAEhoKFlNVR0dFU1RJT05fS0lORF9MQVlPVVQQARIZChVTVUdHRVNUSU9OX0tJTkRfQ0xFQU4QAip3ChBTdXBlcnNlZGVkUmVhc29uEiEKHVNVUEVSU0VERURfUkVBU09OX1VOU1BFQ0lGSUVEEAASHwobU1VQRVJTRURFRF9SRUFTT05fREVCT1VOQ0VEEAESHwobU1VQRVJTRURFRF9SRUFTT05fQ0FOQ0VMTEVEEAIy8gEKC1RleHRTZXJ2aWNlEkQKB0ZpeFRleHQSGy5yZWFsdGltZS52MS5GaXhUZXh0UmVxdWVzdBocLnJlYWx0aW1lLnYxLkZpeFRleHRSZXNwb25zZRJTCgxGaXhUZXh0QmF0Y2gSIC5yZWFsdGltZS52MS5GaXhUZXh0QmF0Y2hSZXF1ZXN0GiEucmVhbHRpbWUudjEuRml4VGV4dEJhdGNoUmVzcG9uc2USSAoHU2Vzc2lvbhIbLnJlYWx0aW1lLnYxLlNlc3Npb25SZXF1ZXN0GhwucmVhbHRpbWUudjEuU2Vzc2lvblJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_duration, file_realtime_v1_common]);
+  fileDesc("ChZyZWFsdGltZS92MS90ZXh0LnByb3RvEgtyZWFsdGltZS52MSI1CgpGaXhPcHRpb25zEhYKDmxhbmd1YWdlX2hpbnRzGAEgAygJEg8KB2NvbnRleHQYAiADKAkikQEKClN1Z2dlc3Rpb24SDgoGb2Zmc2V0GAEgASgFEg4KBmxlbmd0aBgCIAEoBRITCgtyZXBsYWNlbWVudBgDIAEoCRIpCgRraW5kGAQgASgOMhsucmVhbHRpbWUudjEuU3VnZ2VzdGlvbktpbmQSEgoKY29uZmlkZW5jZRgFIAEoARIPCgdtZXNzYWdlGAYgASgJIqcBCgdUZXh0Rml4EgwKBHRleHQYASABKAkSLAoLc3VnZ2VzdGlvbnMYAiADKAsyFy5yZWFsdGltZS52MS5TdWdnZXN0aW9uEi8KDGNvbXB1dGVfdGltZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCghkZWNpc2lvbhgEIAEoCzIdLnJlYWx0aW1lLnYxLkxhbmd1YWdlRGVjaXNpb24iSAoQTGFuZ3VhZ2VEZWNpc2lvbhIQCghsYW5ndWFnZRgBIAEoCRISCgpjb25maWRlbmNlGAIgASgBEg4KBnJlYXNvbhgDIAEoCSJ0Cg5GaXhUZXh0UmVxdWVzdBIMCgR0ZXh0GAEgASgJEioKCm9wZXJhdGlvbnMYAiADKA4yFi5yZWFsdGltZS52MS5PcGVyYXRpb24SKAoHb3B0aW9ucxgDIAEoCzIXLnJlYWx0aW1lLnYxLkZpeE9wdGlvbnMiNAoPRml4VGV4dFJlc3BvbnNlEiEKA2ZpeBgBIAEoCzIULnJlYWx0aW1lLnYxLlRleHRGaXgimQEKE0ZpeFRleHRCYXRjaFJlcXVlc3QSLAoFaXRlbXMYASADKAsyHS5yZWFsdGltZS52MS5GaXhUZXh0QmF0Y2hJdGVtEioKCm9wZXJhdGlvbnMYAiADKA4yFi5yZWFsdGltZS52MS5PcGVyYXRpb24SKAoHb3B0aW9ucxgDIAEoCzIXLnJlYWx0aW1lLnYxLkZpeE9wdGlvbnMiWAoQRml4VGV4dEJhdGNoSXRlbRIKCgJpZBgBIAEoCRIMCgR0ZXh0GAIgASgJEioKCm9wZXJhdGlvbnMYAyADKA4yFi5yZWFsdGltZS52MS5PcGVyYXRpb24iSAoURml4VGV4dEJhdGNoUmVzcG9uc2USMAoHcmVzdWx0cxgBIAMoCzIfLnJlYWx0aW1lLnYxLkZpeFRleHRCYXRjaFJlc3VsdCJ6ChJGaXhUZXh0QmF0Y2hSZXN1bHQSCgoCaWQYASABKAkSIwoDZml4GAIgASgLMhQucmVhbHRpbWUudjEuVGV4dEZpeEgAEigKBWVycm9yGAMgASgLMhcucmVhbHRpbWUudjEuRXJyb3JFdmVudEgAQgkKB291dGNvbWUisQIKDlNlc3Npb25SZXF1ZXN0EgoKAmlkGAEgASgJEjIKCWNvbmZpZ3VyZRgCIAEoCzIdLnJlYWx0aW1lLnYxLkNvbmZpZ3VyZUNvbW1hbmRIABIoCgRvcGVuGAMgASgLMhgucmVhbHRpbWUudjEuT3BlbkNvbW1hbmRIABIoCgRlZGl0GAQgASgLMhgucmVhbHRpbWUudjEuRWRpdENvbW1hbmRIABIqCgVmbHVzaBgFIAEoCzIZLnJlYWx0aW1lLnYxLkZsdXNoQ29tbWFuZEgAEioKBWNsb3NlGAYgASgLMhkucmVhbHRpbWUudjEuQ2xvc2VDb21tYW5kSAASKAoEcGluZxgHIAEoCzIYLnJlYWx0aW1lLnYxLlBpbmdDb21tYW5kSABCCQoHY29tbWFuZCI/ChBDb25maWd1cmVDb21tYW5kEisKCGRlYm91bmNlGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIsQBCgtPcGVuQ29tbWFuZBITCgtkb2N1bWVudF9pZBgBIAEoCRIqCgpvcGVyYXRpb25zGAIgAygOMhYucmVhbHRpbWUudjEuT3BlcmF0aW9uEigKB29wdGlvbnMYAyABKAsyFy5yZWFsdGltZS52MS5GaXhPcHRpb25zEisKCGRlYm91bmNlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBHRleHQYBSABKAkSDwoHdmVyc2lvbhgGIAEoBSJ7CgtFZGl0Q29tbWFuZBITCgtkb2N1bWVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEg4KBHRleHQYAyABKAlIABIrCgdjaGFuZ2VzGAQgASgLMhgucmVhbHRpbWUudjEuVGV4dENoYW5nZXNIAEIJCgdjb250ZW50IjcKC1RleHRDaGFuZ2VzEigKB2NoYW5nZXMYASADKAsyFy5yZWFsdGltZS52MS5UZXh0Q2hhbmdlIjoKClRleHRDaGFuZ2USDgoGb2Zmc2V0GAEgASgFEg4KBmxlbmd0aBgCIAEoBRIMCgR0ZXh0GAMgASgJIiMKDEZsdXNoQ29tbWFuZBITCgtkb2N1bWVudF9pZBgBIAEoCSIjCgxDbG9zZUNvbW1hbmQSEwoLZG9jdW1lbnRfaWQYASABKAkirwMKD1Nlc3Npb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEjIKCmNvbmZpZ3VyZWQYAiABKAsyHC5yZWFsdGltZS52MS5Db25maWd1cmVkRXZlbnRIABIyCgZvcGVuZWQYAyABKAsyIC5yZWFsdGltZS52MS5Eb2N1bWVudE9wZW5lZEV2ZW50SAASKgoGcmVzdWx0GAQgASgLMhgucmVhbHRpbWUudjEuUmVzdWx0RXZlbnRIABIyCgpzdXBlcnNlZGVkGAUgASgLMhwucmVhbHRpbWUudjEuU3VwZXJzZWRlZEV2ZW50SAASMgoGY2xvc2VkGAYgASgLMiAucmVhbHRpbWUudjEuRG9jdW1lbnRDbG9zZWRFdmVudEgAEiYKBHBvbmcYByABKAsyFi5yZWFsdGltZS52MS5Qb25nRXZlbnRIABIoCgVlcnJvchgIIAEoCzIXLnJlYWx0aW1lLnYxLkVycm9yRXZlbnRIABIxCgpnb2luZ19hd2F5GAkgASgLMhsucmVhbHRpbWUudjEuR29pbmdBd2F5RXZlbnRIAEIHCgVldmVudCI+Cg9Db25maWd1cmVkRXZlbnQSKwoIZGVib3VuY2UYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iaAoTRG9jdW1lbnRPcGVuZWRFdmVudBITCgtkb2N1bWVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEisKCGRlYm91bmNlGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlYKC1Jlc3VsdEV2ZW50EhMKC2RvY3VtZW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSIQoDZml4GAMgASgLMhQucmVhbHRpbWUudjEuVGV4dEZpeCJnCg9TdXBlcnNlZGVkRXZlbnQSEwoLZG9jdW1lbnRfaWQYASABKAkSEAoIdmVyc2lvbnMYAiADKAUSLQoGcmVhc29uGAMgASgOMh0ucmVhbHRpbWUudjEuU3VwZXJzZWRlZFJlYXNvbiIqChNEb2N1bWVudENsb3NlZEV2ZW50EhMKC2RvY3VtZW50X2lkGAEgASgJKlUKCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABIYChRPUEVSQVRJT05fRklYX0xBWU9VVBABEhMKD09QRVJBVElPTl9DTEVBThACKmgKDlN1Z2dlc3Rpb25LaW5kEh8KG1NVR0dFU1RJT05fS0lORF9VTlNQRUNJRklFRBAAEhoKFlNVR0dFU1RJT05fS0lORF9MQVlPVVQQARIZChVTVUdHRVNUSU9OX0tJTkRfQ0xFQU4QAip3ChBTdXBlcnNlZGVkUmVhc29uEiEKHVNVUEVSU0VERURfUkVBU09OX1VOU1BFQ0lGSUVEEAASHwobU1VQRVJTRURFRF9SRUFTT05fREVCT1VOQ0VEEAESHwobU1VQRVJTRURFRF9SRUFTT05fQ0FOQ0VMTEVEEAIy8gEKC1RleHRTZXJ2aWNlEkQKB0ZpeFRleHQSGy5yZWFsdGltZS52MS5GaXhUZXh0UmVxdWVzdBocLnJlYWx0aW1lLnYxLkZpeFRleHRSZXNwb25zZRJTCgxGaXhUZXh0QmF0Y2gSIC5yZWFsdGltZS52MS5GaXhUZXh0QmF0Y2hSZXF1ZXN0GiEucmVhbHRpbWUudjEuRml4VGV4dEJhdGNoUmVzcG9uc2USSAoHU2Vzc2lvbhIbLnJlYWx0aW1lLnYxLlNlc3Npb25SZXF1ZXN0GhwucmVhbHRpbWUudjEuU2Vzc2lvblJlc3BvbnNlKAEwAUJ4ChNkZXYucmVhbHRpbWUuaHViLnYxUAFaLnJlYWx0aW1lLmRldi9odWIvZ2VuL2dvL3JlYWx0aW1lL3YxO3JlYWx0aW1ldjGiAgNSVFaqAgtSZWFsdGltZS5WMcoCC1JlYWx0aW1lXFYx6gIMUmVhbHRpbWU6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_realtime_v1_common]);
 
 /**
  * FixOptions tune the operations.
@@ -37,6 +37,15 @@ export type FixOptions = Message<"realtime.v1.FixOptions"> & {
    * @generated from field: repeated string language_hints = 1;
    */
   languageHints: string[];
+
+  /**
+   * Previous messages of the conversation, oldest first (at most 10, each at most
+   * 1,000 code points). Read only to decide short, ambiguous texts ("fi" after a
+   * Hebrew message is "כן"); never fixed or returned. More is INVALID_ARGUMENT.
+   *
+   * @generated from field: repeated string context = 2;
+   */
+  context: string[];
 };
 
 /**
@@ -128,6 +137,14 @@ export type TextFix = Message<"realtime.v1.TextFix"> & {
    * @generated from field: google.protobuf.Duration compute_time = 3;
    */
   computeTime?: Duration | undefined;
+
+  /**
+   * What the layout fix judged the text to be, and how sure it is. Unset when
+   * the layout fix did not run.
+   *
+   * @generated from field: realtime.v1.LanguageDecision decision = 4;
+   */
+  decision?: LanguageDecision | undefined;
 };
 
 /**
@@ -136,6 +153,45 @@ export type TextFix = Message<"realtime.v1.TextFix"> & {
  */
 export const TextFixSchema: GenMessage<TextFix> = /*@__PURE__*/
   messageDesc(file_realtime_v1_text, 2);
+
+/**
+ * LanguageDecision is the layout fix's judgement of a whole text.
+ *
+ * @generated from message realtime.v1.LanguageDecision
+ */
+export type LanguageDecision = Message<"realtime.v1.LanguageDecision"> & {
+  /**
+   * The language the text is in after the fix: "he", "en", "mixed" (both, as
+   * typed on purpose), or "" when it has no words of either language.
+   *
+   * @generated from field: string language = 1;
+   */
+  language: string;
+
+  /**
+   * How sure the server is, from 0 to 1.
+   *
+   * @generated from field: double confidence = 2;
+   */
+  confidence: number;
+
+  /**
+   * What decided: "words" (word frequencies), "sentence" (most of the sentence
+   * was fixed, the rest followed), "short_reply" (the lexicons of short replies),
+   * "hint" (options.language_hints), "context" (options.context or, in a
+   * Session, the stream's previous messages), "none" (no words).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message realtime.v1.LanguageDecision.
+ * Use `create(LanguageDecisionSchema)` to create a new message.
+ */
+export const LanguageDecisionSchema: GenMessage<LanguageDecision> = /*@__PURE__*/
+  messageDesc(file_realtime_v1_text, 3);
 
 /**
  * FixTextRequest asks for one text to be fixed.
@@ -170,7 +226,7 @@ export type FixTextRequest = Message<"realtime.v1.FixTextRequest"> & {
  * Use `create(FixTextRequestSchema)` to create a new message.
  */
 export const FixTextRequestSchema: GenMessage<FixTextRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 3);
+  messageDesc(file_realtime_v1_text, 4);
 
 /**
  * FixTextResponse carries the fixed text.
@@ -191,7 +247,7 @@ export type FixTextResponse = Message<"realtime.v1.FixTextResponse"> & {
  * Use `create(FixTextResponseSchema)` to create a new message.
  */
 export const FixTextResponseSchema: GenMessage<FixTextResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 4);
+  messageDesc(file_realtime_v1_text, 5);
 
 /**
  * FixTextBatchRequest asks for up to 100 texts to be fixed.
@@ -226,7 +282,7 @@ export type FixTextBatchRequest = Message<"realtime.v1.FixTextBatchRequest"> & {
  * Use `create(FixTextBatchRequestSchema)` to create a new message.
  */
 export const FixTextBatchRequestSchema: GenMessage<FixTextBatchRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 5);
+  messageDesc(file_realtime_v1_text, 6);
 
 /**
  * FixTextBatchItem is one text of a batch.
@@ -261,7 +317,7 @@ export type FixTextBatchItem = Message<"realtime.v1.FixTextBatchItem"> & {
  * Use `create(FixTextBatchItemSchema)` to create a new message.
  */
 export const FixTextBatchItemSchema: GenMessage<FixTextBatchItem> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 6);
+  messageDesc(file_realtime_v1_text, 7);
 
 /**
  * FixTextBatchResponse has one result per item, in the items' order.
@@ -282,7 +338,7 @@ export type FixTextBatchResponse = Message<"realtime.v1.FixTextBatchResponse"> &
  * Use `create(FixTextBatchResponseSchema)` to create a new message.
  */
 export const FixTextBatchResponseSchema: GenMessage<FixTextBatchResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 7);
+  messageDesc(file_realtime_v1_text, 8);
 
 /**
  * FixTextBatchResult is the outcome of one item.
@@ -326,7 +382,7 @@ export type FixTextBatchResult = Message<"realtime.v1.FixTextBatchResult"> & {
  * Use `create(FixTextBatchResultSchema)` to create a new message.
  */
 export const FixTextBatchResultSchema: GenMessage<FixTextBatchResult> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 8);
+  messageDesc(file_realtime_v1_text, 9);
 
 /**
  * SessionRequest is one client command on a Session stream.
@@ -402,7 +458,7 @@ export type SessionRequest = Message<"realtime.v1.SessionRequest"> & {
  * Use `create(SessionRequestSchema)` to create a new message.
  */
 export const SessionRequestSchema: GenMessage<SessionRequest> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 9);
+  messageDesc(file_realtime_v1_text, 10);
 
 /**
  * ConfigureCommand sets this stream's defaults; answered by a `configured` event.
@@ -424,7 +480,7 @@ export type ConfigureCommand = Message<"realtime.v1.ConfigureCommand"> & {
  * Use `create(ConfigureCommandSchema)` to create a new message.
  */
 export const ConfigureCommandSchema: GenMessage<ConfigureCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 10);
+  messageDesc(file_realtime_v1_text, 11);
 
 /**
  * OpenCommand starts tracking a document; answered by an `opened` event.
@@ -481,7 +537,7 @@ export type OpenCommand = Message<"realtime.v1.OpenCommand"> & {
  * Use `create(OpenCommandSchema)` to create a new message.
  */
 export const OpenCommandSchema: GenMessage<OpenCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 11);
+  messageDesc(file_realtime_v1_text, 12);
 
 /**
  * EditCommand changes a document. Edits are not answered one by one: after the
@@ -534,7 +590,7 @@ export type EditCommand = Message<"realtime.v1.EditCommand"> & {
  * Use `create(EditCommandSchema)` to create a new message.
  */
 export const EditCommandSchema: GenMessage<EditCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 12);
+  messageDesc(file_realtime_v1_text, 13);
 
 /**
  * TextChanges is a list of ranged replacements (at most 1,000).
@@ -555,7 +611,7 @@ export type TextChanges = Message<"realtime.v1.TextChanges"> & {
  * Use `create(TextChangesSchema)` to create a new message.
  */
 export const TextChangesSchema: GenMessage<TextChanges> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 13);
+  messageDesc(file_realtime_v1_text, 14);
 
 /**
  * TextChange replaces `length` code points at `offset` with `text`.
@@ -590,7 +646,7 @@ export type TextChange = Message<"realtime.v1.TextChange"> & {
  * Use `create(TextChangeSchema)` to create a new message.
  */
 export const TextChangeSchema: GenMessage<TextChange> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 14);
+  messageDesc(file_realtime_v1_text, 15);
 
 /**
  * FlushCommand asks for the current version to be computed now. If it was
@@ -612,7 +668,7 @@ export type FlushCommand = Message<"realtime.v1.FlushCommand"> & {
  * Use `create(FlushCommandSchema)` to create a new message.
  */
 export const FlushCommandSchema: GenMessage<FlushCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 15);
+  messageDesc(file_realtime_v1_text, 16);
 
 /**
  * CloseCommand stops tracking a document; pending work for it is dropped.
@@ -633,7 +689,7 @@ export type CloseCommand = Message<"realtime.v1.CloseCommand"> & {
  * Use `create(CloseCommandSchema)` to create a new message.
  */
 export const CloseCommandSchema: GenMessage<CloseCommand> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 16);
+  messageDesc(file_realtime_v1_text, 17);
 
 /**
  * SessionResponse is one server event on a Session stream.
@@ -726,7 +782,7 @@ export type SessionResponse = Message<"realtime.v1.SessionResponse"> & {
  * Use `create(SessionResponseSchema)` to create a new message.
  */
 export const SessionResponseSchema: GenMessage<SessionResponse> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 17);
+  messageDesc(file_realtime_v1_text, 18);
 
 /**
  * ConfiguredEvent confirms the stream's defaults.
@@ -747,7 +803,7 @@ export type ConfiguredEvent = Message<"realtime.v1.ConfiguredEvent"> & {
  * Use `create(ConfiguredEventSchema)` to create a new message.
  */
 export const ConfiguredEventSchema: GenMessage<ConfiguredEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 18);
+  messageDesc(file_realtime_v1_text, 19);
 
 /**
  * DocumentOpenedEvent confirms an `open`.
@@ -782,7 +838,7 @@ export type DocumentOpenedEvent = Message<"realtime.v1.DocumentOpenedEvent"> & {
  * Use `create(DocumentOpenedEventSchema)` to create a new message.
  */
 export const DocumentOpenedEventSchema: GenMessage<DocumentOpenedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 19);
+  messageDesc(file_realtime_v1_text, 20);
 
 /**
  * ResultEvent is the fix of one version of a document. Results of one document
@@ -818,7 +874,7 @@ export type ResultEvent = Message<"realtime.v1.ResultEvent"> & {
  * Use `create(ResultEventSchema)` to create a new message.
  */
 export const ResultEventSchema: GenMessage<ResultEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 20);
+  messageDesc(file_realtime_v1_text, 21);
 
 /**
  * SupersededEvent lists versions that will never get a result.
@@ -853,7 +909,7 @@ export type SupersededEvent = Message<"realtime.v1.SupersededEvent"> & {
  * Use `create(SupersededEventSchema)` to create a new message.
  */
 export const SupersededEventSchema: GenMessage<SupersededEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 21);
+  messageDesc(file_realtime_v1_text, 22);
 
 /**
  * DocumentClosedEvent confirms a `close`.
@@ -874,7 +930,7 @@ export type DocumentClosedEvent = Message<"realtime.v1.DocumentClosedEvent"> & {
  * Use `create(DocumentClosedEventSchema)` to create a new message.
  */
 export const DocumentClosedEventSchema: GenMessage<DocumentClosedEvent> = /*@__PURE__*/
-  messageDesc(file_realtime_v1_text, 22);
+  messageDesc(file_realtime_v1_text, 23);
 
 /**
  * Operation is one kind of fix to run on a text.

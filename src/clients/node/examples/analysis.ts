@@ -2,9 +2,9 @@
 //   REALTIME_TOKEN=$(realtime token --sub alice) node src/clients/node/run.mjs src/clients/node/examples/analysis.ts "some text"
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { AnalysisMetadataSchema, AnalysisResultSchema, AnalysisService } from "../../../../gen/ts/realtime/v1/analysis_pb.js";
-import { createClient, createHubNodeTransport, envToken } from "../index.js";
+import { createClient, createHubNodeTransport, envTls, envToken } from "../index.js";
 
-const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken() });
+const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken(), ...envTls() });
 const analysis = createClient(AnalysisService, transport);
 
 const text = process.argv.slice(2).join(" ") || "Hello world. akuo!";

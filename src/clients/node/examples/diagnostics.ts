@@ -3,9 +3,9 @@
 import { create } from "@bufbuild/protobuf";
 import { DiagnosticsService, type EchoStreamRequest, EchoStreamRequestSchema } from "../../../../gen/ts/realtime/v1/diagnostics_pb.js";
 import { Outbox } from "../../web/outbox.js";
-import { createClient, createHubNodeTransport, envToken } from "../index.js";
+import { createClient, createHubNodeTransport, envTls, envToken } from "../index.js";
 
-const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken() });
+const transport = createHubNodeTransport({ baseUrl: process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051", token: envToken(), ...envTls() });
 const diag = createClient(DiagnosticsService, transport);
 
 const who = await diag.getIdentity({});

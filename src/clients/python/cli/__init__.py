@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import grpc
 
+from realtime.common.tokens import DEV_SECRET_NAME, dev_dir_from_env
+
 from ._context import die_with_status
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -27,7 +29,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "realtime.client.cli.notify",
     "realtime.client.cli.doc",
     "realtime.client.cli.analyze",
+    "realtime.client.cli.upload",
 )
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
 def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -52,8 +59,10 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     add(
         "--jwt-secret-file",
-        default=os.environ.get("REALTIME_JWT_SECRET_FILE", ".realtime/dev-jwt-secret"),
-        help="HS256 secret used to mint tokens when --token is absent [env REALTIME_JWT_SECRET_FILE]",
+        default=os.environ.get("REALTIME_JWT_SECRET_FILE") or str(dev_dir_from_env() / DEV_SECRET_NAME),
+        help="HS256 secret used to mint tokens when --token is absent [env REALTIME_JWT_SECRET_FILE; "
+        "default: the hub's dev secret, $REALTIME_DEV_DIR/dev-jwt-secret, else "
+        "$XDG_STATE_HOME/realtime/dev-jwt-secret or ~/.local/state/realtime/dev-jwt-secret]",
     )
     add(
         "--sub",
@@ -66,7 +75,28 @@ def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         action="append",
         help="role for a token minted from the dev secret (repeatable)",
     )
-    add("--tls", action="store_true", help="use TLS (system roots)")
+    add(
+        "--tls",
+        action="store_true",
+        default=_env_flag("REALTIME_TLS"),
+        help="use TLS (system roots unless --ca-file) [env REALTIME_TLS=1]",
+    )
+    add(
+        "--ca-file",
+        default=os.environ.get("REALTIME_CA_FILE"),
+        help="PEM CA that signed the hub's certificate; implies --tls [env REALTIME_CA_FILE]",
+    )
+    add(
+        "--cert-file",
+        default=os.environ.get("REALTIME_CERT_FILE"),
+        help="PEM client certificate for a hub that requires one (mutual TLS); without --token it is "
+        "the caller's identity (no dev token is minted) [env REALTIME_CERT_FILE]",
+    )
+    add(
+        "--key-file",
+        default=os.environ.get("REALTIME_KEY_FILE"),
+        help="PEM private key of --cert-file [env REALTIME_KEY_FILE]",
+    )
     add("--json", action="store_true", help="print one JSON object per line")
     add("--timeout", type=float, default=10.0, help="seconds per unary call (default 10)")
 

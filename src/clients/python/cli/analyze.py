@@ -13,6 +13,7 @@ one JSON line on stdout instead.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import mimetypes
 import sys
@@ -22,11 +23,15 @@ from typing import Any
 from google.longrunning import operations_pb2
 from google.protobuf import duration_pb2, json_format, struct_pb2
 
-from realtime.v1 import analysis_pb2, analysis_pb2_grpc
+from realtime.v1 import analysis_pb2, analysis_pb2_grpc, uploads_pb2, uploads_pb2_grpc
 
+from ..uploads import read_to_file
 from ._context import connect, emit
+from .upload import ProgressView, upload_with_progress
 
 PRIORITIES = ("urgent", "high", "normal", "low", "background")
+#: Inputs above this go through UploadService (chunked, resumable) instead of one message.
+INLINE_MAX = 512 * 1024
 TEXT_TYPES = ("text/plain",)
 
 
@@ -45,6 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     s.add_argument("--request-id", default="", help="idempotency key: a retried submit returns the same job")
     s.add_argument("--watch", action="store_true", help="follow the job live until it is done")
     s.add_argument("--save", metavar="DIR", help="write result artifacts (e.g. the optimized image) into DIR")
+    s.add_argument(
+        "--resume", metavar="NAME", default="", help="continue an interrupted upload (uploads/...) of FILE"
+    )
+    s.add_argument("--keep-upload", action="store_true", help="keep the upload after the submit (reuse it)")
     s.set_defaults(func=submit)
 
     for name, helptext, func in (
@@ -68,6 +77,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--done", choices=("true", "false"), help="only finished (true) or unfinished (false) jobs"
     )
     ls.add_argument("--analyzer-filter", dest="analyzer_filter", help="only jobs of this analyzer")
+    ls.add_argument(
+        "--state",
+        choices=("queued", "running", "succeeded", "failed", "cancelled"),
+        help="only jobs in this state; 'failed' lists the dead letters (out of attempts, last error shown)",
+    )
     ls.add_argument("--limit", type=int, default=20)
     ls.set_defaults(func=list_jobs)
 
@@ -125,37 +139,55 @@ def summary(op: operations_pb2.Operation) -> dict[str, Any]:
     }
     if meta.queue_position:
         out["queue_position"] = meta.queue_position
+    if meta.attempt:
+        out["attempt"] = meta.attempt
+        out["max_attempts"] = meta.max_attempts
+    if meta.HasField("next_retry_time"):
+        out["next_retry_time"] = meta.next_retry_time.ToJsonString()
+    if meta.HasField("last_error"):
+        out["last_error"] = {"code": meta.last_error.code, "message": meta.last_error.message}
     if op.HasField("response"):
         result = analysis_pb2.AnalysisResult()
         op.response.Unpack(result)
         out["result"] = json_format.MessageToDict(result.data)
         out["artifacts"] = [
-            {"name": a.name, "content_type": a.content_type, "bytes": len(a.data)} for a in result.artifacts
+            {"name": a.name, "content_type": a.content_type, "bytes": a.size or len(a.data)}
+            for a in result.artifacts
         ]
     if op.HasField("error"):
         out["error"] = {"code": op.error.code, "message": op.error.message}
     return out
 
 
-def _save(op: operations_pb2.Operation, directory: str | None) -> list[str]:
+async def _save(args: argparse.Namespace, op: operations_pb2.Operation, directory: str | None) -> list[str]:
     if not directory or not op.HasField("response"):
         return []
     result = analysis_pb2.AnalysisResult()
     op.response.Unpack(result)
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     written = []
     for artifact in result.artifacts:
         ext = mimetypes.guess_extension(artifact.content_type) or ".bin"
         path = folder / f"{op.name.rsplit('/', 1)[-1]}-{artifact.name}{ext}"
-        path.write_bytes(artifact.data)
+        if artifact.resource_name and not artifact.data:  # too large to send inline: stream it
+            view = ProgressView(args, "download")
+            try:
+                async with connect(args) as client:
+                    await read_to_file(
+                        client, artifact.resource_name, path, size=artifact.size, on_progress=view
+                    )
+            finally:
+                view.close()
+        else:
+            await asyncio.to_thread(path.write_bytes, artifact.data)
         written.append(str(path))
     return written
 
 
-def _print_final(args: argparse.Namespace, op: operations_pb2.Operation) -> int:
+async def _print_final(args: argparse.Namespace, op: operations_pb2.Operation) -> int:
     view = summary(op)
-    saved = _save(op, getattr(args, "save", None))
+    saved = await _save(args, op, getattr(args, "save", None))
     if saved:
         view["saved"] = saved
     text = json.dumps(view, ensure_ascii=False, indent=2)
@@ -172,14 +204,34 @@ def _read(path: str) -> bytes:
     return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
 
 
+def _head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4096)
+
+
+def _large(path: str) -> bool:
+    return path != "-" and Path(path).stat().st_size > INLINE_MAX
+
+
 async def submit(args: argparse.Namespace) -> int:
-    data = _read(args.file)
-    content_type = _content_type(args.file, data, args.content_type)
-    if content_type in TEXT_TYPES:
+    """Small inputs go inline; larger ones (or `--resume`) through a chunked, resumable upload."""
+    by_upload = bool(args.resume) or _large(args.file)
+    data = b""
+    if by_upload:
+        head = _head(args.file)
+        content_type = _content_type(args.file, head, args.content_type)
+    else:
+        data = _read(args.file)
+        content_type = _content_type(args.file, data, args.content_type)
+        by_upload = len(data) > INLINE_MAX  # a large stdin
+    filename = Path(args.file).name if args.file != "-" else ""
+    if by_upload:
+        source = analysis_pb2.AnalysisInput(content_type=content_type, filename=filename)
+    elif content_type in TEXT_TYPES:
         source = analysis_pb2.AnalysisInput(text=data.decode("utf-8"), content_type="text/plain")
     else:
         source = analysis_pb2.AnalysisInput(data=data, content_type=content_type)
-    source.filename = Path(args.file).name if args.file != "-" else ""
+    source.filename = filename
     request = analysis_pb2.SubmitAnalysisRequest(
         analyzer=args.analyzer,
         input=source,
@@ -189,7 +241,17 @@ async def submit(args: argparse.Namespace) -> int:
     )
     async with connect(args) as client:
         stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
+        uploaded = None
+        if by_upload:
+            uploaded = await upload_with_progress(
+                args, client, data or args.file, content_type, filename, args.resume
+            )
+            request.input.upload = uploaded.name
         op = await stub.SubmitAnalysis(request, timeout=args.timeout)
+        if uploaded is not None and not args.keep_upload:  # the job holds its own copy now
+            await client.stub(uploads_pb2_grpc.UploadServiceStub).DeleteUpload(
+                uploads_pb2.DeleteUploadRequest(name=uploaded.name), timeout=args.timeout
+            )
         if not args.watch:
             emit(args, summary(op), f"{op.name} queued (position {summary(op).get('queue_position', 0)})")
             return 0
@@ -233,10 +295,10 @@ async def _follow(args: argparse.Namespace, stub: analysis_pb2_grpc.AnalysisServ
         return 1
     if args.json:
         final = await stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=args.timeout)
-        _save(final, getattr(args, "save", None))
+        await _save(args, final, getattr(args, "save", None))
         return 0 if not final.HasField("error") else 1
     final = await stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=args.timeout)
-    return _print_final(args, final)
+    return await _print_final(args, final)
 
 
 async def watch(args: argparse.Namespace) -> int:
@@ -251,15 +313,20 @@ async def get(args: argparse.Namespace) -> int:
             operations_pb2.GetOperationRequest(name=_name(args.id)), timeout=args.timeout
         )
         if op.done:
-            return _print_final(args, op)
+            return await _print_final(args, op)
         emit(args, summary(op), _line(summary(op)))
         return 0
 
 
 def _line(view: dict[str, Any]) -> str:
     where = f" #{view['queue_position']}" if view.get("queue_position") else ""
+    tries = f" attempt {view['attempt']}/{view['max_attempts']}" if view.get("max_attempts", 0) > 1 else ""
+    retry = f" retry at {view['next_retry_time']}" if view.get("next_retry_time") else ""
+    error = view.get("error") or view.get("last_error")
+    why = f"  {error['message']}" if error and view["state"] in ("FAILED", "QUEUED") else ""
     return (
         f"{view['name']}  {view['analyzer']:20} {view['state']:9}{where} {view['phase']} {view['percent']}%"
+        f"{tries}{retry}{why}"
     )
 
 
@@ -275,7 +342,7 @@ async def wait(args: argparse.Namespace) -> int:
         if not op.done:
             emit(args, summary(op), _line(summary(op)) + "  (still running)")
             return 3
-        return _print_final(args, op)
+        return await _print_final(args, op)
 
 
 async def cancel(args: argparse.Namespace) -> int:
@@ -307,6 +374,8 @@ async def list_jobs(args: argparse.Namespace) -> int:
         parts.append(f"done={args.done}")
     if args.analyzer_filter:
         parts.append(f"analyzer={args.analyzer_filter}")
+    if args.state:
+        parts.append(f"state={args.state.upper()}")
     async with connect(args) as client:
         stub = client.stub(analysis_pb2_grpc.AnalysisServiceStub)
         reply = await stub.ListOperations(

@@ -12,6 +12,8 @@ from stdin (interactive) or from `--script FILE` (demos and tests), one per line
     lease ID | release ID | break ID          take, release, or (owner) break a lease
     presence viewing|editing|idle [ID]        your presence
     cursor X Y [ID]                           your cursor
+    undo | redo                               undo your own last text edit or property change
+                                              (others' edits around it are kept), or redo it
     sync                                      wait until all your operations are acknowledged
     wait SECONDS | show | ping | leave        (# starts a comment)
 
@@ -41,6 +43,7 @@ from realtime.server.collaboration.ops import (
     SetProperty,
 )
 from realtime.server.collaboration.replica import Replica
+from realtime.server.collaboration.undo import UndoManager
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 
@@ -65,6 +68,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = cmds.add_parser("get", help="show a document's members and content")
     p.add_argument("document_id")
     p.set_defaults(func=get)
+    p = cmds.add_parser("history", help="list a document's versions, newest first (who, when, what)")
+    p.add_argument("document_id")
+    p.add_argument("--limit", type=int, default=50, help="at most this many versions (default 50)")
+    p.add_argument("--before", type=int, default=0, help="only versions older than this one")
+    p.set_defaults(func=history)
+    p = cmds.add_parser("show", help="show a document's content at a version (default: the current one)")
+    p.add_argument("document_id")
+    p.add_argument("--version", type=int, default=None, help="the version to show (0: empty)")
+    p.set_defaults(func=show)
     p = cmds.add_parser("list", help="list the documents you can open")
     p.add_argument("--page-size", type=int, default=100)
     p.set_defaults(func=list_docs)
@@ -133,6 +145,42 @@ async def get(args: argparse.Namespace) -> int:
     return 0
 
 
+async def history(args: argparse.Namespace) -> int:
+    async with connect(args) as client:
+        token = str(args.before) if args.before > 0 else ""
+        left, oldest = max(args.limit, 0), 0
+        while left > 0:
+            reply = await _stub(client).ListVersions(
+                pb.ListVersionsRequest(
+                    document_id=args.document_id, page_size=min(left, 1000), page_token=token
+                ),
+                timeout=args.timeout,
+            )
+            for v in reply.versions:
+                when = v.applied_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+                emit(args, v, f"v{v.version}  {when}  {v.author}  {v.summary}")
+            left -= len(reply.versions)
+            token, oldest = reply.next_page_token, reply.oldest_version
+            if not token or not reply.versions:
+                break
+        if not args.json and oldest:
+            print(f"(versions before {oldest} are no longer kept)", flush=True)
+    return 0
+
+
+async def show(args: argparse.Namespace) -> int:
+    request = pb.GetDocumentRequest(document_id=args.document_id)
+    if args.version is not None:
+        if args.version < 0:
+            print("--version must be 0 or more", file=sys.stderr)
+            return 2
+        request.version = args.version
+    async with connect(args) as client:
+        reply = await _stub(client).GetDocument(request, timeout=args.timeout)
+        emit(args, reply, _info_text(reply.document) + "\n" + _tree_text(reply.snapshot))
+    return 0
+
+
 async def list_docs(args: argparse.Namespace) -> int:
     async with connect(args) as client:
         token = ""
@@ -175,6 +223,7 @@ class Session:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.replica = Replica(args.client_id or uuid.uuid4().hex[:12], args.document_id)
+        self.history = UndoManager(self.replica)  # the replica's updates go through it
         self.queue: asyncio.Queue[pb.CollaborateRequest | None] = asyncio.Queue(maxsize=1000)
         self.ids = 0
         self.joined = asyncio.Event()
@@ -201,7 +250,16 @@ class Session:
 
     def local(self, op: Op) -> None:
         self.synced.clear()
-        self.replica.local(op)
+        self.history.edit(op)
+        self.flush()
+
+    def undo_redo(self, which: str) -> None:
+        self.synced.clear()
+        cop = self.history.undo() if which == "undo" else self.history.redo()
+        if cop is None:
+            self.show(which, {"done": False}, f"nothing to {which}")
+        else:
+            self.show(which, {"done": True, "client_seq": cop.client_seq}, f"{which} sent")
         self.flush()
 
     async def requests(self) -> AsyncIterator[pb.CollaborateRequest]:
@@ -234,7 +292,7 @@ class Session:
         text = f"{kind}: {body}".strip().replace("\n", " ")
         if kind == "joined":
             j = event.joined
-            refused = r.load(
+            refused = self.history.load(
                 snapshot_from_pb(j.snapshot) if j.HasField("snapshot") else None,
                 [applied_from_pb(a) for a in j.replay],
                 j.last_client_seq,
@@ -252,14 +310,14 @@ class Session:
             self.flush()
         elif kind == "applied":
             for a in event.applied.operations:
-                r.receive(applied_from_pb(a))
+                self.history.receive(applied_from_pb(a))
             ops = event.applied.operations
             if ops:
                 text = f"applied v{ops[0].version}-v{ops[-1].version} by {ops[0].author}"
             self.resync_if_needed()
             self.flush()
         elif kind == "rejected":
-            dropped = r.refused((o.client_seq, o.reason) for o in event.rejected.operations)
+            dropped = self.history.refused((o.client_seq, o.reason) for o in event.rejected.operations)
             if dropped:
                 self.rejections += 1
                 text = "rejected: " + "; ".join(
@@ -382,6 +440,8 @@ class Session:
                     x=float(rest[0]), y=float(rest[1]), element_id=(rest[2:] or [""])[0]
                 )
             )
+        elif cmd in ("undo", "redo"):
+            self.undo_redo(cmd)
         elif cmd == "sync":
             await asyncio.wait_for(self.synced.wait(), self.args.timeout)
         elif cmd == "wait":

@@ -7,7 +7,7 @@ import argparse
 from grpc_health.v1 import health_pb2
 
 from ..client import Client
-from ._context import emit
+from ._context import emit, tls_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with Client(args.server, tls=args.tls) as client:
+    async with Client(args.server, **tls_kwargs(args)) as client:
         request = health_pb2.HealthCheckRequest(service=args.service)
         name = health_pb2.HealthCheckResponse.ServingStatus.Name
         if not args.watch:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from realtime.client import NotificationSubscription, Reconnecting
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
 from ._context import connect, emit
@@ -38,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="resume the listed channels after this position (as printed with each notification)",
     )
     s.add_argument("--count", type=int, default=0, help="exit after this many notifications (default: run)")
+    s.add_argument(
+        "--join-leave", action="store_true", help="also print who joins and leaves the listed channels"
+    )
     s.set_defaults(func=subscribe)
 
     pub = nsub.add_parser("publish", help="publish a notification")
@@ -99,21 +101,22 @@ def _line(n: notifications_pb2.Notification) -> str:
 
 
 async def subscribe(args: argparse.Namespace) -> int:
+    """Follows the channels with a NotificationSubscription: it reconnects with backoff and resumes
+    every channel from its last position by itself, and says so."""
     since = parse_position(args.since) if args.since else None
-    queue: asyncio.Queue[notifications_pb2.SubscribeRequest | None] = asyncio.Queue()
-    for i, channel in enumerate(args.channels):
-        await queue.put(
-            pb.SubscribeRequest(id=f"sub-{i}", subscribe=pb.SubscribeCommand(channel=channel, since=since))
-        )
-
-    async def commands() -> AsyncIterator[notifications_pb2.SubscribeRequest]:
-        while (command := await queue.get()) is not None:
-            yield command
-
+    positions = {channel: since for channel in args.channels} if since is not None else None
     seen = 0
     async with connect(args) as client:
-        call = _stub(client).Subscribe(commands())
-        async for event in call:
+        sub = NotificationSubscription(client, args.channels, positions=positions, join_leave=args.join_leave)
+        async for event in sub:
+            if isinstance(event, Reconnecting):
+                print(
+                    f"stream ended ({event.code.name}: {event.message}); "
+                    f"reconnecting in {event.delay:.1f} s and resuming",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
             kind = event.WhichOneof("event")
             if kind == "notification":
                 emit(args, event.notification, _line(event.notification))
@@ -124,8 +127,19 @@ async def subscribe(args: argparse.Namespace) -> int:
                 s = event.subscribed
                 text = f"subscribed {s.channel} at {s.position.epoch}:{s.position.offset}"
                 if s.resumed:
-                    text += " (recovered)" if s.recovered else " (NOT recovered: reload with `notify list`)"
+                    why = pb.NotRecoveredReason.Name(s.not_recovered_reason).removeprefix(
+                        "NOT_RECOVERED_REASON_"
+                    )
+                    text += (
+                        " (recovered)"
+                        if s.recovered
+                        else f" (NOT recovered: {why}; reload with `notify list`)"
+                    )
                 emit(args, event, text)
+            elif kind == "presence":
+                p = event.presence
+                change = pb.PresenceChange.Name(p.change).removeprefix("PRESENCE_CHANGE_").lower()
+                emit(args, event, f"{change} {p.channel} {p.user_id} ({p.client_id})")
             elif kind == "error":
                 e = event.error
                 print(f"error on {event.command_id}: {e.reason}: {e.message}", file=sys.stderr)
@@ -133,8 +147,6 @@ async def subscribe(args: argparse.Namespace) -> int:
                 emit(args, event, f"server going away: {event.going_away.reason}")
             else:
                 emit(args, event)
-        await queue.put(None)
-        call.cancel()
     return 0
 
 
@@ -178,6 +190,10 @@ async def mark_read(args: argparse.Namespace) -> int:
         reply = await _stub(client).MarkRead(
             pb.MarkReadRequest(notification_ids=args.ids), timeout=args.timeout
         )
+    for r in reply.results:
+        if r.status not in (pb.MARK_READ_STATUS_MARKED, pb.MARK_READ_STATUS_ALREADY_READ):
+            status = pb.MarkReadStatus.Name(r.status).removeprefix("MARK_READ_STATUS_")
+            print(f"not marked {r.notification_id}: {status}: {r.description}", file=sys.stderr)
     emit(args, reply, f"{reply.newly_read} newly marked read")
     return 0
 

@@ -51,6 +51,14 @@ def _add_options(p: argparse.ArgumentParser) -> None:
         help="operation to run (repeatable; default all)",
     )
     p.add_argument("--lang", dest="langs", action="append", help="language hint: he or en (repeatable)")
+    p.add_argument(
+        "--context",
+        dest="context",
+        action="append",
+        metavar="MESSAGE",
+        help="a previous message of the conversation, oldest first (repeatable, at most 10); "
+        "decides short texts such as 'fi' (כן) or 'nv?' (מה?)",
+    )
 
 
 def _ops(args: argparse.Namespace) -> list[int]:
@@ -58,7 +66,7 @@ def _ops(args: argparse.Namespace) -> list[int]:
 
 
 def _options(args: argparse.Namespace) -> text_pb2.FixOptions:
-    return text_pb2.FixOptions(language_hints=args.langs or [])
+    return text_pb2.FixOptions(language_hints=args.langs or [], context=args.context or [])
 
 
 def _inputs(args: argparse.Namespace) -> Iterator[str]:
@@ -67,6 +75,11 @@ def _inputs(args: argparse.Namespace) -> Iterator[str]:
     else:
         for line in sys.stdin:
             yield line.rstrip("\n").rstrip("\r")
+
+
+def _decision(fix: text_pb2.TextFix) -> dict[str, Any]:
+    d = fix.decision
+    return {"language": d.language, "confidence": round(d.confidence, 3), "reason": d.reason}
 
 
 def _suggestions(fix: text_pb2.TextFix) -> list[dict[str, Any]]:
@@ -107,7 +120,12 @@ async def fix(args: argparse.Namespace) -> int:
                 fixed = r.fix if r is not None else text_pb2.TextFix(text=given)
                 emit(
                     args,
-                    {"input": given, "output": fixed.text, "suggestions": _suggestions(fixed)},
+                    {
+                        "input": given,
+                        "output": fixed.text,
+                        "suggestions": _suggestions(fixed),
+                        "decision": _decision(fixed),
+                    },
                     fixed.text,
                 )
             chunk.clear()

@@ -6,9 +6,9 @@ import argparse
 import re
 from pathlib import Path
 
-from realtime.server.platform.auth import mint_token, read_secret_file
+from realtime.common.tokens import mint_token, read_secret_file
 
-from ._context import emit
+from ._context import emit, missing_secret_message
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -30,17 +30,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--ttl", type=parse_ttl, default=3600.0, help="lifetime, e.g. 15m, 1h, 7d (default 1h)")
     p.add_argument("--audience", help="claim aud")
     p.add_argument("--issuer", help="claim iss")
+    p.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        help="notification channel the token may read beyond the built-in policy: a name or a pattern "
+        "with * (e.g. 'doc:42', 'team-7:*'; repeatable; claim channels)",
+    )
+    p.add_argument(
+        "--publish-channel",
+        action="append",
+        default=[],
+        help="notification channel (name or * pattern) the token may publish into (repeatable; "
+        "claim publish_channels)",
+    )
     p.set_defaults(func=run)
 
 
 async def run(args: argparse.Namespace) -> int:
-    secret = read_secret_file(Path(args.jwt_secret_file))
+    path = Path(args.jwt_secret_file)
+    try:
+        secret = read_secret_file(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(missing_secret_message(path)) from None
     token = mint_token(
-        secret, args.token_sub, roles=args.role, ttl=args.ttl, audience=args.audience, issuer=args.issuer
+        secret,
+        args.token_sub,
+        roles=args.role,
+        ttl=args.ttl,
+        audience=args.audience,
+        issuer=args.issuer,
+        channels=args.channel,
+        publish_channels=args.publish_channel,
     )
     emit(
         args,
-        {"token": token, "sub": args.token_sub, "roles": sorted(set(args.role)), "ttl_s": args.ttl},
+        {
+            "token": token,
+            "sub": args.token_sub,
+            "roles": sorted(set(args.role)),
+            "channels": args.channel,
+            "publish_channels": args.publish_channel,
+            "ttl_s": args.ttl,
+        },
         token,
     )
     return 0

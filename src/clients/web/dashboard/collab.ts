@@ -42,6 +42,15 @@ export function setupCollab(transport: () => Transport, who: string, signal: Abo
   const addInput = $("collab-text") as HTMLInputElement;
   const open = $("collab-open") as HTMLFormElement;
   const docInput = $("collab-doc") as HTMLInputElement;
+  const addButton = add.querySelector("button[type=submit]") as HTMLButtonElement;
+  const hint = $("collab-hint");
+  // Notes go on the board's stream: adding works only while a board is live.
+  const canAdd = (live: boolean, why: string) => {
+    addInput.disabled = !live;
+    addButton.disabled = !live;
+    hint.textContent = live ? "" : why;
+  };
+  canAdd(false, "Open a board to add notes.");
   if (!docInput.value) docInput.value = `board-${who}`;
 
   let session: AbortController | null = null;
@@ -93,7 +102,15 @@ export function setupCollab(transport: () => Transport, who: string, signal: Abo
   add.onsubmit = (ev) => {
     ev.preventDefault();
     const text = addInput.value.trim();
-    if (!text || !out) return;
+    if (!out) {
+      canAdd(false, "Open a board to add notes.");
+      return;
+    }
+    if (!text) {
+      hint.textContent = "Type a note first.";
+      return;
+    }
+    hint.textContent = "";
     addInput.value = "";
     submit({
       case: "create",
@@ -109,9 +126,16 @@ export function setupCollab(transport: () => Transport, who: string, signal: Abo
   open.onsubmit = async (ev) => {
     ev.preventDefault();
     session?.abort();
-    session = new AbortController();
-    signal.addEventListener("abort", () => session?.abort(), { once: true });
+    const mine = new AbortController();
+    session = mine;
+    signal.addEventListener("abort", () => mine.abort(), { once: true });
     const documentId = docInput.value.trim();
+    out = null;
+    if (!documentId) {
+      canAdd(false, "Name a board to open.");
+      return;
+    }
+    canAdd(false, "Opening the board…");
     notes.clear();
     here.clear();
     render();
@@ -123,7 +147,7 @@ export function setupCollab(transport: () => Transport, who: string, signal: Abo
       out = new Outbox<CollaborateRequest>();
       send({ case: "join", value: { documentId, clientId: `dash-${Math.random().toString(36).slice(2)}`, displayName: who } } as CollaborateRequest["command"]);
       status.textContent = `joining ${documentId}…`;
-      for await (const ev of client.collaborate(out, { signal: session.signal })) {
+      for await (const ev of client.collaborate(out, { signal: mine.signal })) {
         switch (ev.event.case) {
           case "joined":
             for (const e of ev.event.value.snapshot?.elements ?? []) notes.set(e.elementId, noteOf(e));
@@ -131,6 +155,7 @@ export function setupCollab(transport: () => Transport, who: string, signal: Abo
             version = ev.event.value.version;
             for (const p of ev.event.value.participants) here.set(p.sessionId, p);
             status.textContent = `live on ${documentId}`;
+            canAdd(true, "");
             break;
           case "applied":
             for (const op of ev.event.value.operations) apply(op);
@@ -149,12 +174,19 @@ export function setupCollab(transport: () => Transport, who: string, signal: Abo
             break;
           case "goingAway":
             status.textContent = "server restarting; open the board again";
+            canAdd(false, "The board closed: open it again to add notes.");
             break;
         }
         render();
       }
     } catch (err) {
-      if (!session.signal.aborted) status.textContent = describeError(err);
+      if (!mine.signal.aborted) status.textContent = describeError(err);
+    } finally {
+      // The stream ended on its own (an error or going away), not by another board or sign-out.
+      if (!mine.signal.aborted) {
+        out = null;
+        canAdd(false, "The board closed: open it again to add notes.");
+      }
     }
   };
 }

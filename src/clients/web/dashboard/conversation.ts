@@ -28,6 +28,8 @@ export function setupConversation(transport: () => Transport, who: string, signa
   const hang = $("call-end") as HTMLButtonElement;
   const say = $("call-say") as HTMLFormElement;
   const sayInput = $("call-text") as HTMLInputElement;
+  const sayButton = say.querySelector("button[type=submit]") as HTMLButtonElement;
+  const hint = $("call-hint");
   const log = $("call-log");
   const status = $("call-status");
   let out: Outbox<ConverseRequest> | null = null;
@@ -43,6 +45,13 @@ export function setupConversation(transport: () => Transport, who: string, signa
     log.append(el("li", {}, el("span", { className: "title", text: who }), el("span", { text })));
     log.scrollTop = log.scrollHeight;
   };
+  // Typed lines go on the call's stream: they can be sent only while a call is open.
+  const canSay = (open: boolean, why: string) => {
+    sayInput.disabled = !open;
+    sayButton.disabled = !open;
+    hint.textContent = open ? "" : why;
+  };
+  canSay(false, "Start a call to send typed lines.");
   const stop = () => {
     send({ case: "end", value: {} } as ConverseRequest["command"]);
     out?.close();
@@ -53,9 +62,13 @@ export function setupConversation(transport: () => Transport, who: string, signa
     audio = null;
     call.disabled = false;
     hang.disabled = true;
+    canSay(false, "The call has ended: start a call to send typed lines.");
   };
   signal.addEventListener("abort", stop, { once: true });
-  hang.onclick = stop;
+  hang.onclick = () => {
+    stop();
+    status.textContent = "call ended";
+  };
 
   const play = (data: Uint8Array) => {
     if (!audio || data.length < 2) return;
@@ -94,7 +107,7 @@ export function setupConversation(transport: () => Transport, who: string, signa
       }
       pending = joined.slice(offset);
     };
-    status.textContent = "listening: speak, or type below";
+    if (out) status.textContent = "listening: speak, or type below";
   }
 
   call.onclick = async () => {
@@ -111,7 +124,10 @@ export function setupConversation(transport: () => Transport, who: string, signa
     try {
       for await (const ev of stream) {
         const e = ev.event;
-        if (e.case === "ready") void startMic();
+        if (e.case === "ready") {
+          canSay(true, "");
+          void startMic();
+        }
         else if (e.case === "speechStarted") status.textContent = "hearing you…";
         else if (e.case === "transcript" && e.value.final) line("You", e.value.text);
         else if (e.case === "reply") line("Hub", e.value.text);
@@ -130,7 +146,15 @@ export function setupConversation(transport: () => Transport, who: string, signa
   say.onsubmit = (ev) => {
     ev.preventDefault();
     const text = sayInput.value.trim();
-    if (!text || !out) return;
+    if (!out) {
+      canSay(false, "Start a call to send typed lines.");
+      return;
+    }
+    if (!text) {
+      hint.textContent = "Type something to say first.";
+      return;
+    }
+    hint.textContent = "";
     sayInput.value = "";
     // the service answers with a transcript event for typed text too, which the log shows
     send({ case: "text", value: { text } } as ConverseRequest["command"]);

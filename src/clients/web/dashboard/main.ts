@@ -4,6 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { DiagnosticsService } from "../../../../gen/ts/realtime/v1/diagnostics_pb.js";
 import { createHubTransport } from "../index.js";
 import { $, describeError, el, input, show } from "./dom.js";
+import { formatBytes, formatCount, formatNumber } from "./format.js";
 import { setupAnalysis } from "./analysis.js";
 import { setupCollab } from "./collab.js";
 import { setupConversation } from "./conversation.js";
@@ -15,8 +16,14 @@ import { startText } from "./text.js";
 const TEXT = "realtime.v1.TextService";
 const NOTIFICATIONS = "realtime.v1.NotificationService";
 const ANALYSIS = "realtime.v1.AnalysisService";
+const UPLOADS = "realtime.v1.UploadService";
 const COLLABORATION = "realtime.v1.CollaborationService";
 const CONVERSATION = "realtime.v1.ConversationService";
+
+// Plumbing every gRPC server may expose (operations, reflection, health): not user services.
+export function isInfrastructure(service: string): boolean {
+  return service === "google.longrunning.Operations" || service.startsWith("grpc.");
+}
 
 const hubTransport: Transport = createHubTransport({ baseUrl: location.origin, token, defaultTimeoutMs: 15_000 });
 const transport = () => hubTransport;
@@ -39,11 +46,17 @@ async function signedIn(): Promise<void> {
       ["Version", info.version],
       ["Instance", info.instanceId],
       ["Broker", info.broker],
-      ["Max message", `${info.maxMessageBytes} bytes`],
-      ["Rate limit", `${info.rateLimitPerSecond}/s, burst ${info.rateLimitBurst}`],
+      ["Max message", formatBytes(info.maxMessageBytes)],
+      ["Rate limit", `${formatNumber(info.rateLimitPerSecond)} calls/s, burst ${formatCount(info.rateLimitBurst)}`],
     ];
     $("server-info").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
-    $("services").replaceChildren(...info.services.map((s) => el("li", { text: s })));
+    const user = info.services.filter((s) => !isInfrastructure(s));
+    const infra = info.services.filter(isInfrastructure);
+    $("services").replaceChildren(...user.map((s) => Object.assign(el("li", { text: s.replace(/^realtime\.v1\./, "") }), { title: s })));
+    $("services").setAttribute("aria-label", user.join(", "));
+    const kinds = [...new Set(infra.map((s) => (s.split(".")[1] ?? s).replace("longrunning", "operations")))];
+    $("infra-services").textContent = infra.length ? `Plus ${formatCount(infra.length)} infrastructure service${infra.length === 1 ? "" : "s"} (${kinds.join(", ")}).` : "";
+    $("infra-services").title = infra.join(", ");
     running?.abort();
     running = new AbortController();
     const has = (name: string) => info.services.includes(name);
@@ -57,7 +70,7 @@ async function signedIn(): Promise<void> {
     show("call-panel", has(CONVERSATION));
     if (has(TEXT)) startText(transport, running.signal);
     if (has(NOTIFICATIONS)) startNotifications(transport, admin, running.signal);
-    if (has(ANALYSIS)) setupAnalysis(transport, running.signal);
+    if (has(ANALYSIS)) setupAnalysis(transport, Number(info.maxMessageBytes), has(UPLOADS), running.signal);
     if (has(COLLABORATION)) setupCollab(transport, who.subject, running.signal);
     if (has(CONVERSATION)) setupConversation(transport, who.subject, running.signal);
     if (has(NOTIFICATIONS) && !admin) $("stats-status").textContent = "Sign in as an admin to see stats.";

@@ -12,13 +12,19 @@ import {
 } from "../../../../gen/ts/realtime/v1/notifications_pb.js";
 import { Outbox } from "../outbox.js";
 import { reconnecting } from "../reconnect.js";
+import { LiveChart } from "./chart.js";
 import { $, describeError, el } from "./dom.js";
+import { formatCount, formatNumber } from "./format.js";
 
 const STATS = "system:stats";
 const FEED_SIZE = 50;
+const CHART_POINTS = 120; // ten minutes at the default 5 s stats interval
+let chart: LiveChart | null = null;
 
 export function startNotifications(transport: () => Transport, admin: boolean, signal: AbortSignal): void {
   const client = createClient(NotificationService, transport());
+  chart ??= new LiveChart($("stats-chart") as unknown as SVGSVGElement, CHART_POINTS, formatNumber);
+  chart.clear();
   const feed = $("feed");
   const unreadBadge = $("unread");
   const status = $("notifications-status");
@@ -26,7 +32,9 @@ export function startNotifications(transport: () => Transport, admin: boolean, s
   const shown = new Set<string>();
 
   const renderUnread = () => {
-    unreadBadge.textContent = String(unread.size);
+    unreadBadge.textContent = formatCount(unread.size);
+    ($("mark-all") as HTMLButtonElement).disabled = unread.size === 0;
+    $("mark-all-hint").textContent = unread.size === 0 ? "Nothing unread." : "";
   };
 
   const markRead = async (ids: string[]) => {
@@ -144,10 +152,19 @@ function showStats(n: Notification): void {
   } catch {
     return;
   }
-  $("stats-rate").textContent = String(body.messages_per_second ?? 0);
-  const rows = Object.entries(body.active_streams ?? {}).map(([svc, count]) =>
-    el("tr", {}, el("td", { text: svc || "(none)" }), el("td", { text: String(count) })),
-  );
+  const rate = Number(body.messages_per_second ?? 0);
+  const streams = Object.entries(body.active_streams ?? {});
+  const open = streams.reduce((sum, [, count]) => sum + Number(count), 0);
+  $("stats-rate").textContent = formatNumber(rate);
+  $("stats-open").textContent = formatCount(open);
+  const at = n.time ? Number(n.time.seconds) * 1000 + Math.floor(n.time.nanos / 1e6) : Date.now();
+  chart?.push({ at, a: rate, b: open });
+  const rows = streams.map(([svc, count]) => {
+    const num = el("td", { className: "num", text: formatCount(Number(count)) });
+    const name = el("td", { text: svc.replace(/^realtime\.v1\./, "") || "(none)" });
+    name.title = svc;
+    return el("tr", {}, name, num);
+  });
   $("stats-streams").replaceChildren(...rows);
   $("stats-status").textContent = `instance ${body.instance ?? "?"}, updated ${new Date().toLocaleTimeString()}`;
 }

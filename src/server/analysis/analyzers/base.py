@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from ...platform.errors import invalid_argument
 from ..model import PhaseSpec
+from ..retry import DEFAULT_RETRY, RetryPolicy
 
 TEXT_TYPES = ("text/plain",)
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
@@ -108,6 +109,8 @@ class Analyzer(ABC):
     phases: tuple[PhaseSpec, ...] = ()
     #: Option names `run` understands; others are INVALID_ARGUMENT at submit.
     options: frozenset[str] = frozenset()
+    #: How failed runs are retried (attempts, backoff, which errors); see retry.py.
+    retry: RetryPolicy = DEFAULT_RETRY
 
     def validate(self, data: AnalysisInput, options: Mapping[str, Any]) -> None:
         """Cheap checks at submit time (content type, options); raise `invalid_argument`."""

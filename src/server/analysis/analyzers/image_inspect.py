@@ -128,7 +128,7 @@ class ImageInspect(Analyzer):
         self, data: AnalysisInput, options: Mapping[str, Any], progress: Progress, cancel: CancelToken
     ) -> AnalyzerResult:
         progress.phase("decode")
-        img, fmt, _ = decode(data.data)
+        img, fmt, _ = decode(data.data, cancel)
         cancel.check()
         progress.phase("measure")
         result = describe(img, fmt)

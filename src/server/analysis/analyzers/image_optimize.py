@@ -72,7 +72,7 @@ class ImageOptimize(Analyzer):
     ) -> AnalyzerResult:
         s = self._settings(options, len(data.data))
         progress.phase("decode")
-        img, source_format, had_exif = decode(data.data)
+        img, source_format, had_exif = decode(data.data, cancel)
         original_size = img.size
         cancel.check()
         progress.phase("resize")

@@ -1,7 +1,8 @@
 """Text in images through the Tesseract binary (Debian `tesseract-ocr`, `-eng`, `-heb`).
 
-Runs `tesseract` as a subprocess (it is a separate program, so OCR never holds
-the GIL) and polls the job's cancellation token while it works, killing it on
+Runs `tesseract` as a subprocess through `proc.run_child` (it is a separate
+program, so OCR never holds the GIL): the image is fed once, the job's
+cancellation token is polled while it works, and its process group is killed on
 cancel or timeout. When Tesseract or a language is missing, `available()` says
 why, and the analyzers report the OCR phase as unavailable instead of failing.
 """
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 
-from .base import Cancelled, CancelToken
+from ...platform.errors import Code, HubError
+from .base import CancelToken
+from .proc import run_child
 
 DEFAULT_LANGUAGES = ("eng", "heb")
 TIMEOUT = 60.0
@@ -86,41 +89,22 @@ def recognize(
     languages: tuple[str, ...] = DEFAULT_LANGUAGES,
     timeout: float = TIMEOUT,
 ) -> OcrResult:
-    """OCR `img`; raises `Cancelled` on cancel, RuntimeError when Tesseract fails."""
+    """OCR `img`; raises `Cancelled` on cancel, HubError when Tesseract fails or times out (see proc.py)."""
     exe = binary()
     if exe is None:
-        raise RuntimeError("tesseract is not installed")
+        raise HubError(Code.FAILED_PRECONDITION, "tesseract is not installed", reason="OCR_UNAVAILABLE")
     prepared, scale = prepare(img)
     buf = io.BytesIO()
     prepared.save(buf, "PNG")
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one thread each: jobs already run in parallel
-    proc = subprocess.Popen(
+    out = run_child(
         [exe, "stdin", "stdout", "-l", "+".join(languages), "--psm", "3", "tsv"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        buf.getvalue(),
+        cancel,
+        timeout=timeout,
         env=env,
+        failure_reason="OCR_FAILED",
     )
-    data: bytes | None = buf.getvalue()
-    waited = 0.0
-    try:
-        while True:
-            try:
-                out, err = proc.communicate(data, timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                data = None  # already sent
-                waited += 0.1
-                if cancel.cancelled:
-                    raise Cancelled(cancel.reason) from None
-                if waited > timeout:
-                    raise RuntimeError(f"tesseract took longer than {timeout:g}s") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"tesseract failed: {err.decode(errors='replace').strip()[:200]}")
     return parse_tsv(out.decode("utf-8", errors="replace"), scale)
 
 

@@ -115,7 +115,7 @@ class ScreenshotSuggest(Analyzer):
     ) -> AnalyzerResult:
         s = self._settings(options)
         progress.phase("image_analysis")
-        img, fmt, _ = decode(data.data)
+        img, fmt, _ = decode(data.data, cancel)
         image = describe(img, fmt)
         progress.update(0.2)
         cancel.check()

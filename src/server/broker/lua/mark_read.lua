@@ -6,12 +6,14 @@
 -- ARGV[3]  most marks kept per user (the oldest beyond it are dropped)
 -- ARGV[4]  ttl in ms for the real key expiry (garbage collection)
 -- ARGV[5..] notification ids
--- Returns how many ids were not marked before.
+-- Returns the ids that were not marked before (each once).
 
 redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[1])
-local new = 0
+local new = {}
 for i = 5, #ARGV do
-  new = new + redis.call("ZADD", KEYS[1], ARGV[2], ARGV[i])
+  if redis.call("ZADD", KEYS[1], ARGV[2], ARGV[i]) == 1 then
+    new[#new + 1] = ARGV[i]
+  end
 end
 local keep = tonumber(ARGV[3])
 redis.call("ZREMRANGEBYRANK", KEYS[1], 0, -(keep + 1))

@@ -1,0 +1,1 @@
+"""Resumable, chunked uploads (ByteStream-style) and chunked reads of large results."""
