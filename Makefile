@@ -9,7 +9,7 @@ PROTOS := $(sort $(wildcard proto/realtime/v1/*.proto))
 PYTEST_ARGS ?=
 WEB_BUNDLE := src/server/gateway/static/app.js
 
-.PHONY: setup setup-python setup-node setup-system gen check-gen check-wheel go-client lint test test-unit run bench breaking clean
+.PHONY: setup setup-python setup-node setup-system gen check-gen check-wheel go-client lint test test-unit soak-collab run bench breaking clean
 
 setup: setup-python setup-node
 
@@ -74,6 +74,10 @@ test: setup setup-system
 # --find-links), start `realtime-server` from it and check every service is SERVING.
 check-wheel: setup-python setup-node
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_wheel_install.py $(PYTEST_ARGS)
+
+# The randomized collaboration suite over 50 seeds (CI runs its two default seeds).
+soak-collab: setup setup-system
+	REALTIME_COLLAB_CHAOS_COUNT=50 $(PY) -m pytest -q -p no:cacheprovider -s tests/e2e/test_collaboration_chaos.py $(PYTEST_ARGS)
 
 test-unit: setup-python
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)

@@ -44,10 +44,15 @@ class RedisProcess:
 
 
 def start_redis(
-    port: int | None = None, timeout: float = 10.0, persist_dir: Path | None = None
+    port: int | None = None,
+    timeout: float = 10.0,
+    persist_dir: Path | None = None,
+    args: tuple[str, ...] | None = None,
 ) -> RedisProcess:
     """A fresh redis-server on `port` (default: a free one); waits for PING. No persistence, or
-    with `persist_dir` an append-only file fsynced on every write (a restart keeps everything)."""
+    with `persist_dir` an append-only file fsynced on every write (a restart keeps everything).
+
+    `args` replaces the persistence options entirely (e.g. a chosen append-only file policy)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (see scripts/system-packages.txt)")
@@ -55,8 +60,9 @@ def start_redis(
     persistence = ["--appendonly", "no"]
     if persist_dir is not None:
         persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(persist_dir)]
+    options = args if args is not None else ("--save", "", *persistence)
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path("/tmp"),
@@ -74,8 +80,10 @@ def start_redis(
 
 
 @contextlib.contextmanager
-def redis_process(port: int | None = None, persist_dir: Path | None = None) -> Iterator[RedisProcess]:
-    server = start_redis(port, persist_dir=persist_dir)
+def redis_process(
+    port: int | None = None, persist_dir: Path | None = None, args: tuple[str, ...] | None = None
+) -> Iterator[RedisProcess]:
+    server = start_redis(port, persist_dir=persist_dir, args=args)
     try:
         yield server
     finally:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from realtime.client import Client
-from realtime.server.collaboration.replica import Replica
-from realtime.server.collaboration.service import applied_from_pb, op_to_pb, snapshot_from_pb
+from realtime.server.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
+from realtime.server.collaboration.replica import NotRebased, Replica
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 
@@ -29,6 +29,7 @@ class Peer:
         self.replica = replica or Replica(self.client_id)
         self.ended: Exception | None = None
         self.done = asyncio.Event()
+        self.not_rebased: list[NotRebased] = []
 
     async def __aenter__(self) -> Peer:
         async def requests() -> AsyncIterator[pb.CollaborateRequest]:
@@ -61,15 +62,18 @@ class Peer:
         r = self.replica
         if kind == "joined":
             j = event.joined
-            r.load(
-                snapshot_from_pb(j.snapshot) if j.HasField("snapshot") else None,
-                [applied_from_pb(a) for a in j.replay],
+            self.not_rebased.extend(
+                r.load(
+                    snapshot_from_pb(j.snapshot) if j.HasField("snapshot") else None,
+                    [applied_from_pb(a) for a in j.replay],
+                    j.last_client_seq,
+                )
             )
         elif kind == "applied":
             for a in event.applied.operations:
                 r.receive(applied_from_pb(a))
         elif kind == "rejected":
-            r.rejected(o.client_seq for o in event.rejected.operations)
+            r.refused((o.client_seq, o.reason) for o in event.rejected.operations)
         elif kind == "duplicate":
             r.duplicate(event.duplicate.client_seqs)
 
@@ -78,6 +82,7 @@ class Peer:
 
     async def close(self) -> None:
         if self.call is not None:
+            self._out.put_nowait(None)  # end the request generator first (no aclose() race)
             self.call.cancel()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)

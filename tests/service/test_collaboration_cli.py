@@ -71,8 +71,9 @@ async def test_cli_documents_and_two_scripted_sessions(tmp_path: Path) -> None:
         props = {e["element_id"]: e.get("properties", {}) for e in got["snapshot"]["elements"]}
         title = props["s1"]["title"]
         assert "Bob says:" in title and "from Alice" in title and "Hello" in title
-        # no access: the status name on stderr and exit 1 (unary), an error event and exit 1 (join)
+        # no access (answered as not found): the status name on stderr and exit 1 (unary), an
+        # error event and exit 1 (join)
         code, out, err = await cli(hub, "carol", "doc", "get", "talk")
-        assert code == 1 and "PERMISSION_DENIED" in err
+        assert code == 1 and "NOT_FOUND" in err
         code, out, err = await cli(hub, "carol", "doc", "join", "talk", "--script", str(a))
-        assert code == 1 and "PERMISSION_DENIED" in out + err
+        assert code == 1 and "NOT_FOUND" in out + err

@@ -315,3 +315,7 @@ async def test_going_away_on_shutdown(tmp_path: Path) -> None:
             bye = await alice.wait_for("going_away")
             assert bye.going_away.reason
             await asyncio.wait_for(stopping, 10)
+            await asyncio.wait_for(alice.done.wait(), 10)
+            # the stream ends UNAVAILABLE (clients retry it), not OK
+            assert isinstance(alice.ended, grpc.aio.AioRpcError)
+            assert alice.ended.code() == grpc.StatusCode.UNAVAILABLE

@@ -40,6 +40,8 @@ class CollabConfig:
     owner_ttl: float = 5.0
     #: Documents one user may own.
     max_documents_per_user: int = 1000
+    #: Code points one text edit may insert.
+    max_insert_length: int = 64 * 1024
 
     @classmethod
     def load(cls, extra: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> CollabConfig:

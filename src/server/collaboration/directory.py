@@ -1,7 +1,8 @@
 """The directory: which documents exist, who may do what, and their live rooms.
 
 Access: the owner and the members shared with see a document; admins see
-every document (as owner). Others get PERMISSION_DENIED; unknown ids NOT_FOUND.
+every document (as owner). Others get NOT_FOUND, as for unknown ids, so nobody
+learns which ids exist; a member lacking the role for an action gets PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..platform.errors import (
 )
 from . import events as ev
 from .config import CollabConfig
-from .document import Document
+from .document import Document, Limits
 from .history import HistoryStore, OpLog
 from .ops import Applied
 from .room import EDITOR, OWNER, VIEWER, Room, Session
@@ -87,6 +88,9 @@ class Directory:
         self.shared = shared
         #: With several replicas: the journal entries after a saved version (replayed on open).
         self.tail_loader: Callable[[str, int], Awaitable[list[Applied]]] | None = None
+        #: With several replicas: whether this replica still writes the document (else a
+        #: replica that lost it without noticing could overwrite the new owner's snapshot).
+        self.may_save: Callable[[str], Awaitable[bool]] | None = None
         self.config = config
         self.store = store or MemorySnapshotStore()
         #: With a store that keeps a version history: the operations waiting to be written to it.
@@ -136,8 +140,8 @@ class Directory:
     async def access(self, who: Principal, document_id: str) -> tuple[DocumentMeta, str]:
         meta = await self.meta(document_id)
         role = self.role_of(who, meta)
-        if role is None:
-            raise permission_denied(f"you have no access to document {document_id!r}")
+        if role is None:  # the same answer as for a missing document: ids are not revealed
+            raise not_found(f"document {document_id!r} does not exist", reason="DOCUMENT_NOT_FOUND")
         return meta, role
 
     # -- documents -----------------------------------------------------------------------------
@@ -161,12 +165,12 @@ class Directory:
             raise resource_exhausted(
                 f"you own {owned} documents; the limit is {self.config.max_documents_per_user}"
             )
-        if await self.store.load_meta(document_id) is not None:
-            raise already_exists(f"document {document_id!r} already exists")
         meta = DocumentMeta(
             document_id, title or document_id, who.subject, {who.subject: OWNER}, self.clock()
         )
-        await self.store.save_meta(document_id, meta.to_dict())
+        # compare-and-set: of two replicas creating one id at once, exactly one gets here
+        if not await self.store.create_meta(document_id, meta.to_dict()):
+            raise already_exists(f"document {document_id!r} already exists")
         await self.store.save(document_id, Sequencer(Document(document_id)).state())
         return meta
 
@@ -231,7 +235,8 @@ class Directory:
                 return live
             meta = await self.meta(document_id)
             state = await self.store.load(document_id)
-            doc = Document.from_dict(state["doc"]) if state else Document(document_id)
+            limits = Limits(max_insert_length=self.config.max_insert_length)
+            doc = Document.from_dict(state["doc"], limits) if state else Document(document_id, limits=limits)
             clients = state["clients"] if state else {}
             seq = Sequencer(
                 doc, clients, log_limit=self.config.log_limit, keep=self.config.log_keep, clock=self.clock
@@ -277,7 +282,11 @@ class Directory:
     async def save(self, live: LiveDocument) -> None:
         live.schedule.saved()
         try:
-            state = live.room.seq.state()
+            async with live.room.lock:  # committed state only (no batch halfway through its journal)
+                state = live.room.seq.state()
+            if self.may_save is not None and not await self.may_save(live.meta.document_id):
+                log.warning("not saving %s: another replica writes it now", live.meta.document_id)
+                return
             if self.oplog is not None:  # operations first: a saved snapshot never runs ahead of the log
                 await self.oplog.flush(live.meta.document_id, state)
             await self.store.save(live.meta.document_id, state)
@@ -308,6 +317,7 @@ class Directory:
         if live.saver is not None:
             live.saver.cancel()
         room = live.room
+        room.closed = True
         for session in list(room.sessions.values()):
             room.sessions.pop(session.session_id)
             session.room = None

@@ -34,6 +34,8 @@ class Joined(Event):
     leases: list[Lease]
     role: str
     session_id: str
+    #: The highest client_seq of the session's client id the document applied.
+    last_client_seq: int = 0
 
 
 @dataclass(eq=False)
@@ -105,6 +107,8 @@ class Pong(Event):
 class Duplicate(Event):
     client_seqs: list[int]
     version: int
+    #: Those of `client_seqs` that became no-ops against concurrent edits (not resends).
+    absorbed: list[int] = field(default_factory=list)
 
 
 @dataclass(eq=False)

@@ -27,7 +27,7 @@ from .config import CollabConfig
 from .leases import Lease, LeaseTable
 from .ops import Applied, ClientOp, CreateElement, MoveElement, Op, OpRefused, Rejection
 from .outbox import Outbox
-from .sequencer import Sequencer
+from .sequencer import Sequencer, SubmitResult
 
 OWNER, EDITOR, VIEWER = "owner", "editor", "viewer"
 STATUSES = ("viewing", "editing", "idle")
@@ -76,6 +76,8 @@ class Room:
         #: With several replicas: appends applied batches to the broker's journal.
         self.journal: Callable[[list[Applied]], Awaitable[None]] | None = None
         self.lock = asyncio.Lock()
+        #: Set once the room left its directory (evicted, handed back, deleted): no more joins.
+        self.closed = False
 
     # -- membership ---------------------------------------------------------------------
     def join(self, session: Session, since_version: int | None, command_id: str = "") -> None:
@@ -98,6 +100,7 @@ class Room:
                 self.leases.all(),
                 session.role,
                 session.session_id,
+                self.seq.clients.get(session.client_id, 0),
                 command_id=command_id,
             )
         )
@@ -132,7 +135,7 @@ class Room:
         command_id: str = "",
         *,
         broadcast: bool = True,
-    ) -> list[Applied]:
+    ) -> SubmitResult:
         """Sequence the batch; broadcast it (unless `broadcast=False`: see `submit_journaled`)."""
         if not ops:
             raise invalid_argument("an op command needs at least one operation", [("op.operations", "empty")])
@@ -153,19 +156,36 @@ class Room:
                     command_id=command_id,
                 )
             )
-            return []
+            return SubmitResult()
         result = self.seq.submit(
             session.user_id, session.client_id, base_version, ops, guard=lambda op: self._guard(session, op)
         )
-        if result.duplicate:
-            self.stats["batches_duplicate"] += 1
-            session.outbox.put(ev.Duplicate(result.duplicate, self.seq.version, command_id=command_id))
-        elif result.rejected:
+        if result.rejected:
             self.stats["operations_rejected"] += len(result.rejected)
             session.outbox.put(ev.Rejected(result.rejected, command_id=command_id))
-        elif broadcast:
+        if broadcast and result.applied:
             self.publish_applied(session, result.applied, command_id)
-        return result.applied
+        if broadcast:
+            self.acknowledge(session, result, command_id)
+        return result
+
+    def acknowledge(self, session: Session, result: SubmitResult, command_id: str = "") -> None:
+        """Tell the author about operations acknowledged without a version of their own:
+        resent ones (applied before) and text edits that concurrent edits made no-ops."""
+        seqs = sorted(result.duplicate + result.absorbed)
+        if not seqs:
+            return
+        answered = bool(result.applied or result.rejected)  # that event carries the command id
+        if not answered and not result.absorbed:
+            self.stats["batches_duplicate"] += 1
+        session.outbox.put(
+            ev.Duplicate(
+                seqs,
+                self.seq.version,
+                absorbed=list(result.absorbed),
+                command_id="" if answered else command_id,
+            )
+        )
 
     def publish_applied(self, session: Session, applied: list[Applied], command_id: str = "") -> None:
         self.ops_applied += len(applied)
@@ -185,10 +205,11 @@ class Room:
             self.submit(session, base_version, ops, command_id)
             return
         async with self.lock:
-            applied = self.submit(session, base_version, ops, command_id, broadcast=False)
-            if applied:
-                await self.journal(applied)
-                self.publish_applied(session, applied, command_id)
+            result = self.submit(session, base_version, ops, command_id, broadcast=False)
+            if result.applied:
+                await self.journal(result.applied)
+                self.publish_applied(session, result.applied, command_id)
+            self.acknowledge(session, result, command_id)
 
     def _guard(self, session: Session, op: Op) -> None:
         chains: list[str] = []
@@ -294,6 +315,7 @@ class Room:
 
     def close(self) -> None:
         """The document was deleted: every session is told and detached."""
+        self.closed = True
         for session in list(self.sessions.values()):
             self.sessions.pop(session.session_id)
             session.room = None

@@ -34,7 +34,11 @@ MAX_CLIENTS = 10_000
 class SubmitResult:
     applied: list[Applied] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    #: client_seqs applied before (a resend): acknowledged, not applied again.
     duplicate: list[int] = field(default_factory=list)
+    #: client_seqs of text edits that became no-ops when rebased (e.g. both users deleted the
+    #: same character): acknowledged, no version used, never broadcast.
+    absorbed: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -98,12 +102,19 @@ class Sequencer:
         last = self.clients.get(client_id, 0)
         if seqs[-1] <= last:
             return SubmitResult(duplicate=seqs)
-        if seqs[0] <= last:
+        # A resend after a reconnect may start with operations applied before: those are
+        # acknowledged as duplicates, the rest applied (refusing all would lose the new ones).
+        duplicate = [s for s in seqs if s <= last]
+        ops = [c for c in ops if c.client_seq > last]
+        if duplicate and any(a.client_id == client_id and a.version > base_version for a in self.log):
+            # The rest is relative to our own earlier operations as the client had them, but
+            # they were applied after base_version: rebasing over the log would count them twice.
             return self._reject_all(
                 ops,
-                Code.INVALID_ARGUMENT,
-                "INVALID_ARGUMENT",
-                f"client_seq must exceed {last}, the last applied",
+                Code.FAILED_PRECONDITION,
+                "STALE_BASE_VERSION",
+                f"operations up to {last} of this client were applied after base_version "
+                f"{base_version}; rejoin and resend the rest",
             )
         if base_version > self.version:
             return self._reject_all(
@@ -114,12 +125,19 @@ class Sequencer:
             )
         undos: list[Undo] = []
         applied: list[Applied] = []
+        absorbed: list[int] = []
         rebase = _Rebase(self, base_version)
         now = self.clock()
         for index, cop in enumerate(ops):
             version = self.version + 1
             try:
                 op = rebase.transform(cop.op)
+                if isinstance(op, EditText) and not op.components:
+                    # Concurrent edits already did it: nothing to apply or to broadcast (an
+                    # edit with no components is not a valid operation on the wire).
+                    self.doc.text(op.element_id, op.key)  # still refused on a deleted element
+                    absorbed.append(cop.client_seq)
+                    continue
                 if guard is not None:
                     guard(op)
                 undos.append(self.doc.apply(op, author, version))
@@ -127,7 +145,7 @@ class Sequencer:
                 for undo in reversed(undos):
                     undo()
                 self.doc.version -= len(applied)
-                return SubmitResult(rejected=_rejections(ops, index, refused))
+                return SubmitResult(rejected=_rejections(ops, index, refused), duplicate=duplicate)
             rebase.applied(op)
             self.doc.version = version
             applied.append(Applied(version, author, client_id, cop.client_seq, op, now))
@@ -137,7 +155,7 @@ class Sequencer:
         while len(self.clients) > MAX_CLIENTS:
             self.clients.popitem(last=False)
         self._compact()
-        return SubmitResult(applied=applied)
+        return SubmitResult(applied=applied, duplicate=duplicate, absorbed=absorbed)
 
     def _reject_all(self, ops: Sequence[ClientOp], code: Code, reason: str, message: str) -> SubmitResult:
         return SubmitResult(rejected=[Rejection(c.client_seq, code, reason, message) for c in ops])

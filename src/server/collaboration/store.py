@@ -35,6 +35,14 @@ class SnapshotStore(ABC):
     async def save_meta(self, document_id: str, meta: dict[str, Any]) -> None:
         """Create or replace the document description."""
 
+    async def create_meta(self, document_id: str, meta: dict[str, Any]) -> bool:
+        """Store the description of a NEW document; False (nothing written) when it exists.
+        Stores shared by replicas override this with an atomic compare-and-set."""
+        if await self.load_meta(document_id) is not None:
+            return False
+        await self.save_meta(document_id, meta)
+        return True
+
     @abstractmethod
     async def list_metas(self) -> list[dict[str, Any]]:
         """Every document description."""

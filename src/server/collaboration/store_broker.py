@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..broker.base import Broker
+from ..broker.base import Broker, BrokerUnavailable
 from .store import SnapshotStore
 
 INDEX = "collab:index"
@@ -30,6 +30,13 @@ class BrokerSnapshotStore(SnapshotStore):
         await self.broker.kv_set(f"collab:meta:{document_id}", json.dumps(meta).encode())
         await self._update_index(lambda ids: ids | {document_id})
 
+    async def create_meta(self, document_id: str, meta: dict[str, Any]) -> bool:
+        """Atomic: of replicas creating the same id at once, exactly one succeeds."""
+        created = await self.broker.kv_set_if_absent(f"collab:meta:{document_id}", json.dumps(meta).encode())
+        if created:
+            await self._update_index(lambda ids: ids | {document_id})
+        return created
+
     async def list_metas(self) -> list[dict[str, Any]]:
         out = []
         for document_id in sorted(await self._ids()):
@@ -42,6 +49,7 @@ class BrokerSnapshotStore(SnapshotStore):
         await self.broker.kv_delete(f"collab:meta:{document_id}")
         await self.broker.kv_delete(f"collab:state:{document_id}")
         await self.broker.remove_history(f"collab:log:{document_id}")
+        await self.broker.kv_delete(f"collab:head:{document_id}")
         await self._update_index(lambda ids: ids - {document_id})
 
     async def _ids(self) -> set[str]:
@@ -59,4 +67,4 @@ class BrokerSnapshotStore(SnapshotStore):
                     return
             elif await self.broker.kv_compare_and_set(INDEX, raw, new):
                 return
-        raise RuntimeError("could not update the document index")
+        raise BrokerUnavailable("could not update the document index (too much contention)")

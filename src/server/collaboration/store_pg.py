@@ -177,6 +177,16 @@ class PostgresStore(SnapshotStore, HistoryStore):
             json.dumps(meta),
         )
 
+    async def create_meta(self, document_id: str, meta: dict[str, Any]) -> bool:
+        # atomic: of two replicas creating one id at once, exactly one inserts the row
+        rows = await self._fetch(
+            "INSERT INTO collab_documents (document_id, meta) VALUES ($1, $2) "
+            "ON CONFLICT (document_id) DO NOTHING RETURNING document_id",
+            document_id,
+            json.dumps(meta),
+        )
+        return bool(rows)
+
     async def list_metas(self) -> list[dict[str, Any]]:
         rows = await self._fetch("SELECT meta FROM collab_documents ORDER BY document_id")
         return [json.loads(r["meta"]) for r in rows]

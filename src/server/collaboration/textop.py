@@ -16,6 +16,7 @@ alike.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 
 Component = int | str
@@ -175,3 +176,31 @@ def _shrink(c: int, m: int) -> int:
 def splice(offset: int, delete: int, insert: str) -> TextOp:
     """The operation that deletes `delete` code points at `offset` and inserts `insert` there."""
     return normalize((offset, insert, -delete))
+
+
+def diff(old: str, new: str) -> TextOp:
+    """An operation turning `old` into `new` (a rebase target when the operations between two
+    versions are no longer known): the common prefix and suffix are kept, and when the middle
+    is small enough it is matched too, so edits far apart rebase as they would one by one."""
+    n = min(len(old), len(new))
+    start = 0
+    while start < n and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < n - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    a, b = old[start : len(old) - end], new[start : len(new) - end]
+    out: list[Component] = [start]
+    if a and b and len(a) * len(b) <= DIFF_CELLS:
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag == "equal":
+                out.append(i2 - i1)
+            else:
+                out.extend((b[j1:j2], -(i2 - i1)))
+    else:
+        out.extend((b, -len(a)))
+    return normalize(out)
+
+
+#: Above this many (old x new) code points of changed middle, `diff` replaces it wholesale.
+DIFF_CELLS = 4_000_000

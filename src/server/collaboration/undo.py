@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from . import textop
 from .document import Document
 from .ops import JSON, Applied, ClientOp, EditText, Op, OpRefused, SetProperty
-from .replica import Replica
+from .replica import NotRebased, Replica
 
 #: Changes remembered per participant (the oldest are forgotten first).
 DEFAULT_LIMIT = 100
@@ -147,8 +147,8 @@ class UndoManager:
     # -- everyone's changes -------------------------------------------------------------------------
     def receive(self, applied: Applied) -> None:
         """An operation from the server (call instead of `replica.receive`)."""
-        if applied.version != self.replica.version + 1:
-            self.replica.receive(applied)  # a replay overlap (ignored) or a gap (raises)
+        if self.replica.out_of_sync is not None or applied.version != self.replica.version + 1:
+            self.replica.receive(applied)  # a replay overlap (ignored) or a gap (out of sync)
             return
         before = self.replica.confirmed
         inverse = _inverse(applied.op, before) if applied.client_id == self.replica.client_id else None
@@ -160,21 +160,39 @@ class UndoManager:
                         stack[i] = inverse
         self.replica.receive(applied)
 
-    def load(self, snapshot: Document | None, tail: Iterable[Applied]) -> None:
-        """A join answer (call instead of `replica.load`): a snapshot replaces what the stacks refer to."""
-        if snapshot is not None:
-            self.undo_stack.clear()
-            self.redo_stack.clear()
-            self.replica.load(snapshot, [])
-        for applied in tail:
-            self.receive(applied)
+    def load(
+        self, snapshot: Document | None, tail: Iterable[Applied], last_client_seq: int | None = None
+    ) -> list[NotRebased]:
+        """A join answer (call instead of `replica.load`); returns what could not be rebased.
+
+        A snapshot replaces what the confirmed inverses refer to, so they are forgotten; an item
+        still tied to a pending operation the replica carried onto the snapshot is kept (its
+        inverse is computed from that operation's rebased form once the server applies it)."""
+        if snapshot is None:
+            for applied in tail:
+                self.receive(applied)
+            return []
+        refused = self.replica.load(snapshot, tail, last_client_seq)
+        pending = {c.client_seq for c in self.replica.pending}
+        for stack in (self.undo_stack, self.redo_stack):
+            stack[:] = [i for i in stack if i.origin and i.origin in pending]
+        return refused
 
     def rejected(self, client_seqs: Iterable[int]) -> None:
         """The server refused these operations (call instead of `replica.rejected`)."""
         gone = set(client_seqs)
+        self._forget(gone)
+        self.replica.rejected(gone)
+
+    def refused(self, rejections: Iterable[tuple[int, str]]) -> list[int]:
+        """A refused batch (call instead of `replica.refused`); returns the seqs dropped."""
+        dropped = self.replica.refused(rejections)
+        self._forget(set(dropped))
+        return dropped
+
+    def _forget(self, gone: set[int]) -> None:
         for stack in (self.undo_stack, self.redo_stack):
             stack[:] = [i for i in stack if i.origin not in gone]
-        self.replica.rejected(gone)
 
     def _confirmed(self, op: Op) -> None:
         """`op` was applied to the confirmed state: move the confirmed inverses over it."""

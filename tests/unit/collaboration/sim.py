@@ -53,6 +53,8 @@ class Sim:
         self.deleted_chars: dict[tuple[str, int], set[str]] = {}
         self.inserted_chars: dict[tuple[str, int], str] = {}
         self.next_char = 0x4E00
+        #: (client, client_seq) of text edits the sequencer found already done (no-ops).
+        self.absorbed: set[tuple[str, int]] = set()
 
     # -- network ---------------------------------------------------------------------------
     def flush(self, c: SimClient) -> None:
@@ -71,10 +73,11 @@ class Sim:
             for other in self.clients:
                 if other.connected:
                     other.inbox.append(("applied", result.applied))
-        elif result.rejected:
+        if result.rejected:
             c.inbox.append(("rejected", [r.client_seq for r in result.rejected]))
-        else:
-            c.inbox.append(("duplicate", result.duplicate))
+        if result.duplicate or result.absorbed:
+            self.absorbed.update((c.name, s) for s in result.absorbed)
+            c.inbox.append(("duplicate", result.duplicate + result.absorbed))
 
     def deliver(self, c: SimClient) -> None:
         if not c.inbox:
@@ -82,7 +85,7 @@ class Sim:
         kind, body = c.inbox.popleft()
         r = c.replica
         if kind == "joined":
-            r.load(body.snapshot, body.tail)
+            r.load(body.snapshot, body.tail, self.server.clients.get(c.name, 0))
             c.joined = True
         elif kind == "applied":
             for a in body:

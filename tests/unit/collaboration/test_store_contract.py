@@ -43,7 +43,9 @@ async def test_descriptions_snapshots_and_delete(store: SnapshotStore) -> None:
         "members": {"alice": "owner"},
         "created_at": 1.5,
     }
-    await store.save_meta(doc, meta)
+    assert await store.create_meta(doc, meta)  # a new id: created
+    assert not await store.create_meta(doc, {**meta, "owner": "mallory"})  # exists: nothing written
+    assert await store.load_meta(doc) == meta
     await store.save(doc, state(3))
     await store.save(doc, state(4))
     assert await store.load_meta(doc) == meta

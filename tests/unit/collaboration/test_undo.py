@@ -215,3 +215,35 @@ def test_random_undo_keeps_others_text(seed: int) -> None:
         net.sync()
     net.sync()
     assert net.text() == "b" * bob_typed
+
+
+def test_undo_of_an_offline_edit_rebased_onto_a_snapshot() -> None:
+    """The merge of undo with offline rebase: a pending edit carried onto a fresh snapshot
+    (others typed meanwhile) stays undoable; a refused one is forgotten; a stale batch is not."""
+    net = Net(("alice", "bob"), text="abc")
+    alice = net.managers["alice"]
+    net.type("alice", 3, "XYZ")  # offline: never sent
+    net.type("bob", 0, ">> ")
+    net.send("bob")
+    net.server_step("bob")
+    net.deliver("bob")
+    net.inbox["alice"].clear()  # alice is offline: she misses bob's edit; hers is still pending
+    # a stale batch (its base fell behind the server's log) goes back to the buffer, undo kept
+    assert alice.refused([(2, "STALE_BASE_VERSION")]) == []
+    assert alice.replica.out_of_sync is not None
+    refused = alice.load(net.server.doc.copy(), [], last_client_seq=1)
+    assert refused == [] and alice.replica.out_of_sync is None
+    assert net.text("alice") == ">> abcXYZ"
+    assert alice.undo() is not None  # the undo of the pending (rebased) edit
+    assert net.text("alice") == ">> abc"
+    net.sync()
+    assert net.text() == net.text("bob") == ">> abc"
+    assert alice.redo() is not None
+    net.sync()
+    assert net.text() == ">> abcXYZ"
+    net.type("alice", 0, "!")
+    seq = alice.replica.pending[-1].client_seq
+    assert alice.refused([(seq, "PERMISSION_DENIED")]) == [seq]
+    assert alice.undo() is not None  # the refused edit is skipped: this undoes the redo
+    net.sync()
+    assert net.text() == ">> abc"

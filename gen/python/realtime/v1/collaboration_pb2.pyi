@@ -374,7 +374,7 @@ class CollaborateResponse(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., joined: _Optional[_Union[JoinedDocumentEvent, _Mapping]] = ..., applied: _Optional[_Union[OperationsAppliedEvent, _Mapping]] = ..., rejected: _Optional[_Union[OperationsRejectedEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceChangedEvent, _Mapping]] = ..., cursor: _Optional[_Union[CursorMovedEvent, _Mapping]] = ..., lease_granted: _Optional[_Union[LeaseGrantedEvent, _Mapping]] = ..., lease_denied: _Optional[_Union[LeaseDeniedEvent, _Mapping]] = ..., lease_released: _Optional[_Union[LeaseReleasedEvent, _Mapping]] = ..., participant_joined: _Optional[_Union[ParticipantJoinedEvent, _Mapping]] = ..., participant_left: _Optional[_Union[ParticipantLeftEvent, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ErrorEvent, _Mapping]] = ..., going_away: _Optional[_Union[_common_pb2.GoingAwayEvent, _Mapping]] = ..., pong: _Optional[_Union[_common_pb2.PongEvent, _Mapping]] = ..., duplicate: _Optional[_Union[DuplicateOperationsEvent, _Mapping]] = ..., left: _Optional[_Union[LeftDocumentEvent, _Mapping]] = ...) -> None: ...
 
 class JoinedDocumentEvent(_message.Message):
-    __slots__ = ("document_id", "version", "snapshot", "replay", "recovered", "participants", "leases", "role", "session_id")
+    __slots__ = ("document_id", "version", "snapshot", "replay", "recovered", "participants", "leases", "role", "session_id", "last_client_seq")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -384,6 +384,7 @@ class JoinedDocumentEvent(_message.Message):
     LEASES_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_CLIENT_SEQ_FIELD_NUMBER: _ClassVar[int]
     document_id: str
     version: int
     snapshot: DocumentSnapshot
@@ -393,7 +394,8 @@ class JoinedDocumentEvent(_message.Message):
     leases: _containers.RepeatedCompositeFieldContainer[ElementLease]
     role: DocumentRole
     session_id: str
-    def __init__(self, document_id: _Optional[str] = ..., version: _Optional[int] = ..., snapshot: _Optional[_Union[DocumentSnapshot, _Mapping]] = ..., replay: _Optional[_Iterable[_Union[AppliedOperation, _Mapping]]] = ..., recovered: _Optional[bool] = ..., participants: _Optional[_Iterable[_Union[DocumentParticipant, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[ElementLease, _Mapping]]] = ..., role: _Optional[_Union[DocumentRole, str]] = ..., session_id: _Optional[str] = ...) -> None: ...
+    last_client_seq: int
+    def __init__(self, document_id: _Optional[str] = ..., version: _Optional[int] = ..., snapshot: _Optional[_Union[DocumentSnapshot, _Mapping]] = ..., replay: _Optional[_Iterable[_Union[AppliedOperation, _Mapping]]] = ..., recovered: _Optional[bool] = ..., participants: _Optional[_Iterable[_Union[DocumentParticipant, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[ElementLease, _Mapping]]] = ..., role: _Optional[_Union[DocumentRole, str]] = ..., session_id: _Optional[str] = ..., last_client_seq: _Optional[int] = ...) -> None: ...
 
 class OperationsAppliedEvent(_message.Message):
     __slots__ = ("operations",)
@@ -484,12 +486,14 @@ class ParticipantLeftEvent(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., reason: _Optional[_Union[ParticipantLeftReason, str]] = ...) -> None: ...
 
 class DuplicateOperationsEvent(_message.Message):
-    __slots__ = ("client_seqs", "version")
+    __slots__ = ("client_seqs", "version", "absorbed_client_seqs")
     CLIENT_SEQS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ABSORBED_CLIENT_SEQS_FIELD_NUMBER: _ClassVar[int]
     client_seqs: _containers.RepeatedScalarFieldContainer[int]
     version: int
-    def __init__(self, client_seqs: _Optional[_Iterable[int]] = ..., version: _Optional[int] = ...) -> None: ...
+    absorbed_client_seqs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, client_seqs: _Optional[_Iterable[int]] = ..., version: _Optional[int] = ..., absorbed_client_seqs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class LeftDocumentEvent(_message.Message):
     __slots__ = ("document_id",)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.server.collaboration import fractional, textop
+from realtime.server.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
 from realtime.server.collaboration.ops import (
     CreateElement,
     DeleteElement,
@@ -42,7 +43,6 @@ from realtime.server.collaboration.ops import (
     SetProperty,
 )
 from realtime.server.collaboration.replica import Replica
-from realtime.server.collaboration.service import applied_from_pb, op_to_pb, snapshot_from_pb
 from realtime.server.collaboration.undo import UndoManager
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
@@ -292,26 +292,47 @@ class Session:
         text = f"{kind}: {body}".strip().replace("\n", " ")
         if kind == "joined":
             j = event.joined
-            self.history.load(
+            refused = self.history.load(
                 snapshot_from_pb(j.snapshot) if j.HasField("snapshot") else None,
                 [applied_from_pb(a) for a in j.replay],
+                j.last_client_seq,
             )
             names = ", ".join(p.display_name for p in j.participants)
             text = f"joined {j.document_id} at v{j.version} as {_role(j.role)}; here: {names}"
+            for x in refused:  # offline edits that no longer fit the document: said, not dropped
+                self.rejections += 1
+                self.show(
+                    "not_rebased",
+                    {"client_seq": x.op.client_seq, "reason": x.reason, "message": x.message},
+                    f"not rebased: operation {x.op.client_seq} ({x.reason}: {x.message})",
+                )
             self.joined.set()
+            self.flush()
         elif kind == "applied":
             for a in event.applied.operations:
                 self.history.receive(applied_from_pb(a))
             ops = event.applied.operations
-            text = f"applied v{ops[0].version}-v{ops[-1].version} by {ops[0].author}"
+            if ops:
+                text = f"applied v{ops[0].version}-v{ops[-1].version} by {ops[0].author}"
+            self.resync_if_needed()
             self.flush()
         elif kind == "rejected":
-            self.history.rejected(o.client_seq for o in event.rejected.operations)
-            self.rejections += 1
-            text = "rejected: " + "; ".join(f"{o.reason}: {o.message}" for o in event.rejected.operations)
+            dropped = self.history.refused((o.client_seq, o.reason) for o in event.rejected.operations)
+            if dropped:
+                self.rejections += 1
+                text = "rejected: " + "; ".join(
+                    f"operation {o.client_seq} {o.reason}: {o.message}" for o in event.rejected.operations
+                )
+            else:
+                text = "behind the server's log: rebasing the batch onto a fresh snapshot"
+            self.resync_if_needed()
             self.flush()
         elif kind == "duplicate":
-            r.duplicate(event.duplicate.client_seqs)
+            d = event.duplicate
+            r.duplicate(d.client_seqs)
+            if d.absorbed_client_seqs:
+                seqs = ", ".join(str(x) for x in d.absorbed_client_seqs)
+                text = f"absorbed: operations {seqs} were already done by others (no change)"
             self.flush()
         elif kind == "cursor":
             c = event.cursor
@@ -337,6 +358,22 @@ class Session:
         self.show(kind, body, text)
         if kind == "going_away":
             self.ended.set()
+
+    def resync_if_needed(self) -> None:
+        """An operation did not fit our copy: fetch a fresh snapshot (pending work is rebased)."""
+        reason = self.replica.out_of_sync
+        if reason is None:
+            return
+        print(f"resyncing: {reason}", file=sys.stderr, flush=True)
+        self.replica.reconnected()
+        self.send(leave=pb.LeaveDocumentCommand())
+        self.send(
+            join=pb.JoinDocumentCommand(
+                document_id=self.args.document_id,
+                client_id=self.replica.client_id,
+                display_name=self.args.name,
+            )
+        )
 
     async def heartbeat(self) -> None:
         while True:
