@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import grpc
 
 from realtime.client import Client
-from realtime.server.collaboration.convert import applied_from_pb
-from realtime.server.collaboration.ops import EditText
-from realtime.server.collaboration.replica import Replica
-from realtime.server.collaboration.textop import splice
+from realtime.common.collaboration.convert import applied_from_pb
+from realtime.common.collaboration.ops import EditText
+from realtime.common.collaboration.replica import Replica
+from realtime.common.collaboration.textop import splice
 from realtime.v1 import collaboration_pb2 as pb
 
 from ..service.collab_peer import Peer

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from realtime.client import Client
-from realtime.server.collaboration.ops import CreateElement
+from realtime.common.collaboration.ops import CreateElement
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 from tests.redis_server import RedisProcess, start_redis

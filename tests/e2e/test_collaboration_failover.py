@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from realtime.client import Client
-from realtime.server.collaboration.ops import CreateElement, SetProperty
-from realtime.server.collaboration.replica import Replica
+from realtime.common.collaboration.ops import CreateElement, SetProperty
+from realtime.common.collaboration.replica import Replica
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 from tests.redis_server import delete_prefix, test_prefix

@@ -15,7 +15,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import struct_pb2
 
 from realtime.client import Client
-from realtime.server.collaboration.ops import CreateElement, SetProperty
+from realtime.common.collaboration.ops import CreateElement, SetProperty
 from realtime.v1 import (
     analysis_pb2,
     analysis_pb2_grpc,

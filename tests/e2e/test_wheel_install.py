@@ -114,6 +114,11 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     assert not missing_modules, f"packages missing from the wheel: {sorted(missing_modules)}"
     assert prefix + "analysis/analyzers/__init__.py" in names
+    # What the hub and the client share (the CLI's collaboration model among it) ships too.
+    common = ROOT / "src" / "common"
+    shared = {"realtime/common/" + str(f.relative_to(common)) for f in common.rglob("*.py")}
+    assert not shared - names, f"realtime.common modules missing from the wheel: {sorted(shared - names)}"
+    assert "realtime/common/collaboration/replica.py" in names
 
     env = tmp / "venv"
     run(sys.executable, "-m", "venv", env)

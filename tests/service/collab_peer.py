@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from realtime.client import Client
-from realtime.server.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
-from realtime.server.collaboration.replica import NotRebased, Replica
+from realtime.common.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
+from realtime.common.collaboration.replica import NotRebased, Replica
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 

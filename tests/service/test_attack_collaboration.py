@@ -91,7 +91,7 @@ async def test_a_document_never_grows_past_what_one_message_can_carry(hub: TestH
     """One editor adds text elements of 60 KB (each within the per-value limits) until refused:
     the document must refuse to grow (RESOURCE_EXHAUSTED DOCUMENT_TOO_LARGE) before its snapshot
     outgrows a message, so GetDocument and joining keep working for everyone."""
-    from realtime.server.collaboration.ops import CreateElement
+    from realtime.common.collaboration.ops import CreateElement
 
     from .collab_peer import Peer
 

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from realtime.server.collaboration.ops import CreateElement
+from realtime.common.collaboration.ops import CreateElement
 from realtime.server.testing import TestHub, running_hub
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from realtime.server.collaboration.ops import CreateElement, EditText
+from realtime.common.collaboration.ops import CreateElement, EditText
 from realtime.server.testing import running_hub
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc

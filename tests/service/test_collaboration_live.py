@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from realtime.server.collaboration.ops import CreateElement, SetProperty
+from realtime.common.collaboration.ops import CreateElement, SetProperty
 from realtime.server.testing import TestHub, running_hub
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc

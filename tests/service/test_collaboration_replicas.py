@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime.server.collaboration.ops import CreateElement, EditText, SetProperty
-from realtime.server.collaboration.textop import splice
+from realtime.common.collaboration.ops import CreateElement, EditText, SetProperty
+from realtime.common.collaboration.textop import splice
 from realtime.server.testing import running_hub
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from realtime.server.collaboration.ops import CreateElement, EditText
-from realtime.server.collaboration.textop import splice
+from realtime.common.collaboration.ops import CreateElement, EditText
+from realtime.common.collaboration.textop import splice
 from realtime.server.testing import running_hub
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc

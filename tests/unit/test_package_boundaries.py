@@ -11,17 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "src/clients/python"
 COMMON = ROOT / "src/common"
-# Server modules the client still imports, each to move into realtime.common: only ever shrink it.
-# The CLI's `doc` command keeps a client-side replica and decodes collaboration protos with the
-# server's converters (in service.py; `convert.py` once the collaboration rework lands).
-CLIENT_MAY_IMPORT = {
-    "realtime.server.collaboration",
-    "realtime.server.collaboration.ops",
-    "realtime.server.collaboration.replica",
-    "realtime.server.collaboration.undo",
-    "realtime.server.collaboration.service",
-    "realtime.server.collaboration.convert",
-}
 
 
 def imports(folder: Path, package: str) -> Iterator[tuple[str, str]]:
@@ -47,9 +36,9 @@ def test_the_resolver_sees_relative_imports() -> None:
     assert ("src/server/text/service.py", "realtime.server.platform.status") in found  # from ..platform
 
 
-def test_the_client_imports_no_new_server_modules() -> None:
-    used = {(f, m) for f, m in imports(CLIENT, "realtime.client") if m.startswith("realtime.server")}
-    assert {m for _, m in used} <= CLIENT_MAY_IMPORT, sorted(used)
+def test_the_client_imports_no_server_module() -> None:
+    used = sorted((f, m) for f, m in imports(CLIENT, "realtime.client") if m.startswith("realtime.server"))
+    assert used == []
 
 
 def test_common_imports_neither_server_nor_grpc() -> None:

@@ -21,9 +21,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from realtime.common.collaboration.ops import Applied
+
 from ..broker.base import Broker, BrokerError, BrokerUnavailable, Subscription
 from .codec import applied_from_json, applied_to_json
-from .ops import Applied
 
 log = logging.getLogger("realtime.collaboration")
 #: Journal batches kept; snapshots are saved within seconds, so this only needs to cover that gap.

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ops import Applied, CreateElement, DeleteElement, EditText, Malformed, MoveElement, Op, SetProperty
+from realtime.common.collaboration.ops import (
+    Applied,
+    CreateElement,
+    DeleteElement,
+    EditText,
+    Malformed,
+    MoveElement,
+    Op,
+    SetProperty,
+)
 
 
 def op_to_json(op: Op) -> dict[str, Any]:

@@ -18,6 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.common.collaboration.document import Document, Limits
+from realtime.common.collaboration.ops import Applied
+
 from ..platform.auth import Principal
 from ..platform.errors import (
     HubError,
@@ -29,9 +32,7 @@ from ..platform.errors import (
 )
 from . import events as ev
 from .config import CollabConfig
-from .document import Document, Limits
 from .history import HistoryStore, OpLog
-from .ops import Applied
 from .room import EDITOR, OWNER, VIEWER, Room, Session
 from .sequencer import Sequencer
 from .store import MemorySnapshotStore, SaveSchedule, SnapshotStore

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from realtime.common.collaboration.ops import Applied, Rejection
+
 from ..platform.errors import HubError
 from .leases import Lease
-from .ops import Applied, Rejection
 from .sequencer import Catchup
 
 if TYPE_CHECKING:

@@ -24,9 +24,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import (
+    Applied,
+    CreateElement,
+    DeleteElement,
+    EditText,
+    Malformed,
+    MoveElement,
+    Op,
+    SetProperty,
+)
+
 from ..platform.errors import Code, HubError, invalid_argument
-from .document import Document
-from .ops import Applied, CreateElement, DeleteElement, EditText, Malformed, MoveElement, Op, SetProperty
 from .sequencer import Sequencer
 
 log = logging.getLogger("realtime.collaboration")

@@ -14,6 +14,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from realtime.common.collaboration.ops import (
+    Applied,
+    ClientOp,
+    CreateElement,
+    MoveElement,
+    Op,
+    OpRefused,
+    Rejection,
+)
+
 from ..platform.errors import (
     Code,
     HubError,
@@ -25,7 +35,6 @@ from ..platform.errors import (
 from . import events as ev
 from .config import CollabConfig
 from .leases import Lease, LeaseTable
-from .ops import Applied, ClientOp, CreateElement, MoveElement, Op, OpRefused, Rejection
 from .outbox import Outbox
 from .sequencer import Sequencer, SubmitResult
 

@@ -21,10 +21,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.common.collaboration import textop
+from realtime.common.collaboration.document import Document, Undo
+from realtime.common.collaboration.ops import (
+    Applied,
+    ClientOp,
+    EditText,
+    Op,
+    OpRefused,
+    Rejection,
+    SetProperty,
+)
+
 from ..platform.errors import Code, HubError, invalid_argument
-from . import textop
-from .document import Document, Undo
-from .ops import Applied, ClientOp, EditText, Op, OpRefused, Rejection, SetProperty
 
 Guard = Callable[[Op], None]
 MAX_CLIENTS = 10_000

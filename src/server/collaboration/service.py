@@ -18,6 +18,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+from realtime.common.collaboration.convert import (  # noqa: F401  (re-exported for older importers)
+    applied_from_pb,
+    applied_to_pb,
+    element_to_pb,
+    op_from_pb,
+    op_to_pb,
+    snapshot_from_pb,
+    snapshot_to_pb,
+    timestamp,
+)
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import Applied
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 
@@ -29,28 +41,18 @@ from ..platform.streams import commands_until_shutdown
 from . import events as ev
 from .cluster import Cluster
 from .config import CollabConfig
-from .convert import (  # noqa: F401  (re-exported: clients import them from here too)
+from .convert import (  # noqa: F401  (re-exported for older importers)
     LEASE_REASON_TO_PB,
     LEFT_REASON_TO_PB,
     ROLE_FROM_PB,
     ROLE_TO_PB,
     STATUS_FROM_PB,
     STATUS_TO_PB,
-    applied_from_pb,
-    applied_to_pb,
-    element_to_pb,
     encode,
     for_session,
-    op_from_pb,
-    op_to_pb,
-    snapshot_from_pb,
-    snapshot_to_pb,
-    timestamp,
 )
 from .directory import OWNER_MOVED, Directory, DocumentMeta, LiveDocument
-from .document import Document
 from .history import Recent, VersionHistory, summary
-from .ops import Applied
 from .outbox import OVERFLOW, Outbox
 from .relay import Connection, Deleted, Relay, unavailable
 from .room import Session

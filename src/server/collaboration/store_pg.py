@@ -25,10 +25,11 @@ from typing import Any
 
 import asyncpg
 
+from realtime.common.collaboration.ops import Applied
+
 from ..platform.errors import Code, HubError
 from .codec import applied_from_json, op_to_json
 from .history import HistoryStore
-from .ops import Applied
 from .store import SnapshotStore
 
 log = logging.getLogger("realtime.collaboration")

@@ -13,9 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime.server.collaboration import fractional
-from realtime.server.collaboration.document import Document
-from realtime.server.collaboration.ops import (
+from realtime.common.collaboration import fractional
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import (
     Applied,
     ClientOp,
     CreateElement,
@@ -24,9 +24,9 @@ from realtime.server.collaboration.ops import (
     MoveElement,
     SetProperty,
 )
-from realtime.server.collaboration.replica import Replica
+from realtime.common.collaboration.replica import Replica
+from realtime.common.collaboration.textop import splice
 from realtime.server.collaboration.sequencer import Sequencer
-from realtime.server.collaboration.textop import splice
 
 
 @dataclass

@@ -8,9 +8,9 @@ import argparse
 import pytest
 
 from realtime.client.cli.doc import Session
-from realtime.server.collaboration.convert import applied_to_pb, snapshot_to_pb
-from realtime.server.collaboration.document import Document
-from realtime.server.collaboration.ops import Applied, CreateElement, EditText
+from realtime.common.collaboration.convert import applied_to_pb, snapshot_to_pb
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import Applied, CreateElement, EditText
 from realtime.v1 import collaboration_pb2 as pb
 
 

@@ -13,8 +13,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from realtime.server.collaboration.document import Document
-from realtime.server.collaboration.ops import CreateElement, EditText
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import CreateElement, EditText
 
 from .sim import Sim
 

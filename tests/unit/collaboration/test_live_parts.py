@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import ClientOp, CreateElement, SetProperty
 from realtime.server.collaboration import events as ev
 from realtime.server.collaboration.config import CollabConfig
-from realtime.server.collaboration.document import Document
 from realtime.server.collaboration.leases import LeaseTable
-from realtime.server.collaboration.ops import ClientOp, CreateElement, SetProperty
 from realtime.server.collaboration.outbox import OVERFLOW, Outbox
 from realtime.server.collaboration.room import Room, Session
 from realtime.server.collaboration.sequencer import Sequencer
@@ -125,7 +125,7 @@ def test_room_lease_on_ancestor_blocks_and_deleting_releases() -> None:
     rejected = [e for e in drain(a) if isinstance(e, ev.Rejected)]
     assert rejected[0].rejections[0].reason == "LEASED_BY_OTHER"
     room.submit(b, 2, [ClientOp(1, CreateElement("t2", "t", "x", "V"))])  # the holder may
-    from realtime.server.collaboration.ops import DeleteElement
+    from realtime.common.collaboration.ops import DeleteElement
 
     room.submit(b, 3, [ClientOp(2, DeleteElement("s"))])
     released = [e for e in drain(a) if isinstance(e, ev.LeaseReleased)]

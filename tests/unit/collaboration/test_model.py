@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realtime.server.collaboration import fractional, textop
-from realtime.server.collaboration.document import Document, Limits
-from realtime.server.collaboration.ops import (
+from realtime.common.collaboration import fractional, textop
+from realtime.common.collaboration.document import Document, Limits
+from realtime.common.collaboration.ops import (
     ClientOp,
     CreateElement,
     DeleteElement,
@@ -206,8 +206,8 @@ def test_compaction_keeps_replay_and_refuses_stale_text_bases() -> None:
 
 
 def test_journal_codec_round_trips_every_operation() -> None:
+    from realtime.common.collaboration.ops import Applied
     from realtime.server.collaboration.codec import applied_from_json, applied_to_json
-    from realtime.server.collaboration.ops import Applied
 
     ops = [
         CreateElement("a", "", "slide", "V", {"t": "x", "n": [1, {"k": None}]}),

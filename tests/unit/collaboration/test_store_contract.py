@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from realtime.common.collaboration.ops import Applied, CreateElement, EditText
 from realtime.server.broker.memory import MemoryBroker
 from realtime.server.collaboration.history import HistoryStore
-from realtime.server.collaboration.ops import Applied, CreateElement, EditText
 from realtime.server.collaboration.store import MemorySnapshotStore, SnapshotStore
 from realtime.server.collaboration.store_broker import BrokerSnapshotStore
 from realtime.server.collaboration.store_pg import PostgresStore

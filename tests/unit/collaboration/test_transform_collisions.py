@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtime.server.collaboration import textop
-from realtime.server.collaboration.convert import applied_from_pb, applied_to_pb
-from realtime.server.collaboration.document import Document
-from realtime.server.collaboration.ops import Applied, ClientOp, CreateElement, EditText
-from realtime.server.collaboration.replica import Replica
+from realtime.common.collaboration import textop
+from realtime.common.collaboration.convert import applied_from_pb, applied_to_pb
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import Applied, ClientOp, CreateElement, EditText
+from realtime.common.collaboration.replica import Replica
 from realtime.server.collaboration.sequencer import Sequencer
 
 texts = st.text(alphabet="abcdef", max_size=12)

@@ -13,8 +13,8 @@ from collections import deque
 
 import pytest
 
-from realtime.server.collaboration.document import Document
-from realtime.server.collaboration.ops import (
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import (
     Applied,
     ClientOp,
     CreateElement,
@@ -22,10 +22,10 @@ from realtime.server.collaboration.ops import (
     EditText,
     SetProperty,
 )
-from realtime.server.collaboration.replica import Replica
+from realtime.common.collaboration.replica import Replica
+from realtime.common.collaboration.textop import splice
+from realtime.common.collaboration.undo import UndoManager, invert
 from realtime.server.collaboration.sequencer import Sequencer
-from realtime.server.collaboration.textop import splice
-from realtime.server.collaboration.undo import UndoManager, invert
 
 
 class Net:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from realtime.server.collaboration.document import Element, element_wire_size
+from realtime.common.collaboration.document import Element, element_wire_size
 from realtime.server.collaboration.service import element_to_pb
 from realtime.v1 import collaboration_pb2 as pb
 

@@ -32,9 +32,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from realtime.server.collaboration import fractional, textop
-from realtime.server.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
-from realtime.server.collaboration.ops import (
+from realtime.common.collaboration import fractional, textop
+from realtime.common.collaboration.convert import applied_from_pb, op_to_pb, snapshot_from_pb
+from realtime.common.collaboration.ops import (
     CreateElement,
     DeleteElement,
     EditText,
@@ -42,8 +42,8 @@ from realtime.server.collaboration.ops import (
     Op,
     SetProperty,
 )
-from realtime.server.collaboration.replica import Replica
-from realtime.server.collaboration.undo import UndoManager
+from realtime.common.collaboration.replica import Replica
+from realtime.common.collaboration.undo import UndoManager
 from realtime.v1 import collaboration_pb2 as pb
 from realtime.v1 import collaboration_pb2_grpc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..platform.errors import Code
+from ..codes import Code
 from .textop import TextOp
 
 JSON = Any  # None | bool | int | float | str | list | dict (a google.protobuf.Value)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..platform.errors import Code
+from ..codes import Code
 from . import fractional, textop
 from .ops import (
     JSON,
