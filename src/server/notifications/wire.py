@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..broker.base import Publication
+from ..platform.protowire import field, tag, varint
 from .presence import is_presence_event
 
 #: Most notifications in one batch event, and the most bytes (a single bigger notification
@@ -33,29 +34,8 @@ MAX_BATCH_BYTES = 256 * 1024
 #: Single events per drain when the stream does not take batches (then it reads its next command).
 DRAIN_EVENTS = 64
 
-_SMALL = [bytes([i]) for i in range(128)]
 _PAYLOAD = "wire:payload"
 _ITEM = "wire:item"
-
-
-def varint(value: int) -> bytes:
-    if value < 128:
-        return _SMALL[value]
-    out = bytearray()
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def tag(number: int) -> bytes:
-    """The tag of a length-delimited field."""
-    return varint(number << 3 | 2)
-
-
-def field(number: int, payload: bytes) -> bytes:
-    return tag(number) + varint(len(payload)) + payload
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,31 +16,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+from ..platform.protowire import field as field_bytes
+from ..platform.protowire import varint
 from .fixer import FixResult
 from .suggestions import Kind
 
 _KIND = {Kind.LAYOUT: 1, Kind.CLEAN: 2}  # realtime.v1.SuggestionKind values
 _DOUBLE = struct.Struct("<d")
-_SMALL = [bytes([i]) for i in range(128)]
 _rest_cache: dict[tuple[int, str, bool, float, str], bytes] = {}
 _REST_CACHE_SIZE = 100_000
 _decision_cache: dict[tuple[str, float, str], bytes] = {}
-
-
-def varint(value: int) -> bytes:
-    if value < 128:
-        return _SMALL[value]
-    out = bytearray()
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def field_bytes(number: int, payload: bytes) -> bytes:
-    """A length-delimited field (wire type 2)."""
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def _string(number: int, text: str) -> bytes:
