@@ -160,13 +160,33 @@ def _helped(spans: list[tuple[int, TokenInfo]], lent: set[str], leaning: dict[st
     return False
 
 
+_Accepted = dict[tuple[int, int], tuple[float, int]]  # (token, choice) -> (gain, support)
+_Waiting = dict[tuple[int, int], tuple[float, str]]  # (token, choice) -> (gain, target)
+
+
 def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collection[str]) -> Decision:
-    # Pass 1: decisions that need no context. Undecided words count for no language yet.
-    count = len(spans)
+    langs, accepted, pending, weak = _alone_pass(fixer, spans, hints)
+    soft: dict[int, str] = {t: target for (t, _), (g, target) in pending.items() if g >= L.SOFT_GAIN}
+    _context_pass(spans, langs, accepted, pending, soft)
+    reason = "hint" if hints else "words"
+    # Pass 3, the sentence: when the words fixed so far make one language clearly the text's,
+    # the words still waiting for that language follow it (no 'to אתה רוצה' leftovers).
+    if _sentence(spans, langs, accepted, {**weak, **pending}):
+        reason = "sentence"
+    return _language(langs, _accepted_suggestions(fixer, spans, accepted), reason)
+
+
+def _alone_pass(
+    fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collection[str]
+) -> tuple[list[str | None], _Accepted, _Waiting, _Waiting]:
+    """Pass 1: decisions that need no context. Undecided words count for no language yet.
+
+    Returns the token languages, the choices accepted, those waiting for context, and the weak
+    ones (only a sentence can carry these)."""
     langs: list[str | None] = [info.typed_lang for _, info in spans]
-    accepted: dict[tuple[int, int], tuple[float, int]] = {}
-    pending: dict[tuple[int, int], tuple[float, str]] = {}
-    weak: dict[tuple[int, int], tuple[float, str]] = {}  # only a sentence can carry these
+    accepted: _Accepted = {}
+    pending: _Waiting = {}
+    weak: _Waiting = {}
     for t, (_, info) in enumerate(spans):
         for c, choice in enumerate(info.choices):
             gain = fixer._gain(choice, hints)
@@ -179,45 +199,70 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
                     langs[t] = None
             elif choice.converted >= L.CONTEXT_MIN_ZIPF and gain >= L.SENTENCE_FLOOR:
                 weak[(t, c)] = (gain, choice.target)
-    soft: dict[int, str] = {t: target for (t, _), (g, target) in pending.items() if g >= L.SOFT_GAIN}
-    # Pass 2 (repeated, so that a run of short words can support each other): an undecided
-    # word changes when nearby words are in the target language and outnumber the source one.
+    return langs, accepted, pending, weak
+
+
+def _context_pass(
+    spans: list[tuple[int, TokenInfo]],
+    langs: list[str | None],
+    accepted: _Accepted,
+    pending: _Waiting,
+    soft: dict[int, str],
+) -> None:
+    """Pass 2: an undecided word changes when nearby words are in the target language and
+    outnumber the source one; repeated, so that a run of short words can support each other."""
     for _ in range(3):
         progressed = False
         for (t, c), (gain, target) in pending.items():
             if (t, c) in accepted:
                 continue
-            choice = spans[t][1].choices[c]
-            source = _other(target)
-            lo, hi = max(0, t - L.CONTEXT_WINDOW), min(count, t + L.CONTEXT_WINDOW + 1)
-            support = against = half = 0
-            for k in range(lo, hi):
-                if k == t:
-                    continue
-                near = langs[k]
-                if near == target:
-                    support += 1
-                elif near == source:
-                    against += 1
-                elif soft.get(k) == target:
-                    half += 1
-            evidence = support + 0.5 * half
-            if choice.letters < 2:
-                evidence -= 1.0  # one letter is almost no evidence: it needs more neighbours
-            if evidence < 1.0 or evidence <= against:
-                continue
-            if gain >= L.CONTEXT_MARGIN - L.CONTEXT_STEP * (evidence - against - 1):
+            support = _context_support(spans[t][1].choices[c], gain, target, t, langs, soft)
+            if support is not None:
                 accepted[(t, c)] = (gain, support)
                 langs[t] = target
                 soft.pop(t, None)
                 progressed = True
         if not progressed:
             break
-    reason = "hint" if hints else "words"
-    # Pass 3, the sentence: when the words fixed so far make one language clearly the text's,
-    # the words still waiting for that language follow it (no 'to אתה רוצה' leftovers).
-    if _sentence(spans, langs, accepted, {**weak, **pending}):
-        reason = "sentence"
+
+
+def _context_support(
+    choice: Choice, gain: float, target: str, t: int, langs: list[str | None], soft: dict[int, str]
+) -> int | None:
+    """The support of token t's neighbours if they carry its waiting choice; None if they do not."""
+    support, against, half = _neighbours(t, target, langs, soft)
+    evidence = support + 0.5 * half
+    if choice.letters < 2:
+        evidence -= 1.0  # one letter is almost no evidence: it needs more neighbours
+    if evidence < 1.0 or evidence <= against:
+        return None
+    if gain >= L.CONTEXT_MARGIN - L.CONTEXT_STEP * (evidence - against - 1):
+        return support
+    return None
+
+
+def _neighbours(t: int, target: str, langs: list[str | None], soft: dict[int, str]) -> tuple[int, int, int]:
+    """Words near token t in the target language, in the source one, and leaning to the target."""
+    source = _other(target)
+    lo, hi = max(0, t - L.CONTEXT_WINDOW), min(len(langs), t + L.CONTEXT_WINDOW + 1)
+    support = against = half = 0
+    for k in range(lo, hi):
+        if k == t:
+            continue
+        near = langs[k]
+        if near == target:
+            support += 1
+        elif near == source:
+            against += 1
+        elif soft.get(k) == target:
+            half += 1
+    return support, against, half
+
+
+def _accepted_suggestions(
+    fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], accepted: _Accepted
+) -> list[Suggestion]:
+    """The accepted choices as suggestions in text order, skipping any that overlap an earlier one."""
     out: list[Suggestion] = []
     taken = -1
     for (t, c), (gain, support) in sorted(accepted.items()):
@@ -227,7 +272,7 @@ def _full(fixer: LayoutFixer, spans: list[tuple[int, TokenInfo]], hints: Collect
             continue
         taken = base + choice.end
         out.append(_suggestion(base, choice, fixer._confidence(choice, gain, support)))
-    return _language(langs, out, reason)
+    return out
 
 
 def _sentence(

@@ -187,6 +187,13 @@ class LayoutFixer:
             return _KEEP  # code, links, numbers, or letters of another script (é, ж): not ours to swap
         if _DIGIT.search(token):
             return self._with_digits(token)
+        choices, typed = self._read_runs(token)
+        if not choices and typed is None:
+            return _KEEP
+        return self._settle(choices, typed)
+
+    def _read_runs(self, token: str) -> tuple[list[Choice], str | None]:
+        """The choices of each run of word characters, and the language typed if only one."""
         choices: list[Choice] = []
         langs: set[str] = set()
         i, n = 0, len(token)
@@ -197,24 +204,28 @@ class LayoutFixer:
             j = i
             while j < n and token[j] in _WORD_CHARS:
                 j += 1
-            run = token[i:j]
-            has_latin = any(c.lower() in LATIN_LETTERS for c in run)
-            has_hebrew = any(c in HEBREW_LETTERS for c in run)
-            result: tuple[Choice | None, str | None] = (None, None)
-            if has_latin and not has_hebrew:
-                result = self._latin(run, i)
-            elif has_hebrew and (not has_latin or _shifted(run)):
-                # Latin capitals among Hebrew letters: Shift on the Hebrew layout ('Hקךךם' is 'Hello').
-                result = self._hebrew(run, i)
-            choice, lang = result
+            choice, lang = self._read_run(token[i:j], i)
             if choice is not None:
                 choices.append(choice)
             if lang is not None:
                 langs.add(lang)
             i = j
         typed = langs.pop() if len(langs) == 1 else None
-        if not choices and typed is None:
-            return _KEEP
+        return choices, typed
+
+    def _read_run(self, run: str, i: int) -> tuple[Choice | None, str | None]:
+        """One run read as Latin or as Hebrew; a mix of scripts is only read as Shifted Hebrew."""
+        has_latin = any(c.lower() in LATIN_LETTERS for c in run)
+        has_hebrew = any(c in HEBREW_LETTERS for c in run)
+        if has_latin and not has_hebrew:
+            return self._latin(run, i)
+        if has_hebrew and (not has_latin or _shifted(run)):
+            # Latin capitals among Hebrew letters: Shift on the Hebrew layout ('Hקךךם' is 'Hello').
+            return self._hebrew(run, i)
+        return None, None
+
+    def _settle(self, choices: list[Choice], typed: str | None) -> TokenInfo:
+        """The token's decisions without context: what is settled alone, what waits for neighbours."""
         settled = []
         lends: set[str] = set()
         wants: set[str] = set()
