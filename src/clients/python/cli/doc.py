@@ -334,27 +334,8 @@ class Session:
                 seqs = ", ".join(str(x) for x in d.absorbed_client_seqs)
                 text = f"absorbed: operations {seqs} were already done by others (no change)"
             self.flush()
-        elif kind == "cursor":
-            c = event.cursor
-            text = f"cursor {c.user_id} at ({c.x:g}, {c.y:g}) {c.element_id}"
-        elif kind == "error":
-            text = f"error {event.error.reason}: {event.error.message}"
-        elif kind == "lease_granted":
-            lease = event.lease_granted.lease
-            text = f"lease on {lease.element_id} granted to {lease.holder_name}"
-        elif kind == "lease_denied":
-            held = event.lease_denied.held_by
-            text = f"lease on {event.lease_denied.element_id} denied: held by {held.holder_name}"
-        elif kind == "lease_released":
-            lr = event.lease_released
-            why = pb.LeaseReleaseReason.Name(lr.reason).removeprefix("LEASE_RELEASE_REASON_").lower()
-            text = f"lease on {lr.lease.element_id} released ({why})"
-        elif kind in ("participant_joined", "presence"):
-            p = body.participant
-            status = pb.ParticipantStatus.Name(p.status).removeprefix("PARTICIPANT_STATUS_").lower()
-            text = f"{kind.replace('_', ' ')}: {p.display_name} ({status})"
-        elif kind == "participant_left":
-            text = f"participant left: {event.participant_left.user_id}"
+        else:
+            text = _passive_text(kind, event, body, text)
         self.show(kind, body, text)
         if kind == "going_away":
             self.ended.set()
@@ -396,34 +377,41 @@ class Session:
         kids = [k for k in self.replica.view().children(parent) if k.element_id != skip]
         return str(fractional.between(kids[-1].position if kids else None, None))
 
+    def _edit_op(self, cmd: str, rest: list[str]) -> Op | None:
+        """The local edit a command word stands for (None: not an edit command)."""
+        view = self.replica.view
+        if cmd == "create":
+            element_id, parent, kind = rest[0], "" if rest[1] == "-" else rest[1], rest[2]
+            props = {k: _json(v) for k, _, v in (p.partition("=") for p in rest[3:])}
+            return CreateElement(element_id, parent, kind, self.after_last_child(parent), props)
+        if cmd == "set":
+            return SetProperty(rest[0], rest[1], _json(rest[2]))
+        if cmd == "type":
+            text = view().text(rest[0], rest[1])
+            offset = len(text) if rest[2] == "end" else int(rest[2])
+            return EditText(rest[0], rest[1], textop.splice(offset, 0, " ".join(rest[3:])))
+        if cmd == "erase":
+            return EditText(rest[0], rest[1], textop.splice(int(rest[2]), int(rest[3]), ""))
+        if cmd == "move":
+            parent = "" if rest[1] == "-" else rest[1]
+            kids = [k for k in view().children(parent) if k.element_id != rest[0]]
+            i = max(0, min(int(rest[2]), len(kids)))
+            lo = kids[i - 1].position if i > 0 else None
+            hi = kids[i].position if i < len(kids) else None
+            return MoveElement(rest[0], parent, fractional.place(lo, hi))
+        if cmd == "delete":
+            return DeleteElement(rest[0])
+        return None
+
     async def run_line(self, line: str) -> bool:
         """Run one command line; False ends the session."""
         words = shlex.split(line, comments=True)
         if not words:
             return True
         cmd, rest = words[0], words[1:]
-        view = self.replica.view
-        if cmd == "create":
-            element_id, parent, kind = rest[0], "" if rest[1] == "-" else rest[1], rest[2]
-            props = {k: _json(v) for k, _, v in (p.partition("=") for p in rest[3:])}
-            self.local(CreateElement(element_id, parent, kind, self.after_last_child(parent), props))
-        elif cmd == "set":
-            self.local(SetProperty(rest[0], rest[1], _json(rest[2])))
-        elif cmd == "type":
-            text = view().text(rest[0], rest[1])
-            offset = len(text) if rest[2] == "end" else int(rest[2])
-            self.local(EditText(rest[0], rest[1], textop.splice(offset, 0, " ".join(rest[3:]))))
-        elif cmd == "erase":
-            self.local(EditText(rest[0], rest[1], textop.splice(int(rest[2]), int(rest[3]), "")))
-        elif cmd == "move":
-            parent = "" if rest[1] == "-" else rest[1]
-            kids = [k for k in view().children(parent) if k.element_id != rest[0]]
-            i = max(0, min(int(rest[2]), len(kids)))
-            lo = kids[i - 1].position if i > 0 else None
-            hi = kids[i].position if i < len(kids) else None
-            self.local(MoveElement(rest[0], parent, fractional.place(lo, hi)))
-        elif cmd == "delete":
-            self.local(DeleteElement(rest[0]))
+        op = self._edit_op(cmd, rest)
+        if op is not None:
+            self.local(op)
         elif cmd == "lease":
             self.send(acquire_lease=pb.AcquireLeaseCommand(element_id=rest[0]))
         elif cmd in ("release", "break"):
@@ -455,6 +443,32 @@ class Session:
         else:
             print(f"unknown command {cmd!r} (see `realtime doc join --help`)", file=sys.stderr)
         return True
+
+
+def _passive_text(kind: str, event: pb.CollaborateResponse, body: Any, text: str) -> str:
+    """The printed line of an event that changes nothing in the replica (`text` if none is special)."""
+    if kind == "cursor":
+        c = event.cursor
+        return f"cursor {c.user_id} at ({c.x:g}, {c.y:g}) {c.element_id}"
+    if kind == "error":
+        return f"error {event.error.reason}: {event.error.message}"
+    if kind == "lease_granted":
+        lease = event.lease_granted.lease
+        return f"lease on {lease.element_id} granted to {lease.holder_name}"
+    if kind == "lease_denied":
+        held = event.lease_denied.held_by
+        return f"lease on {event.lease_denied.element_id} denied: held by {held.holder_name}"
+    if kind == "lease_released":
+        lr = event.lease_released
+        why = pb.LeaseReleaseReason.Name(lr.reason).removeprefix("LEASE_RELEASE_REASON_").lower()
+        return f"lease on {lr.lease.element_id} released ({why})"
+    if kind in ("participant_joined", "presence"):
+        p = body.participant
+        status = pb.ParticipantStatus.Name(p.status).removeprefix("PARTICIPANT_STATUS_").lower()
+        return f"{kind.replace('_', ' ')}: {p.display_name} ({status})"
+    if kind == "participant_left":
+        return f"participant left: {event.participant_left.user_id}"
+    return text
 
 
 def _json(text: str) -> Any:
