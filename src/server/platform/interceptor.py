@@ -293,13 +293,7 @@ class _Call:
         spec = self.spec
         hub = spec.hub
         spec.metrics.started.inc()
-        authorization = None
-        for key, value in self.context.invocation_metadata() or ():
-            if key == "authorization":
-                if authorization is None:  # the first one counts, as before
-                    authorization = value
-            elif key == "traceparent":
-                self.trace = tracing.parse_traceparent(value)
+        authorization = self._read_metadata()
         if tracing.spans is not None:
             self._start_span()  # before authentication: refused calls show in the trace too
         elif self.trace:
@@ -334,6 +328,17 @@ class _Call:
             if principal is not None:
                 self._arm_expiry(principal)
         return self
+
+    def _read_metadata(self) -> str | None:
+        """The call's authorization value (the first one counts); records its traceparent."""
+        authorization = None
+        for key, value in self.context.invocation_metadata() or ():
+            if key == "authorization":
+                if authorization is None:  # the first one counts, as before
+                    authorization = value
+            elif key == "traceparent":
+                self.trace = tracing.parse_traceparent(value)
+        return authorization
 
     def _start_span(self) -> None:
         spans = tracing.spans

@@ -49,31 +49,43 @@ def _convert(kind: Any, value: Any) -> Any:
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return tuple(str(part) for part in value)
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError("expected true or false")
+        return _to_bool(value)
     if kind is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError("expected a whole number")
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError("expected a whole number") from None
+        return _to_int(value)
     if kind is float:
-        if isinstance(value, bool):
-            raise ValueError("expected a number")
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError("expected a number") from None
+        return _to_float(value)
     if kind is str:
         return str(value)
     raise TypeError(f"unsupported setting type {kind!r}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("expected a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("expected a number") from None
 
 
 def _load(
