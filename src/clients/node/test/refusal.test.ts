@@ -2,14 +2,17 @@
 // second stream of a user RESOURCE_EXHAUSTED with google.rpc.RetryInfo (1 s). Every retry path
 // must wait at least that long (real timers here; what each path asked to wait is recorded), then
 // get in once the user's other stream is closed. Started by tests/e2e/test_node_retry_info.py,
-// which passes REALTIME_GRPC_URL and one token per test (REALTIME_TOKEN_1..3, distinct users, so a
-// slot still being given back by one test never refuses the next).
+// which passes REALTIME_GRPC_URL, REALTIME_HTTP_URL (the gateway) and one token per test
+// (REALTIME_TOKEN_1..4, distinct users, so a slot still being given back by one test never refuses
+// the next). The browser client's tests run it in Node (fetch for gRPC-Web; node
+// --experimental-websocket for the WebSocket bridge): the same code a page runs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { DiagnosticsService, type EchoStreamRequest, EchoStreamRequestSchema, type EchoStreamResponse } from "../../../../gen/ts/realtime/v1/diagnostics_pb.js";
 import { NotificationService } from "../../../../gen/ts/realtime/v1/notifications_pb.js";
 import { Outbox } from "../../web/outbox.js";
+import { createHubTransport, readResource as webReadResource, notificationSubscription as webSubscription } from "../../web/index.js";
 import { sleep as timer } from "../../web/reconnect.js";
 import {
   Code,
@@ -23,6 +26,7 @@ import {
 } from "../index.js";
 
 const baseUrl = process.env.REALTIME_GRPC_URL ?? "http://127.0.0.1:50051";
+const httpUrl = process.env.REALTIME_HTTP_URL ?? "http://127.0.0.1:8080";
 const ADVICE_MS = 1000; // the hub's RetryInfo on a refused stream (platform/limits.py)
 
 function transportFor(n: number) {
@@ -149,4 +153,60 @@ test("an upload whose Write is refused by the stream cap waits the hub's RetryIn
   assert.ok(done.complete);
   assert.equal(Number(done.size), bytes.length);
   assertAdvised(waits, told);
+});
+
+test("the browser client through the gateway: WebSocket and gRPC-Web refusals carry RetryInfo and are waited out", async () => {
+  assert.equal(typeof globalThis.WebSocket, "function", "run node with --experimental-websocket");
+  const web = createHubTransport({ baseUrl: httpUrl, token: staticToken(process.env.REALTIME_TOKEN_4 ?? "") });
+  // The user's only slot is taken over the hub's gRPC port; the page's streams go through the gateway.
+  let hold = await holdTheSlot(4);
+  const { waits, sleep } = recordedSleep();
+  const reconnects: Reconnect[] = [];
+  const ac = new AbortController();
+  const guard = setTimeout(() => ac.abort(), 60_000);
+  const sub = webSubscription(createClient(NotificationService, web), ["topic:retry-info-web"], {
+    baseMs: 1,
+    maxAttempts: 6,
+    signal: ac.signal,
+    sleep,
+    onReconnect: (r) => {
+      reconnects.push(r);
+      hold.release();
+    },
+  });
+  let subscribed = false;
+  try {
+    for await (const ev of sub) {
+      if (ev.event.case === "subscribed") {
+        subscribed = true;
+        break;
+      }
+    }
+  } finally {
+    clearTimeout(guard);
+    ac.abort();
+  }
+  await hold.ended;
+  assert.ok(subscribed);
+  assert.equal(reconnects[0].code, Code.ResourceExhausted, reconnects[0].message);
+  for (const r of reconnects) assert.equal(r.retryAfterMs, ADVICE_MS, "the WebSocket bridge carries grpc-status-details-bin");
+  assertAdvised(waits, reconnects.map((r) => r.delayMs));
+
+  // gRPC-Web (a server stream over fetch): Read of an upload, refused while the slot is taken.
+  const bytes = new TextEncoder().encode("read me back ".repeat(100));
+  const up = await uploadBlob(transportFor(4), new Blob([bytes]), { contentType: "text/plain" });
+  hold = await holdTheSlot(4);
+  const { waits: readWaits, sleep: readSleep } = recordedSleep();
+  const told: number[] = [];
+  const back = await webReadResource(web, up.name, {
+    backoff: { baseMs: 1, sleep: readSleep },
+    onRetry: (err, _n, delay) => {
+      assert.equal(err.code, Code.ResourceExhausted, err.rawMessage);
+      told.push(delay);
+      hold.release();
+    },
+  });
+  await hold.ended;
+  assert.deepEqual(back, bytes);
+  assertAdvised(readWaits, told);
 });
