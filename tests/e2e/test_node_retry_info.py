@@ -36,7 +36,7 @@ async def test_retry_info_is_a_floor_for_every_ts_retry_path(tmp_path: Path) -> 
     script = await bundle(ROOT / "src/clients/node/test/retry.test.ts", tmp_path / "node-tests")
     code, out = await run("node", "--test", "--test-reporter=spec", str(script), env=_env())
     assert code == 0, out
-    assert "fail 0" in out and "pass 7" in out, out
+    assert "fail 0" in out and "pass 8" in out, out
 
 
 async def test_ts_clients_wait_out_a_real_refusal(tmp_path: Path) -> None:

@@ -321,3 +321,24 @@ test("an upload told to retry later waits at least that long, then resumes; a qu
     assert.ok(reads[0] >= 2000 && reads[0] <= 3000, `${protocol}: ${reads}`);
   }
 });
+
+test("a long advised wait ends at once when the caller aborts", async () => {
+  const ac = new AbortController();
+  let retries = 0;
+  const failed = caught(
+    (async () => {
+      for await (const _ of reconnecting(
+        async function* () {
+          throw refusal(Code.Unavailable, MAX_ADVICE_MS);
+        },
+        // The default timer: an abort must cancel the 300 s wait, not sit it out.
+        { signal: ac.signal, onRetry: () => void (retries++, setImmediate(() => ac.abort())) },
+      )) {
+        // nothing
+      }
+    })(),
+  );
+  const err = await failed;
+  assert.equal(err.code, Code.Canceled);
+  assert.equal(retries, 1);
+});
