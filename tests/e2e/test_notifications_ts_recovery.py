@@ -1,5 +1,6 @@
 """The TypeScript NotificationSubscription (Node) across two replicas on Redis: the subscriber's replica
-is SIGKILLed mid-stream and it resumes on the other, every notification exactly once."""
+is SIGKILLed (or drained with SIGTERM, whose GOING_AWAY RetryInfo the client waits out) mid-stream
+and it resumes on the other, every notification exactly once."""
 
 from __future__ import annotations
 
@@ -19,8 +20,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 
 async def test_ts_subscription_survives_replica_sigkill(tmp_path: Path, redis_url: str) -> None:
+    await _across_replicas(tmp_path, redis_url, "subscription.test.ts", "KILL_A_NOW", signal.SIGKILL, 4)
+
+
+async def test_ts_subscription_waits_out_a_drain(tmp_path: Path, redis_url: str) -> None:
+    await _across_replicas(tmp_path, redis_url, "drain.test.ts", "DRAIN_A_NOW", signal.SIGTERM, 1)
+
+
+async def _across_replicas(
+    tmp_path: Path, redis_url: str, test_file: str, marker: str, sig: signal.Signals, passes: int
+) -> None:
+    """Run `test_file` against replicas A and B on Redis; send `sig` to A when it prints `marker`."""
     assert ESBUILD.exists(), "run `make setup`"
-    script = await bundle(ROOT / "src/clients/node/test/subscription.test.ts", tmp_path / "node-tests")
+    script = await bundle(ROOT / "src/clients/node/test" / test_file, tmp_path / "node-tests")
     prefix = test_prefix()
     broker = f"--broker={redis_url}?prefix={prefix}"
     env = {"REALTIME_NOTIFICATIONS_STATS_INTERVAL": "0"}
@@ -52,16 +64,18 @@ async def test_ts_subscription_survives_replica_sigkill(tmp_path: Path, redis_ur
                 async with asyncio.timeout(120):
                     while line := (await proc.stdout.readline()).decode():
                         lines.append(line)
-                        if "KILL_A_NOW" in line:
-                            a.proc.send_signal(signal.SIGKILL)
+                        if marker in line:
+                            a.proc.send_signal(sig)
                     await proc.wait()
             finally:
                 if proc.returncode is None:
                     proc.kill()
                     await proc.wait()
             out = "".join(lines)
-            assert a.proc.poll() is not None, out  # A was killed mid-stream
             assert proc.returncode == 0, out
-            assert "fail 0" in out and "pass 4" in out, out
+            assert marker in out, out  # A was stopped mid-stream
+            assert "fail 0" in out and f"pass {passes}" in out, out
+            if sig == signal.SIGKILL:
+                assert a.proc.poll() is not None, out
     finally:
         await delete_prefix(redis_url, prefix)

@@ -13,9 +13,12 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type TokenProvider, tokenInterceptor } from "../web/token.js";
 
 export { Code, ConnectError, createClient } from "@connectrpc/connect";
-export { backoffDelay, isRetryable, reconnecting } from "../web/reconnect.js";
+export { backoffDelay, isRetryable, MAX_ADVICE_MS, reconnecting, retryAfterMs, retryDelay } from "../web/reconnect.js";
+export type { BackoffOptions, ReconnectOptions, Sleep } from "../web/reconnect.js";
 export { Cursor, NotificationSubscription, notificationSubscription } from "../web/subscription.js";
 export type { Reconnect, SubscriptionOptions } from "../web/subscription.js";
+export { CHUNK, readResource, sha256Hex, uploadBlob } from "../web/upload.js";
+export type { TransferProgress, TransferRetry, UploadOptions } from "../web/upload.js";
 export { staticToken, tokenInterceptor } from "../web/token.js";
 export type { TokenProvider } from "../web/token.js";
 

@@ -11,15 +11,15 @@ import { type TokenProvider, tokenInterceptor } from "./token.js";
 import { createWebSocketTransport } from "./websocket-transport.js";
 
 export { createClient, Code, ConnectError } from "@connectrpc/connect";
-export { backoffDelay, isRetryable, reconnecting } from "./reconnect.js";
-export type { BackoffOptions, ReconnectOptions } from "./reconnect.js";
+export { backoffDelay, isRetryable, MAX_ADVICE_MS, reconnecting, retryAfterMs, retryDelay } from "./reconnect.js";
+export type { BackoffOptions, ReconnectOptions, Sleep } from "./reconnect.js";
 export { Cursor, NotificationSubscription, notificationSubscription } from "./subscription.js";
 export type { Reconnect, SubscriptionOptions } from "./subscription.js";
 export { staticToken, tokenInterceptor } from "./token.js";
 export type { TokenProvider } from "./token.js";
 export { createWebSocketTransport, SUBPROTOCOL } from "./websocket-transport.js";
 export { CHUNK, readResource, sha256Hex, uploadBlob } from "./upload.js";
-export type { TransferProgress, UploadOptions } from "./upload.js";
+export type { TransferProgress, TransferRetry, UploadOptions } from "./upload.js";
 
 export interface HubTransportOptions {
   /** The gateway's URL, e.g. location.origin or "http://127.0.0.1:8080". */

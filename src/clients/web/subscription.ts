@@ -10,8 +10,8 @@
 //
 // Per channel it keeps the last position received without a gap. When the stream fails with a
 // retryable status (replica gone, broker lost, shutdown, slow consumer) it waits (full-jitter
-// backoff), reconnects to the next client of the list (one per replica) and resubscribes every
-// channel from there. Every notification is yielded once: offsets a resume may send again are
+// backoff, never less than the server's RetryInfo advice: see reconnect.ts), reconnects to the
+// next client of the list (one per replica) and resubscribes every channel from there. Every notification is yielded once: offsets a resume may send again are
 // dropped here. `subscribed` events report `recovered` and `notRecoveredReason`.
 // It asks for batches (`acceptBatches`): notifications the hub had queued arrive in one `batch`
 // event, unpacked here, so the application still sees one `notification` event each.
@@ -27,7 +27,7 @@ import {
   SubscribeResponseSchema,
 } from "../../../gen/ts/realtime/v1/notifications_pb.js";
 import { Outbox } from "./outbox.js";
-import { type BackoffOptions, backoffDelay, isRetryable } from "./reconnect.js";
+import { type BackoffOptions, isRetryable, retryAfterMs, retryDelay, sleep } from "./reconnect.js";
 
 export interface Reconnect {
   code: Code;
@@ -35,6 +35,8 @@ export interface Reconnect {
   delayMs: number;
   /** Consecutive failures so far (1 for the first). */
   attempt: number;
+  /** The wait the server asked for (google.rpc.RetryInfo), if it did: `delayMs` is at least this. */
+  retryAfterMs?: number;
 }
 
 export interface SubscriptionOptions extends BackoffOptions {
@@ -176,10 +178,10 @@ export class NotificationSubscription implements AsyncIterable<SubscribeResponse
         failures++;
         if (this.opts.maxAttempts !== undefined && failures >= this.opts.maxAttempts) throw err;
         this.next++; // another replica next time
-        const delayMs = backoffDelay(failures - 1, this.opts);
+        const delayMs = retryDelay(failures - 1, err, this.opts);
         const ce = ConnectError.from(err);
-        this.opts.onReconnect?.({ code: ce.code, message: ce.rawMessage, delayMs, attempt: failures });
-        await sleep(delayMs, this.opts.signal);
+        this.opts.onReconnect?.({ code: ce.code, message: ce.rawMessage, delayMs, attempt: failures, retryAfterMs: retryAfterMs(ce) });
+        await (this.opts.sleep ?? sleep)(delayMs, this.opts.signal);
       } finally {
         commands.close();
       }
@@ -194,22 +196,4 @@ export function notificationSubscription(
   opts: SubscriptionOptions = {},
 ): NotificationSubscription {
   return new NotificationSubscription(clients, channels, opts);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new ConnectError("aborted", Code.Canceled));
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new ConnectError("aborted", Code.Canceled));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -9,14 +9,43 @@
 // picks it); `Read` is a server stream over gRPC-Web. Chunks are 256 KiB, far below the hub's
 // 1 MiB message limit. When the connection breaks the upload asks QueryWriteStatus and goes on
 // from the committed offset; creating an upload of the same bytes again resumes it (by SHA-256).
+// Between attempts it waits with full-jitter backoff, never less than the server's RetryInfo
+// (e.g. 1 s after "another Write of this upload is in progress"); RESOURCE_EXHAUSTED is retried
+// only when the hub says when (a stream cap, a full spool), never for a quota it gives no time for.
 import type { Transport } from "@connectrpc/connect";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Upload, UploadService, type WriteRequestSchema } from "../../../gen/ts/realtime/v1/uploads_pb.js";
-import { backoffDelay } from "./reconnect.js";
+import { type BackoffOptions, retryAfterMs, retryDelay, sleep } from "./reconnect.js";
 
 export const CHUNK = 256 * 1024;
 const RESUMABLE = new Set<Code>([Code.Unavailable, Code.Aborted, Code.DeadlineExceeded, Code.OutOfRange]);
+/** Uploads and reads wait 200 ms, 400 ms, ... up to 5 s (full jitter) unless told otherwise. */
+const TRANSFER_BACKOFF: BackoffOptions = { baseMs: 200, capMs: 5000 };
+
+/** Worth another attempt: a broken connection, or a refusal that says when to come back. */
+function resumable(ce: ConnectError): boolean {
+  return RESUMABLE.has(ce.code) || (ce.code === Code.ResourceExhausted && retryAfterMs(ce) !== undefined);
+}
+
+/** Waits before failure number `failures` (1-based) of a transfer, as `options` says. */
+function pause(failures: number, ce: ConnectError, options: TransferRetry): Promise<void> {
+  const backoff = { ...TRANSFER_BACKOFF, ...options.backoff };
+  const delayMs = retryDelay(failures - 1, ce, backoff);
+  options.onRetry?.(ce, failures, delayMs);
+  return (backoff.sleep ?? sleep)(delayMs, options.signal);
+}
+
+/** How a transfer retries. */
+export interface TransferRetry {
+  /** Failures in a row without progress before giving up (default 8). */
+  retries?: number;
+  /** Backoff between attempts (default 200 ms base, 5 s cap; `random` and `sleep` for tests). */
+  backoff?: BackoffOptions;
+  /** Told before each wait: the error, failures in a row (1 for the first) and the wait. */
+  onRetry?: (err: ConnectError, failures: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
 
 export interface TransferProgress {
   /** The resource: "uploads/{id}" or what is read. */
@@ -27,17 +56,14 @@ export interface TransferProgress {
   total: number;
 }
 
-export interface UploadOptions {
+export interface UploadOptions extends TransferRetry {
   /** MIME type (default: the File's type, else application/octet-stream). */
   contentType?: string;
   /** File name shown by the hub (default: the File's name). */
   filename?: string;
   /** Called as chunks go out and after a resume. */
   onProgress?: (p: TransferProgress) => void;
-  /** Failures in a row without progress before giving up (default 8). */
-  retries?: number;
   chunkSize?: number;
-  signal?: AbortSignal;
 }
 
 function hex(buffer: ArrayBuffer): string {
@@ -48,14 +74,6 @@ function hex(buffer: ArrayBuffer): string {
 export async function sha256Hex(blob: Blob): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), reject(new ConnectError("aborted", Code.Canceled))), {
-      once: true,
-    });
-  });
 
 /** Upload a Blob (a browser File); resolves with the finished upload. */
 export async function uploadBlob(transport: Transport, blob: Blob, options: UploadOptions = {}): Promise<Upload> {
@@ -96,21 +114,27 @@ export async function uploadBlob(transport: Transport, blob: Blob, options: Uplo
   }
 
   let failures = 0;
+  let lost = false; // after a failure, ask where the upload got to before writing again
   while (!complete) {
     try {
+      if (lost) {
+        const status = await client.queryWriteStatus({ resourceName: name }, { signal: options.signal });
+        lost = false;
+        if (Number(status.committedSize) > committed) failures = 0;
+        committed = Number(status.committedSize);
+        complete = status.complete;
+        report(committed);
+        if (complete) break;
+      }
       const reply = await client.write(chunks(committed), { signal: options.signal });
       if (reply.upload) return reply.upload;
       break;
     } catch (err) {
       const ce = ConnectError.from(err);
       failures += 1;
-      if (!RESUMABLE.has(ce.code) || failures > (options.retries ?? 8)) throw ce;
-      await sleep(backoffDelay(failures - 1, { baseMs: 200, capMs: 5000 }), options.signal);
-      const status = await client.queryWriteStatus({ resourceName: name }, { signal: options.signal });
-      if (Number(status.committedSize) > committed) failures = 0;
-      committed = Number(status.committedSize);
-      complete = status.complete;
-      report(committed);
+      if (options.signal?.aborted || !resumable(ce) || failures > (options.retries ?? 8)) throw ce;
+      await pause(failures, ce, options);
+      lost = true;
     }
   }
   const done = await client.getUpload({ name }, { signal: options.signal });
@@ -123,7 +147,7 @@ export async function uploadBlob(transport: Transport, blob: Blob, options: Uplo
 export async function readResource(
   transport: Transport,
   resourceName: string,
-  options: { onProgress?: (p: TransferProgress) => void; total?: number; signal?: AbortSignal; retries?: number } = {},
+  options: TransferRetry & { onProgress?: (p: TransferProgress) => void; total?: number } = {},
 ): Promise<Uint8Array> {
   const client = createClient(UploadService, transport);
   const parts: Uint8Array[] = [];
@@ -141,8 +165,8 @@ export async function readResource(
     } catch (err) {
       const ce = ConnectError.from(err);
       failures += 1;
-      if (!RESUMABLE.has(ce.code) || ce.code === Code.OutOfRange || failures > (options.retries ?? 8)) throw ce;
-      await sleep(backoffDelay(failures - 1, { baseMs: 200, capMs: 5000 }), options.signal);
+      if (options.signal?.aborted || !resumable(ce) || ce.code === Code.OutOfRange || failures > (options.retries ?? 8)) throw ce;
+      await pause(failures, ce, options);
     }
   }
   const out = new Uint8Array(done);
