@@ -37,22 +37,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import (
+from .base import DEFAULT_HISTORY_SIZE, DEFAULT_HISTORY_TTL, DEFAULT_IDEMPOTENCY_TTL, Broker, Clock
+from .memory import MAX_READ_MARKS_PER_USER
+from .model import (
     CLOSED_UNAVAILABLE,
-    DEFAULT_HISTORY_SIZE,
-    DEFAULT_HISTORY_TTL,
-    DEFAULT_IDEMPOTENCY_TTL,
-    Broker,
     BrokerUnavailable,
-    Clock,
     HistoryResult,
     PresenceEntry,
     Publication,
     StreamPosition,
-    Subscription,
 )
-from .memory import MAX_READ_MARKS_PER_USER
 from .replay import replay_after
+from .subscription import Subscription
 from .validate import check_channel, check_key, check_publish_args
 
 log = logging.getLogger("realtime.broker")

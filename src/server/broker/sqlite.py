@@ -52,21 +52,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import sqlite_store as store
-from .base import (
+from .base import DEFAULT_HISTORY_SIZE, DEFAULT_HISTORY_TTL, DEFAULT_IDEMPOTENCY_TTL, Broker, Clock
+from .local import LocalFanout, LocalPresence
+from .model import (
     CLOSED_UNAVAILABLE,
-    DEFAULT_HISTORY_SIZE,
-    DEFAULT_HISTORY_TTL,
-    DEFAULT_IDEMPOTENCY_TTL,
-    Broker,
     BrokerUnavailable,
-    Clock,
     HistoryResult,
     PresenceEntry,
     Publication,
     StreamPosition,
-    Subscription,
 )
-from .local import LocalFanout, LocalPresence
+from .subscription import Subscription
 from .validate import check_channel, check_key, check_publish_args
 
 log = logging.getLogger("realtime.broker.sqlite")
