@@ -15,8 +15,9 @@ from pathlib import Path
 import grpc
 from aiohttp import web
 
-from .broker.base import Broker, BrokerUnavailable
+from .broker.base import Broker
 from .broker.factory import create_broker
+from .broker.model import BrokerUnavailable
 from .config import Settings
 from .context import HubContext
 from .platform.auth import TokenVerifier, load_or_create_dev_secret, read_secret_file

@@ -53,20 +53,25 @@ class LocalRunner(Dispatcher):
                     job = await self.claim(self.replica, names)
                     if job is None:
                         break
-                    run = LocalRun(CancelToken(), job.attempt)
-                    stale = self._local.get(job.id)
-                    if stale is not None:
-                        # Our earlier attempt lost its lease (a stalled loop) and the job came back
-                        # to us: the new attempt supersedes it, and the lease it renews is the new one's.
-                        stale.token.cancel("lease_lost")
-                        stale.stopped.set()
-                    self._local[job.id] = run
-                    self._spawn(self._run_local(job, run), f"analysis-job-{job.id}")
+                    self._start_local(job)
             except Exception:  # the store is unreachable (Redis down): keep the runner alive, retry
                 log.exception("analysis dispatch failed; retrying")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.idle_poll):
                     await event.wait()
+
+    def _start_local(self, job: Job) -> LocalRun:
+        """Run the claimed `job` here, superseding an earlier attempt of it still running here."""
+        run = LocalRun(CancelToken(), job.attempt)
+        stale = self._local.get(job.id)
+        if stale is not None:
+            # Our earlier attempt lost its lease (a stalled loop) and the job came back to us: the
+            # new attempt supersedes it, and the lease it renews is the new one's.
+            stale.token.cancel("lease_lost")
+            stale.stopped.set()
+        self._local[job.id] = run
+        self._spawn(self._run_local(job, run), f"analysis-job-{job.id}")
+        return run
 
     async def _run_local(self, job: Job, run: LocalRun) -> None:
         with tracing.background_span("analysis.run", job.traceparent, **{"realtime.job": job.id}):
@@ -110,6 +115,11 @@ class LocalRunner(Dispatcher):
                 return
             await reports.put(("end", None))
             await pump
+            if run.stopped.is_set():
+                # Stopped (superseded, lease lost, revoked) while the analyzer ended, often with the
+                # Cancelled the stop caused: the job is no longer this attempt's. Recording the outcome
+                # would end a newer attempt that runs under the same replica name.
+                return
             try:
                 result = work.result()
             except Cancelled:
@@ -127,8 +137,6 @@ class LocalRunner(Dispatcher):
                     self.replica,
                     error=JobError(int(Code.INTERNAL), "the analyzer failed", "INTERNAL"),
                 )
-                return
-            if run.stopped.is_set():
                 return
             await self.finish(job.id, self.replica, result=result)
         except HubError as err:

@@ -8,7 +8,8 @@ restart ends anyway). Redis has its own versions of both.
 
 from __future__ import annotations
 
-from .base import PresenceEntry, Publication, Subscription
+from .model import PresenceEntry, Publication
+from .subscription import Subscription
 from .validate import check_channel, check_key
 
 

@@ -15,21 +15,11 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .base import (
-    CLOSED_UNAVAILABLE,
-    DEFAULT_HISTORY_SIZE,
-    DEFAULT_HISTORY_TTL,
-    DEFAULT_IDEMPOTENCY_TTL,
-    Broker,
-    Clock,
-    HistoryResult,
-    PresenceEntry,
-    Publication,
-    StreamPosition,
-    Subscription,
-)
+from .base import DEFAULT_HISTORY_SIZE, DEFAULT_HISTORY_TTL, DEFAULT_IDEMPOTENCY_TTL, Broker, Clock
 from .local import LocalFanout, LocalPresence
+from .model import CLOSED_UNAVAILABLE, HistoryResult, PresenceEntry, Publication, StreamPosition
 from .replay import replay_after
+from .subscription import Subscription
 from .validate import check_channel, check_key, check_publish_args
 
 MAX_READ_MARKS_PER_USER = 10_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Publication, StreamPosition
+from .model import Publication, StreamPosition
 
 
 def replay_after(

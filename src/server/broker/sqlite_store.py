@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import Publication, StreamPosition
+from .model import Publication, StreamPosition
 from .replay import replay_after
 
 SCHEMA_VERSION = 1

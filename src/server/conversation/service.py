@@ -98,6 +98,7 @@ def _assistant_params(a: conversation_pb2.AssistantSettings) -> AssistantParams:
 
 
 def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
+    """The stream message for `event` (reply audio, the most frequent, is looked at first)."""
     R = conversation_pb2.ConverseResponse
     if isinstance(event, ev.ReplyAudio):
         return R(
@@ -105,23 +106,17 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
                 turn=event.turn, sequence=event.sequence, data=event.pcm, last=event.last
             )
         )
-    if isinstance(event, ev.Ready):
-        return R(
-            command_id=event.command_id,
-            ready=pb.ReadyEvent(
-                session_id=event.session_id,
-                format=pb.AudioFormat(
-                    encoding=_ENCODING_NUMBERS.get(event.encoding, pb.AUDIO_ENCODING_PCM16LE),
-                    sample_rate_hz=event.sample_rate,
-                    chunk_ms=event.chunk_ms,
-                    channels=1,
-                ),
-                stt_engine=event.stt_engine,
-                tts_engine=event.tts_engine,
-                vad_engine=event.vad_engine,
-                responder=event.responder,
-            ),
-        )
+    response = _turn_event(event)
+    if response is None:
+        response = _session_event(event)
+    if response is None:
+        raise TypeError(f"no protobuf form for {type(event).__name__}")
+    return response
+
+
+def _turn_event(event: ev.Event) -> conversation_pb2.ConverseResponse | None:
+    """What happened in a turn: speech, transcripts, replies, tool calls, interruptions, latency."""
+    R = conversation_pb2.ConverseResponse
     if isinstance(event, ev.SpeechStarted):
         return R(
             speech_started=pb.SpeechStartedEvent(turn=event.turn, audio_offset=_duration_ms(event.audio_ms))
@@ -166,17 +161,6 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
         return R(
             interrupted=pb.InterruptedEvent(turn=event.turn, audio_sent=_duration_ms(event.audio_sent_ms))
         )
-    if isinstance(event, ev.Status):
-        return R(
-            status=pb.StatusEvent(
-                stage=_STAGES.get(event.stage, pb.CONVERSATION_STAGE_UNSPECIFIED),
-                reason=event.reason,
-                message=event.message,
-                queue_depth=event.queue_depth,
-                queue_capacity=event.queue_capacity,
-                details=event.details,
-            )
-        )
     if isinstance(event, ev.Latency):
         latency = pb.LatencyEvent(
             turn=event.turn,
@@ -188,6 +172,40 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
         for stage, ms in event.stages_ms.items():
             latency.stages[stage].CopyFrom(_duration_ms(ms))
         return R(latency=latency)
+    return None
+
+
+def _session_event(event: ev.Event) -> conversation_pb2.ConverseResponse | None:
+    """The conversation's own events: ready, status, gaps, errors, pong, going away, ended."""
+    R = conversation_pb2.ConverseResponse
+    if isinstance(event, ev.Ready):
+        return R(
+            command_id=event.command_id,
+            ready=pb.ReadyEvent(
+                session_id=event.session_id,
+                format=pb.AudioFormat(
+                    encoding=_ENCODING_NUMBERS.get(event.encoding, pb.AUDIO_ENCODING_PCM16LE),
+                    sample_rate_hz=event.sample_rate,
+                    chunk_ms=event.chunk_ms,
+                    channels=1,
+                ),
+                stt_engine=event.stt_engine,
+                tts_engine=event.tts_engine,
+                vad_engine=event.vad_engine,
+                responder=event.responder,
+            ),
+        )
+    if isinstance(event, ev.Status):
+        return R(
+            status=pb.StatusEvent(
+                stage=_STAGES.get(event.stage, pb.CONVERSATION_STAGE_UNSPECIFIED),
+                reason=event.reason,
+                message=event.message,
+                queue_depth=event.queue_depth,
+                queue_capacity=event.queue_capacity,
+                details=event.details,
+            )
+        )
     if isinstance(event, ev.AudioGap):
         return R(gap=pb.AudioGapEvent(first_missing=event.first_missing, last_missing=event.last_missing))
     if isinstance(event, ev.Error):
@@ -202,7 +220,7 @@ def to_proto(event: ev.Event) -> conversation_pb2.ConverseResponse:
                 reason=_END_REASONS.get(event.reason, pb.END_REASON_UNSPECIFIED), message=event.message
             )
         )
-    raise TypeError(f"no protobuf form for {type(event).__name__}")
+    return None
 
 
 class _BrokerKeyValue:

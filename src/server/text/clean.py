@@ -53,10 +53,13 @@ def _is_letter(ch: str) -> bool:
     return ch.isalnum()
 
 
-def _strip_invisible(text: str) -> str:
-    """Remove zero-width, control and stray bidi characters; collapse runs of spaces."""
-    has_rtl = _RTL.search(text) is not None
-    # Pair embeddings and isolates; unmatched ones are stray.
+_BIDI_CONTROLS = BIDI_OPEN_EMBED | BIDI_OPEN_ISOLATE | BIDI_OVERRIDE | {BIDI_PDF, BIDI_PDI}
+_INVISIBLE = ZERO_WIDTH | JOINERS | BIDI_MARKS | _BIDI_CONTROLS
+
+
+def _paired_bidi(text: str, has_rtl: bool) -> set[int]:
+    """Positions of the bidi embeddings and isolates to keep: the pairs closed within their
+    paragraph, in text that has right-to-left script. Unmatched ones are stray; overrides never stay."""
     keep_bidi: set[int] = set()
     stack: list[tuple[str, int]] = []
     for i, ch in enumerate(text):
@@ -73,31 +76,39 @@ def _strip_invisible(text: str) -> str:
                     break
         elif ch == "\n":
             stack.clear()  # bidi embeddings end at a paragraph break
+    return keep_bidi
+
+
+def _keep_invisible(ch: str, prev: str, nxt: str, paired: bool, has_rtl: bool) -> bool:
+    """Whether the invisible character `ch` (in `_INVISIBLE`) between `prev` (the output so far)
+    and `nxt` stays; `paired`: a bidi control that `_paired_bidi` keeps."""
+    if ch in ZERO_WIDTH:
+        return False
+    if ch in JOINERS:
+        return bool(
+            _emoji_like(prev or " ") or _emoji_like(nxt or " ") or (_RTL.match(prev or " ") and has_rtl)
+        )
+    if ch in BIDI_MARKS:
+        # A mark belongs beside neutral characters in text that has right-to-left script;
+        # at the edges, inside a word, doubled, or in purely left-to-right text it does nothing.
+        return (
+            has_rtl and bool(prev) and bool(nxt) and not (_is_letter(prev) and _is_letter(nxt)) and prev != ch
+        )
+    return paired
+
+
+def _strip_invisible(text: str) -> str:
+    """Remove zero-width, control and stray bidi characters; collapse runs of spaces."""
+    has_rtl = _RTL.search(text) is not None
+    keep_bidi = _paired_bidi(text, has_rtl)
     out: list[str] = []
     n = len(text)
     line_start = True
     for i, ch in enumerate(text):
         prev = out[-1] if out else ""
-        nxt = text[i + 1] if i + 1 < n else ""
-        if ch in ZERO_WIDTH:
-            continue
-        if ch in JOINERS:
-            if _emoji_like(prev or " ") or _emoji_like(nxt or " ") or (_RTL.match(prev or " ") and has_rtl):
-                out.append(ch)
-            continue
-        if ch in BIDI_MARKS:
-            # A mark belongs beside neutral characters in text that has right-to-left script;
-            # at the edges, inside a word, doubled, or in purely left-to-right text it does nothing.
-            if has_rtl and prev and nxt and not (_is_letter(prev) and _is_letter(nxt)) and prev != ch:
-                out.append(ch)
-            continue
-        if (
-            ch in BIDI_OPEN_EMBED
-            or ch in BIDI_OPEN_ISOLATE
-            or ch in BIDI_OVERRIDE
-            or ch in (BIDI_PDF, BIDI_PDI)
-        ):
-            if i in keep_bidi:
+        if ch in _INVISIBLE:
+            nxt = text[i + 1] if i + 1 < n else ""
+            if _keep_invisible(ch, prev, nxt, i in keep_bidi, has_rtl):
                 out.append(ch)
             continue
         if ch not in _KEEP_CONTROLS and unicodedata.category(ch) == "Cc":

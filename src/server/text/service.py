@@ -1,20 +1,19 @@
-"""TextService: FixText, FixTextBatch and the Session stream (the only module touching grpc/protos)."""
+"""TextService: FixText, FixTextBatch and the Session stream (the only module touching grpc).
+
+Messages are converted in convert.py (and hot replies hand-encoded in wire.py); a Session's
+events wait in an Outbox (outbox.py); the fixer's word lists load lazily (lazy.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-from google.protobuf import duration_pb2
-from google.protobuf.message import DecodeError
 from prometheus_client import Counter, Histogram
 
 from realtime.v1 import common_pb2, text_pb2
@@ -22,169 +21,31 @@ from realtime.v1 import common_pb2, text_pb2
 from ..context import HubContext
 from ..platform.auth import current_principal
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
-from ..platform.status import duration as _duration
 from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import session as sess
 from . import wire
 from .batches import Plan, ProcessBatches, fix_and_encode
 from .config import TextConfig
+from .convert import Malformed, fit_results, operations, seconds, session_response, tolerant, too_large
 from .documents import Change
 from .fairness import FairPool, UserDocuments
 from .fixer import MAX_BATCH, FixResult, Operation, TextFixer, check_context, check_hints, check_text
-from .lexicon import default_lexicon
-from .suggestions import Kind
+from .lazy import lazy_fixer
+from .outbox import Outbox
 
 log = logging.getLogger("realtime.text")
 
 SERVICE = "realtime.v1.TextService"
-#: Kept free of a reply's limit for framing; and per batch item that is answered with an error.
+#: Kept free of a reply's limit for framing.
 REPLY_RESERVE = 1024
-ITEM_ERROR_BYTES = 1024
-
-
-def _too_large(size: int, limit: int) -> HubError:
-    return resource_exhausted(
-        f"the answer would be {size} bytes, over the {limit} bytes one reply may hold; "
-        "send a shorter text (or fewer items per batch)",
-        reason="RESPONSE_TOO_LARGE",
-        quota=[("reply", f"at most {limit} bytes per reply (the hub's message limit)")],
-    )
-
-
-def _fit(results: list[bytes], ids: list[str], limit: int) -> list[bytes]:
-    """The batch's results, in order, within `limit` bytes: an item whose fix would not fit
-    gets its own RESPONSE_TOO_LARGE error (send it again, in another batch) instead of the
-    whole reply failing."""
-    fitted: list[bytes] = []
-    used = 0
-    for i, (result, item_id) in enumerate(zip(results, ids, strict=True)):
-        later = sum(ITEM_ERROR_BYTES + len(x.encode()) for x in ids[i + 1 :])
-        if used + len(result) + 8 + later > limit:
-            error = _too_large(len(result), max(0, limit - used - later))
-            result = wire.batch_result(item_id, error=error_event(error, item_id).SerializeToString())
-        fitted.append(result)
-        used += len(result) + 8  # the field's tag and length
-    return fitted
-
 
 # Texts up to this many code points are fixed on the event loop: with the per-word cache that
 # is tens of microseconds, less than a hop to a thread. Larger work goes to the thread pool.
 INLINE_CHARS = 2_000
 
-OUTBOX_SOFT = 128  # stop reading commands while this many events wait to be sent (backpressure)
-OUTBOX_HARD = 1_024  # timer-driven events beyond this end the stream: the client is not reading
 POOL_THREADS = 2  # threads fixing large texts (FixText, Session, batches without worker processes)
 DRAIN_TIMEOUT = 10.0  # after the client half-closes, pending documents get this long to finish
-
-_OPERATIONS = {text_pb2.OPERATION_FIX_LAYOUT: Operation.FIX_LAYOUT, text_pb2.OPERATION_CLEAN: Operation.CLEAN}
-_KINDS = {Kind.LAYOUT: text_pb2.SUGGESTION_KIND_LAYOUT, Kind.CLEAN: text_pb2.SUGGESTION_KIND_CLEAN}
-_REASONS = {
-    "debounced": text_pb2.SUPERSEDED_REASON_DEBOUNCED,
-    "cancelled": text_pb2.SUPERSEDED_REASON_CANCELLED,
-}
-
-
-class _Malformed:
-    """A Session command that did not parse (e.g. a string field holding invalid UTF-8)."""
-
-    __slots__ = ("detail",)
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-
-    def error(self) -> HubError:
-        return invalid_argument(
-            "request is not a valid message: " + self.detail,
-            [("request", "string fields must be valid UTF-8 (no lone surrogates)")],
-            reason="MALFORMED_REQUEST",
-        )
-
-
-def _tolerant(cls: Any) -> Callable[[bytes], Any]:
-    # An undecodable command becomes an error event for its stream, not the end of the stream.
-    def parse(data: bytes) -> Any:
-        try:
-            return cls.FromString(data)
-        except DecodeError as exc:
-            return _Malformed(str(exc).rsplit(":", 1)[-1].strip())
-
-    return parse
-
-
-def _operations(values: Sequence[int], field: str) -> frozenset[Operation]:
-    ops = set()
-    for i, value in enumerate(values):
-        op = _OPERATIONS.get(value)
-        if op is None:
-            raise invalid_argument(
-                f"unknown operation {value}", [(f"{field}[{i}]", "OPERATION_FIX_LAYOUT or OPERATION_CLEAN")]
-            )
-        ops.add(op)
-    return frozenset(ops)
-
-
-def _seconds(d: duration_pb2.Duration) -> float:
-    return float(d.seconds) + float(d.nanos) / 1e9
-
-
-def to_pb(fix: FixResult) -> text_pb2.TextFix:
-    return text_pb2.TextFix(
-        text=fix.text,
-        suggestions=[
-            text_pb2.Suggestion(
-                offset=s.offset,
-                length=s.length,
-                replacement=s.replacement,
-                kind=_KINDS[s.kind],
-                confidence=s.confidence,
-                message=s.message,
-            )
-            for s in fix.suggestions
-        ],
-        compute_time=_duration(fix.compute_seconds),
-        decision=text_pb2.LanguageDecision(
-            language=fix.language, confidence=fix.confidence, reason=fix.reason
-        )
-        if fix.reason
-        else None,
-    )
-
-
-class _Outbox:
-    """A Session's bounded queue of events waiting to be sent."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[Any] = collections.deque()
-        self._ready = asyncio.Event()
-        self._space = asyncio.Event()
-        self._space.set()
-        self.overflowed = False
-
-    def put(self, item: Any, *, force: bool = False) -> bool:
-        if len(self._items) >= OUTBOX_HARD and not force:
-            self.overflowed = True
-            return False
-        self._items.append(item)
-        self._ready.set()
-        if len(self._items) >= OUTBOX_SOFT:
-            self._space.clear()
-        return True
-
-    async def wait_space(self) -> None:
-        while len(self._items) >= OUTBOX_SOFT:
-            self._space.clear()
-            await self._space.wait()
-
-    async def get(self) -> Any:
-        while not self._items:
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._items.popleft()
-        if len(self._items) < OUTBOX_SOFT:
-            self._space.set()
-        return item
-
 
 _END = object()
 _GOING_AWAY = object()
@@ -257,7 +118,7 @@ class TextServicer:
 
     async def FixText(self, request: Any, context: Any) -> bytes:
         check_text(request.text, "text")
-        ops = _operations(request.operations, "operations") or frozenset(Operation)
+        ops = operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
         context = check_context(request.options.context, "options.context")
         text = request.text
@@ -265,7 +126,7 @@ class TextServicer:
         self._computed["FixText"].inc()
         reply = wire.fix_text_response(fix)  # FixTextResponse, hand-encoded (see wire.py)
         if len(reply) > self._max_reply:
-            raise _too_large(len(reply), self._max_reply)
+            raise too_large(len(reply), self._max_reply)
         return reply
 
     async def FixTextBatch(self, request: Any, context: Any) -> bytes:
@@ -275,13 +136,13 @@ class TextServicer:
                 f"a batch holds 1 to {MAX_BATCH} items; got {len(items)}",
                 [("items", f"give 1 to {MAX_BATCH} items")],
             )
-        default_ops = _operations(request.operations, "operations") or frozenset(Operation)
+        default_ops = operations(request.operations, "operations") or frozenset(Operation)
         hints = check_hints(request.options.language_hints, "options.language_hints")
         context = check_context(request.options.context, "options.context")
         plans: list[Plan | HubError] = []
         for i, item in enumerate(items):
             try:
-                ops = _operations(item.operations, f"items[{i}].operations") or default_ops
+                ops = operations(item.operations, f"items[{i}].operations") or default_ops
                 check_text(item.text, f"items[{i}].text")
                 plans.append((item.text, ops))
             except HubError as err:  # this item's own error; one bad item never fails the batch
@@ -296,7 +157,7 @@ class TextServicer:
             for item, plan in zip(items, plans, strict=True)
         ]
         self._computed["FixTextBatch"].inc(len(items))
-        fitted = _fit(results, [item.id for item in items], self._max_reply)
+        fitted = fit_results(results, [item.id for item in items], self._max_reply)
         return wire.batch_response(fitted)  # FixTextBatchResponse, hand-encoded (see wire.py)
 
     async def _fix_batch(
@@ -321,51 +182,15 @@ class TextServicer:
     # --- session ------------------------------------------------------------------------
 
     def _event(self, event: sess.Event) -> text_pb2.SessionResponse:
-        R = text_pb2.SessionResponse
         if isinstance(event, sess.Result):
             self._computed["Session"].inc()
-            response = R(
-                command_id=event.command_id,
-                result=text_pb2.ResultEvent(
-                    document_id=event.document_id, version=event.version, fix=to_pb(event.fix)
-                ),
-            )
-            if (size := response.ByteSize()) > self._max_reply:  # would end the stream: say so
-                return R(
-                    command_id=event.command_id,
-                    error=error_event(_too_large(size, self._max_reply), event.command_id),
-                )
-            return response
-        if isinstance(event, sess.Superseded):
+        elif isinstance(event, sess.Superseded):
             self._superseded.labels(event.reason).inc(len(event.versions))
-            return R(
-                command_id=event.command_id,
-                superseded=text_pb2.SupersededEvent(
-                    document_id=event.document_id, versions=event.versions, reason=_REASONS[event.reason]
-                ),
-            )
-        if isinstance(event, sess.Opened):
-            return R(
-                command_id=event.command_id,
-                opened=text_pb2.DocumentOpenedEvent(
-                    document_id=event.document_id, version=event.version, debounce=_duration(event.debounce)
-                ),
-            )
-        if isinstance(event, sess.Closed):
-            return R(
-                command_id=event.command_id,
-                closed=text_pb2.DocumentClosedEvent(document_id=event.document_id),
-            )
-        if isinstance(event, sess.Configured):
-            return R(
-                command_id=event.command_id,
-                configured=text_pb2.ConfiguredEvent(debounce=_duration(event.debounce)),
-            )
-        return R(command_id=event.command_id, error=error_event(event.error, event.command_id))
+        return session_response(event, self._max_reply)
 
-    def _command(self, command: Any, session: sess.TextSession, outbox: _Outbox) -> None:
+    def _command(self, command: Any, session: sess.TextSession, outbox: Outbox) -> None:
         """Carry out one command; a bad one raises HubError (sent back as an error event)."""
-        if isinstance(command, _Malformed):
+        if isinstance(command, Malformed):
             raise command.error()
         kind = command.WhichOneof("command")
         cid = command.id
@@ -386,10 +211,10 @@ class TextServicer:
             session.open(
                 cid,
                 o.document_id,
-                operations=_operations(o.operations, "open.operations"),
+                operations=operations(o.operations, "open.operations"),
                 hints=list(o.options.language_hints),
                 context=list(o.options.context),
-                debounce=_seconds(o.debounce) if o.HasField("debounce") else None,
+                debounce=seconds(o.debounce) if o.HasField("debounce") else None,
                 text=o.text,
                 version=o.version,
             )
@@ -399,14 +224,14 @@ class TextServicer:
             session.close(cid, command.close.document_id)
         elif kind == "configure":
             c = command.configure
-            session.configure(cid, _seconds(c.debounce) if c.HasField("debounce") else None)
+            session.configure(cid, seconds(c.debounce) if c.HasField("debounce") else None)
         else:
             raise invalid_argument(
                 "command is empty: set configure, open, edit, flush, close or ping",
                 [("command", "no command set")],
             )
 
-    async def _read(self, requests: AsyncIterator[Any], session: sess.TextSession, outbox: _Outbox) -> None:
+    async def _read(self, requests: AsyncIterator[Any], session: sess.TextSession, outbox: Outbox) -> None:
         async for command in commands_until_shutdown(requests, self._hub.shutdown):
             if command is None:
                 outbox.put(_GOING_AWAY, force=True)
@@ -415,7 +240,7 @@ class TextServicer:
             try:
                 self._command(command, session, outbox)
             except HubError as err:
-                cid = "" if isinstance(command, _Malformed) else command.id
+                cid = "" if isinstance(command, Malformed) else command.id
                 outbox.put(text_pb2.SessionResponse(command_id=cid, error=error_event(err, cid)), force=True)
         # The client half-closed: finish what is pending, then end the stream.
         with contextlib.suppress(TimeoutError):
@@ -425,7 +250,7 @@ class TextServicer:
     async def Session(
         self, requests: AsyncIterator[Any], context: Any
     ) -> AsyncIterator[text_pb2.SessionResponse]:
-        outbox = _Outbox()
+        outbox = Outbox()
         handler = asyncio.current_task()
 
         def emit(event: sess.Event) -> None:
@@ -499,43 +324,12 @@ def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
         ),
         "Session": grpc.stream_stream_rpc_method_handler(
             servicer.Session,
-            request_deserializer=_tolerant(text_pb2.SessionRequest),
+            request_deserializer=tolerant(text_pb2.SessionRequest),
             response_serializer=text_pb2.SessionResponse.SerializeToString,
         ),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)
-
-
-class _LayoutOnFirstUse:
-    """Stands in for `TextFixer.layout` until a fix needs it, then puts the real one in its place.
-
-    The word lists cost about 130 MB and a second to load: an idle hub (or a worker that is never
-    asked for a layout fix) does not pay for them. Fixes run on the pool, so the load does too.
-    """
-
-    def __init__(self) -> None:
-        self._owner: TextFixer | None = None
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        owner = self._owner
-        if owner is None or name.startswith("__"):
-            raise AttributeError(name)
-        with self._lock:
-            if owner.layout is self:  # type: ignore[comparison-overlap]
-                from .layout import LayoutFixer
-
-                owner.layout = LayoutFixer(default_lexicon())
-        return getattr(owner.layout, name)
-
-
-def lazy_fixer() -> TextFixer:
-    """A TextFixer whose layout fixer (and word lists) load on the first fix."""
-    stand_in = _LayoutOnFirstUse()
-    fixer = TextFixer(stand_in)  # type: ignore[arg-type]
-    stand_in._owner = fixer
-    return fixer
 
 
 async def register(hub: HubContext) -> list[str]:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from realtime.server.analysis.analyzers.base import (
@@ -29,6 +30,26 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class RecordingPool(ThreadPoolExecutor):
+    """A thread pool that keeps the futures of the work it was given, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=4, thread_name_prefix="test-analysis")
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        self.futures.append(future)
+        return future
+
+    def handed_over(self, index: int) -> threading.Event:
+        """Set once work `index` has ended and the event loop was asked to take its outcome
+        (`run_in_executor` registered its callback before this one, so it has run by then)."""
+        handed = threading.Event()
+        self.futures[index].add_done_callback(lambda _: handed.set())
+        return handed
 
 
 class Echo(Analyzer):

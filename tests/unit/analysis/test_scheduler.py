@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from realtime.server.analysis.analyzers.base import AnalysisInput, AnalyzerResult
+from realtime.server.analysis.analyzers.registry import Registry
 from realtime.server.analysis.backend import Backend
 from realtime.server.analysis.model import JobState, Priority
-from realtime.server.analysis.scheduler import Scheduler
+from realtime.server.analysis.scheduler import Scheduler, SchedulerConfig
 from realtime.server.platform.auth import Principal
 from realtime.server.platform.errors import Code, HubError
 
 from .conftest import make
-from .fakes import FakeClock, Gate, eventually
+from .fakes import Echo, FakeClock, Gate, RecordingPool, eventually
 
 ALICE = Principal("alice", frozenset(), 0.0)
 BOB = Principal("bob", frozenset(), 0.0)
@@ -309,3 +310,52 @@ async def test_a_job_that_comes_back_to_its_replica_supersedes_the_stale_attempt
     finally:
         gate.release.set()
         await s.stop()
+
+
+async def test_a_superseded_attempt_that_ends_with_its_stop_leaves_the_new_attempt_alone(
+    backend: Backend, clock: FakeClock, gate: Gate
+) -> None:
+    """The race behind the test above, made certain: attempt 1's analyzer ends (with the Cancelled
+    its stop caused) in the same loop turn as the stop reaches it, so its runner sees both. It must
+    not record that outcome: the job is attempt 2's now, under the same replica name."""
+    pool = RecordingPool()
+    s = Scheduler(
+        backend,
+        Registry([Echo(), gate]),
+        SchedulerConfig(),
+        clock=clock,
+        replica="r1",
+        run_local=False,
+        executor=pool,
+    )
+    s.start()
+    try:
+        job = await s.submit("alice", "test.gate", text("x"))
+        first = await s.claim("r1", {"test.gate"})
+        assert first is not None
+        stale = s._start_local(first)
+        assert await asyncio.to_thread(gate.entered.acquire, True, 10)
+        for _ in range(1000):  # attempt 1's first report is applied: its runner waits on the gate only
+            if (await s.get(job.id, ALICE)).phase == "work":
+                break
+            await asyncio.sleep(0.01)
+        assert await s._requeue(job.id, "lease expired")  # what the other replica did
+        second = await s.claim("r1", {"test.gate"})
+        assert second is not None and second.attempt == 2
+        handed = pool.handed_over(0)
+        current = s._start_local(second)  # stops attempt 1
+        # Block the loop on purpose (bounded) until attempt 1's analyzer has seen the stop and its
+        # outcome is queued for the loop: the stop and the outcome then reach its runner together.
+        assert handed.wait(10)
+        assert await asyncio.to_thread(gate.entered.acquire, True, 10)  # attempt 2 runs
+        assert stale.stopped.is_set() and s._local[job.id] is current
+        assert (await s.get(job.id, ALICE)).job_state == JobState.RUNNING
+        gate.release.set()
+        async with asyncio.timeout(10):
+            done = await s.wait(job.id, ALICE, 10)
+        assert done.job_state == JobState.SUCCEEDED and done.attempt == 2
+        assert gate.cancelled_runs == 1
+    finally:
+        gate.release.set()
+        await s.stop()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from realtime.server.broker.base import (
+from realtime.server.broker.base import Broker
+from realtime.server.broker.model import (
     CLOSED_BY_CALLER,
     CLOSED_OVERFLOW,
-    Broker,
     Publication,
     StreamPosition,
     SubscriptionClosed,

@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from realtime.server.broker.base import (
+from realtime.server.broker.factory import create_broker, split_prefix
+from realtime.server.broker.memory import MemoryBroker
+from realtime.server.broker.model import (
     CLOSED_UNAVAILABLE,
     BrokerUnavailable,
     StreamPosition,
     SubscriptionClosed,
 )
-from realtime.server.broker.factory import create_broker, split_prefix
-from realtime.server.broker.memory import MemoryBroker
 from realtime.server.broker.redis import RedisBroker
 from tests.redis_server import delete_prefix, redis_process, test_prefix
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime.server.broker.base import BrokerUnavailable, StreamPosition
 from realtime.server.broker.factory import broker_spec_error, create_broker, sqlite_target
+from realtime.server.broker.model import BrokerUnavailable, StreamPosition
 from realtime.server.broker.sqlite import SqliteBroker
 
 from .conftest import FakeClock

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from realtime.client.cli.doc import Session
+from realtime.client.cli.doc_session import Session
 from realtime.common.collaboration.convert import applied_to_pb, snapshot_to_pb
 from realtime.common.collaboration.document import Document
 from realtime.common.collaboration.ops import Applied, CreateElement, EditText

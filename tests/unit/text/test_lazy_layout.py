@@ -6,7 +6,7 @@ import threading
 
 from realtime.server.text.fixer import ALL_OPERATIONS, TextFixer
 from realtime.server.text.layout import LayoutFixer
-from realtime.server.text.service import lazy_fixer
+from realtime.server.text.lazy import lazy_fixer
 
 
 def test_the_layout_fixer_loads_on_first_fix_and_gives_the_same_answers() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from realtime.server.platform.errors import invalid_argument
 from realtime.server.platform.status import error_event
 from realtime.server.text import wire
+from realtime.server.text.convert import to_pb
 from realtime.server.text.fixer import FixResult, TextFixer
 from realtime.server.text.layout import LayoutFixer
-from realtime.server.text.service import to_pb
 from realtime.v1 import text_pb2
 
 FIXER = TextFixer(LayoutFixer())
