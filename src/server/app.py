@@ -94,6 +94,8 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # Clients may ping as often as every 10 s without being sent GOAWAY.
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.min_time_between_pings_ms", 10_000),
+        # A connection that never finishes TLS or the HTTP/2 preface holds a socket until then.
+        ("grpc.server_handshake_timeout_ms", int(settings.handshake_timeout * 1000)),
         # Workers share the ports (SO_REUSEPORT, the kernel spreads connections); one process
         # keeps the port exclusive so a second hub on the same port fails loudly.
         ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),

@@ -97,6 +97,25 @@ async def test_idle_http_connections_are_closed(tmp_path: Path) -> None:
             writer.close()
 
 
+async def test_silent_grpc_connections_are_closed(tmp_path: Path) -> None:
+    """A peer that connects to the gRPC port and never sends the HTTP/2 preface (or finishes TLS)
+    is dropped after --handshake-timeout, not grpc's 120 s default; real clients are unaffected."""
+    async with running_hub(tmp_path, handshake_timeout=0.3) as h:
+        port = int(h.target.rsplit(":", 1)[1])
+        silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+        stuck_reader, stuck_writer = await asyncio.open_connection("127.0.0.1", port)
+        stuck_writer.write(b"PRI * HTTP/2.0\r\n")  # half a preface
+        for reader, _writer in [*silent, (stuck_reader, stuck_writer)]:
+            assert await _closed_within(reader, 10.0)
+        for _, writer in [*silent, (stuck_reader, stuck_writer)]:
+            writer.close()
+        async with grpc.aio.insecure_channel(h.target) as channel:
+            reply = await diagnostics_pb2_grpc.DiagnosticsServiceStub(channel).GetIdentity(
+                diagnostics_pb2.GetIdentityRequest(), metadata=[("authorization", f"Bearer {h.token()}")]
+            )
+            assert reply.subject == "alice"
+
+
 async def test_silent_websockets_are_closed(tmp_path: Path) -> None:
     async with gateway_hub(tmp_path, http_idle_timeout=0.3) as (hub, s):
         url = hub.http_url.replace("http", "ws") + "/realtime.v1.DiagnosticsService/EchoStream"

@@ -56,6 +56,29 @@ async def test_tls_call_with_the_ca_file(tmp_path: Path) -> None:
             await refused_at_handshake(plain)
 
 
+async def test_a_tls_handshake_that_never_finishes_is_closed(tmp_path: Path) -> None:
+    """A peer that opens the TLS port and stops mid-handshake loses its socket after
+    --handshake-timeout (grpc's default would keep it 120 s); TLS clients still get in."""
+    ca = CA(tmp_path)
+    settings = tls_settings(ca.server(), handshake_timeout=0.3)
+    async with running_hub(tmp_path, services=TLS_SERVICES, **settings) as hub:
+        port = int(hub.target.rsplit(":", 1)[1])
+        peers = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]
+        # One sends the first bytes of a ClientHello record and stops.
+        peers[0][1].write(bytes.fromhex("160301020001"))
+        for reader, _writer in peers:
+            async with asyncio.timeout(10):
+                try:
+                    while await reader.read(4096):
+                        pass
+                except ConnectionError:
+                    pass
+        for _, writer in peers:
+            writer.close()
+        async with hub.client("alice", ca_file=ca.cert_file) as client:
+            assert (await client.diagnostics.GetIdentity(WHO, timeout=5)).subject == "alice"
+
+
 async def test_http_port_speaks_tls_and_the_gateway_still_reaches_grpc(tmp_path: Path) -> None:
     ca = CA(tmp_path)
     async with running_hub(tmp_path, services=SERVICES, **tls_settings(ca.server())) as hub:

@@ -99,6 +99,11 @@ def test_settings_flags_beat_environment_beat_defaults() -> None:
         ["--broker", "sqlite:hub.db?durability=later"],
         ["--require-auth-config"],
         ["--jwt-secret-file", "a", "--jwt-public-key-file", "b"],
+        ["--handshake-timeout", "0"],
+        ["--handshake-timeout", "-1"],
+        ["--handshake-timeout", "nan"],
+        ["--handshake-timeout", "inf"],
+        ["--handshake-timeout", "soon"],
     ],
 )
 def test_settings_reject_bad_values(argv: list[str]) -> None:
