@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_notifications import _cleanup, environment
-from .harness import Proc, free_port, hub, rss_bytes, wait_port
+from .harness import Proc, cpu_seconds, free_port, hub, rss_bytes, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GO_BINARY = ROOT / "build" / "subscribers"
@@ -80,6 +80,11 @@ def pss_bytes(pid: int) -> int:
 
 def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of the server's processes (its workers, or itself)."""
+    return sum(cpu_seconds(p) for p in children(pid) or [pid])
 
 
 def server_memory(pid: int) -> dict[str, int]:
@@ -197,7 +202,12 @@ async def measure(
         if client.proc.pid is not None:
             out[f"{name}_client_fds"] = float(fd_count(client.proc.pid))
         if rounds:
+            cpu = server_cpu(proc.proc.pid)
             result = await client.go()
+            # Server CPU per delivered message (rounds x streams): steadier than latency on a
+            # shared machine, and it includes the garbage collector's share.
+            spent = server_cpu(proc.proc.pid) - cpu
+            out[f"{name}_cpu_us_per_delivery"] = spent / (rounds * streams) * 1e6
             for key in ("p50_ms", "p99_ms", "max_ms"):
                 out[f"{name}_{key}"] = float(result[key])
             out[f"{name}_failed_streams"] = float(result["failed"])
