@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
@@ -27,81 +27,42 @@ from ..platform.errors import (
 )
 from ..platform.limits import RateLimiter
 from ..platform.status import error_event
-from . import marks
 from .channels import GENERAL, ChannelConfig, NamespaceConfig, namespace_of, user_channel, validate_channel
 from .config import NotificationsConfig
+from .convert import (
+    ENCODER,
+    listen_channels,
+    mark_results,
+    position,
+    serialize,
+    subscribed_event,
+    timestamp,
+    to_proto,
+)
 from .idempotency import IDEMPOTENCY_TTL, claim_request_id
 from .listing import list_page
-from .marks import MarkResult, mark_read
+from .marks import mark_read
 from .model import (
     ENVELOPE_RESERVE,
     Content,
-    Notification,
     from_publication,
     validate_content,
     validate_request_id,
 )
 from .policy import ChannelPolicy
-from .presence import JOIN, PresenceKeeper, event_of, is_presence_event
+from .presence import PresenceKeeper, is_presence_event
 from .quota import PublishQuotas, content_bytes
 from .session import (
-    EPOCH_CHANGED,
-    HISTORY_EXCEEDED,
-    OFFSET_AHEAD,
     NotificationSession,
     QueueBudgets,
-    Subscribed,
     SubscriptionCounter,
 )
 from .stats import STATS_CHANNEL, StatsPublisher
-from .wire import LISTEN, MAX_BATCH_BYTES, SUBSCRIBE, Encoder, Pacer
+from .wire import LISTEN, MAX_BATCH_BYTES, SUBSCRIBE, Pacer
 
 SERVICE = "realtime.v1.NotificationService"
 
-
 pb = notifications_pb2
-
-
-def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
-
-
-def _position(pos: StreamPosition) -> common_pb2.StreamPosition:
-    return common_pb2.StreamPosition(epoch=pos.epoch, offset=pos.offset)
-
-
-def to_proto(n: Notification, read: bool = False) -> notifications_pb2.Notification:
-    c = n.content
-    return pb.Notification(
-        id=n.id,
-        channel=n.channel,
-        position=common_pb2.StreamPosition(epoch=n.epoch, offset=n.offset),
-        time=_timestamp(n.time),
-        title=c.title,
-        body=c.body,
-        data=c.data,
-        content_type=c.content_type,
-        level=c.level,
-        read=read,
-        publisher=c.publisher,
-    )
-
-
-_NOT_RECOVERED = {
-    EPOCH_CHANGED: pb.NOT_RECOVERED_REASON_EPOCH_CHANGED,
-    HISTORY_EXCEEDED: pb.NOT_RECOVERED_REASON_HISTORY_EXCEEDED,
-    OFFSET_AHEAD: pb.NOT_RECOVERED_REASON_OFFSET_AHEAD,
-}
-_UNSPECIFIED = pb.NOT_RECOVERED_REASON_UNSPECIFIED
-_MARK_STATUS = {
-    marks.MARKED: pb.MARK_READ_STATUS_MARKED,
-    marks.ALREADY_READ: pb.MARK_READ_STATUS_ALREADY_READ,
-    marks.INVALID_ID: pb.MARK_READ_STATUS_INVALID_ID,
-    marks.NOT_FOUND: pb.MARK_READ_STATUS_NOT_FOUND,
-    marks.PERMISSION_DENIED: pb.MARK_READ_STATUS_PERMISSION_DENIED,
-}
 
 
 def _broker_down(exc: BrokerUnavailable) -> HubError:
@@ -125,66 +86,6 @@ def _maps_broker_errors(
             raise _broker_down(exc) from exc
 
     return handler
-
-
-def _mark_results(results: list[MarkResult]) -> list[notifications_pb2.MarkReadResult]:
-    return [
-        pb.MarkReadResult(
-            notification_id=r.notification_id, status=_MARK_STATUS[r.status], description=r.description
-        )
-        for r in results
-    ]
-
-
-def _subscribed(done: Subscribed) -> notifications_pb2.SubscribedEvent:
-    return pb.SubscribedEvent(
-        channel=done.channel,
-        position=_position(done.position),
-        resumed=done.resumed,
-        recovered=done.recovered,
-        not_recovered_reason=_NOT_RECOVERED.get(done.reason, _UNSPECIFIED),
-    )
-
-
-def _listen_channels(
-    request: notifications_pb2.ListenRequest, limit: int
-) -> list[tuple[str, StreamPosition | None, bool]]:
-    """(channel, since, join_leave) per channel of a Listen request; INVALID_ARGUMENT when malformed."""
-    if not request.channels:
-        raise invalid_argument("no channels to listen to", [("channels", "at least one channel")])
-    if len(request.channels) > limit:
-        raise invalid_argument("too many channels", [("channels", f"at most {limit}")])
-    if request.HasField("since") and len(request.channels) != 1:
-        raise invalid_argument(
-            "since applies to a single channel", [("since", "set channels[i].since with several channels")]
-        )
-    out: list[tuple[str, StreamPosition | None, bool]] = []
-    seen: set[str] = set()
-    for i, c in enumerate(request.channels):
-        validate_channel(c.channel, f"channels[{i}].channel")
-        if c.channel in seen:
-            raise invalid_argument("a channel is listed twice", [(f"channels[{i}].channel", "duplicate")])
-        seen.add(c.channel)
-        pos = request.since if request.HasField("since") else (c.since if c.HasField("since") else None)
-        out.append(
-            (c.channel, StreamPosition(pos.epoch, pos.offset) if pos is not None else None, c.join_leave)
-        )
-    return out
-
-
-def _notification_bytes(pub: Publication) -> bytes:
-    return bytes(to_proto(from_publication(pub)).SerializeToString())
-
-
-def _presence_bytes(pub: Publication) -> bytes:
-    channel, change, client_id, user_id = event_of(pub)
-    kind = pb.PRESENCE_CHANGE_JOIN if change == JOIN else pb.PRESENCE_CHANGE_LEAVE
-    event = pb.PresenceEvent(channel=channel, change=kind, client_id=client_id, user_id=user_id)
-    return bytes(event.SerializeToString())
-
-
-#: Live and replayed events are encoded once per publication (wire.py) and yielded as bytes.
-ENCODER = Encoder(_notification_bytes, _presence_bytes)
 
 
 def _live(session: NotificationSession) -> Callable[[], Publication | None]:
@@ -244,7 +145,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             for channel in (GENERAL, user_channel(who.subject)):
                 done = await session.subscribe(channel, None)
                 yield pb.SubscribeResponse(
-                    subscribed=pb.SubscribedEvent(channel=channel, position=_position(done.position))
+                    subscribed=pb.SubscribedEvent(channel=channel, position=position(done.position))
                 )
             while True:
                 if nxt is None:
@@ -304,7 +205,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         who = current_principal()
         batches = request.accept_batches
         pacer = Pacer(self.settings.batch_delay if batches else 0.0)
-        wanted = _listen_channels(request, self.settings.max_subscriptions_per_user)
+        wanted = listen_channels(request, self.settings.max_subscriptions_per_user)
         stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         session: NotificationSession | None = None
         try:
@@ -313,7 +214,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             self._hub.shutdown.interrupt(stop)
             for channel, since, join_leave in wanted:
                 done = await session.subscribe(channel, since, join_leave)
-                yield pb.ListenResponse(subscribed=_subscribed(done))
+                yield pb.ListenResponse(subscribed=subscribed_event(done))
                 for encoded in ENCODER.replay(
                     done.replay, LISTEN, batches=batches, max_bytes=self.batch_bytes
                 ):
@@ -353,7 +254,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 sc = command.subscribe
                 since = StreamPosition(sc.since.epoch, sc.since.offset) if sc.HasField("since") else None
                 done = await session.subscribe(sc.channel, since, sc.join_leave)
-                yield pb.SubscribeResponse(command_id=cid, subscribed=_subscribed(done))
+                yield pb.SubscribeResponse(command_id=cid, subscribed=subscribed_event(done))
                 for encoded in ENCODER.replay(
                     done.replay, SUBSCRIBE, batches=batches, max_bytes=self.batch_bytes
                 ):
@@ -373,7 +274,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
                 new, results = await mark_read(self._broker, self.policy, session.who, ids)
                 yield pb.SubscribeResponse(
                     command_id=cid,
-                    marked_read=pb.MarkedReadEvent(newly_read=new, results=_mark_results(results)),
+                    marked_read=pb.MarkedReadEvent(newly_read=new, results=mark_results(results)),
                 )
             elif kind == "ping":
                 yield pb.SubscribeResponse(command_id=cid, pong=common_pb2.PongEvent())
@@ -437,7 +338,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         if quota and retry and not duplicate:
             await self.quotas.charge(who.subject, channel, size, ns, force=True)
         n = from_publication(pub)
-        return pb.PublishResponse(id=n.id, position=_position(pub.position), duplicate=duplicate)
+        return pb.PublishResponse(id=n.id, position=position(pub.position), duplicate=duplicate)
 
     @_maps_broker_errors
     async def ListNotifications(
@@ -470,7 +371,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
     ) -> notifications_pb2.MarkReadResponse:
         who = current_principal()
         new, results = await mark_read(self._broker, self.policy, who, list(request.notification_ids))
-        return pb.MarkReadResponse(newly_read=new, results=_mark_results(results))
+        return pb.MarkReadResponse(newly_read=new, results=mark_results(results))
 
     @_maps_broker_errors
     async def GetChannelStats(
@@ -489,7 +390,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
             present=len(present),
             publications_last_minute=sum(1 for p in hist.publications if p.time >= minute_ago),
             history_size=len(hist.publications),
-            position=_position(hist.position),
+            position=position(hist.position),
         )
 
     @_maps_broker_errors
@@ -503,16 +404,11 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         return pb.GetPresenceResponse(
             entries=[
                 pb.ChannelPresenceEntry(
-                    client_id=e.client_id, user_id=e.user_id, expires_at=_timestamp(e.expires_at)
+                    client_id=e.client_id, user_id=e.user_id, expires_at=timestamp(e.expires_at)
                 )
                 for e in sorted(entries.values(), key=lambda e: e.client_id)
             ]
         )
-
-
-def _serialize(message: Any) -> bytes:
-    # Stream events are often bytes encoded once for every subscriber (wire.py).
-    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[no-any-return]
 
 
 def add_to_server(servicer: NotificationServicer, server: grpc.aio.Server) -> None:
@@ -530,7 +426,7 @@ def add_to_server(servicer: NotificationServicer, server: grpc.aio.Server) -> No
         handlers[method.name] = factory(
             getattr(servicer, method.name),
             request_deserializer=request_cls.FromString,
-            response_serializer=_serialize,
+            response_serializer=serialize,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)

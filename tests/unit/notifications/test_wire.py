@@ -10,9 +10,9 @@ import pytest
 
 from realtime.server.broker.base import Publication
 from realtime.server.notifications import wire
+from realtime.server.notifications.convert import ENCODER, notification_bytes, presence_bytes, to_proto
 from realtime.server.notifications.model import Content, from_publication
 from realtime.server.notifications.presence import JOIN, events_channel
-from realtime.server.notifications.service import ENCODER, _notification_bytes, _presence_bytes, to_proto
 from realtime.server.platform.errors import HubError, resource_exhausted
 from realtime.v1 import common_pb2
 from realtime.v1 import notifications_pb2 as pb
@@ -69,9 +69,9 @@ def test_a_publication_is_serialized_once_for_every_stream() -> None:
 
     def count(pub: Publication) -> bytes:
         calls.append(pub.offset)
-        return _notification_bytes(pub)
+        return notification_bytes(pub)
 
-    encoder = wire.Encoder(count, _presence_bytes)
+    encoder = wire.Encoder(count, presence_bytes)
     pub = notification(1)
     for _ in range(1000):
         single = encoder.single(pub, wire.SUBSCRIBE)
