@@ -8,12 +8,12 @@
 
 It keeps, per channel, the last position received without a gap; when the stream ends with a
 retryable status (replica gone, broker lost, shutdown, slow consumer) it waits (exponential
-backoff with full jitter), reconnects (to the next client of the list: another replica) and
-resubscribes every channel from that position. Each notification is handed to the application
-exactly once: the hub replays exactly what was missed, and the few a resume can send twice (a
-channel the stream already receives live) are dropped here by offset. When a gap cannot be
-recovered (history trimmed, epoch changed) the `subscribed` event says `recovered = false` and
-why: reload with ListNotifications.
+backoff with full jitter, never less than the hub's RetryInfo advice: see backoff.py), reconnects
+(to the next client of the list: another replica) and resubscribes every channel from that
+position. Each notification is handed to the application exactly once: the hub replays exactly
+what was missed, and the few a resume can send twice (a channel the stream already receives live)
+are dropped here by offset. When a gap cannot be recovered (history trimmed, epoch changed) the
+`subscribed` event says `recovered = false` and why: reload with ListNotifications.
 
 It asks the hub for batches (`accept_batches`): a busy channel's queued notifications arrive in one
 `batch` event, which it unpacks, so the application still sees one `notification` event each.
@@ -30,7 +30,7 @@ import grpc
 
 from realtime.v1 import common_pb2, notifications_pb2, notifications_pb2_grpc
 
-from .backoff import RETRYABLE, Backoff
+from .backoff import RETRYABLE, Backoff, retry_after
 from .client import Client
 
 pb = notifications_pb2
@@ -39,12 +39,15 @@ _OPT_IN = "accept-batches"  # the id of the ping that opts in when there is no c
 
 @dataclass(frozen=True, slots=True)
 class Reconnecting:
-    """The stream ended with `code` (`message`); the next attempt starts after `delay` seconds."""
+    """The stream ended with `code` (`message`); the next attempt starts after `delay` seconds.
+    `retry_after` is the wait the hub asked for (google.rpc.RetryInfo), if it did: `delay` is at
+    least that."""
 
     code: grpc.StatusCode
     message: str
     delay: float
     attempt: int
+    retry_after: float | None = None
 
 
 @dataclass(slots=True)
@@ -186,6 +189,6 @@ class NotificationSubscription:
                 ):
                     raise
                 self._next += 1  # another replica next time (when there are several)
-                delay = self.backoff.next_delay()
-                yield Reconnecting(err.code(), err.details() or "", delay, failures)
-                await asyncio.sleep(delay)
+                delay = self.backoff.delay_after(err)
+                yield Reconnecting(err.code(), err.details() or "", delay, failures, retry_after(err))
+                await self.backoff.sleep(delay)

@@ -9,8 +9,11 @@
 unfinished upload of the same content if there is one: resume by hash), then
 writes 256 KiB chunks from the committed offset. When the connection breaks
 (UNAVAILABLE, a replica going away, ABORTED while the hub still closes the old
-stream) it asks `QueryWriteStatus` and continues from the committed size, with
-jittered backoff, up to `retries` times in a row without progress.
+stream) it waits, asks `QueryWriteStatus` and continues from the committed size,
+up to `retries` failures in a row without progress (a failed status query is one
+more failure). The wait is full-jitter backoff, never less than the hub's
+RetryInfo (backoff.py). RESOURCE_EXHAUSTED is retried only when the hub says when
+(a stream cap, a full spool); a quota refusal without RetryInfo is final.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import grpc
 
 from realtime.v1 import uploads_pb2, uploads_pb2_grpc
 
-from .backoff import Backoff
+from .backoff import Backoff, retry_after
 from .client import Client
 
 CHUNK = 256 * 1024
@@ -36,6 +39,23 @@ CHUNK = 256 * 1024
 RESUMABLE = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.DEADLINE_EXCEEDED}
 )
+#: Told before each wait: the error, failures in a row (1 for the first) and the wait in seconds.
+RetryCallback = Callable[[grpc.aio.AioRpcError, int, float], None]
+
+
+def _resumable(err: grpc.aio.AioRpcError) -> bool:
+    """Worth another attempt: a broken connection, or a refusal that says when to come back."""
+    code = err.code()
+    return code in RESUMABLE or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after(err) is not None)
+
+
+async def _pause(
+    backoff: Backoff, err: grpc.aio.AioRpcError, failures: int, on_retry: RetryCallback | None
+) -> None:
+    delay = backoff.delay_after(err)
+    if on_retry is not None:
+        on_retry(err, failures, delay)
+    await backoff.sleep(delay)
 
 
 @dataclass(frozen=True)
@@ -115,8 +135,10 @@ async def upload(
     chunk_size: int = CHUNK,
     retries: int = 8,
     backoff: Backoff | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> uploads_pb2.Upload:
-    """Upload a file (path) or bytes; returns the finished upload. `name` resumes a known upload."""
+    """Upload a file (path) or bytes; returns the finished upload. `name` resumes a known upload.
+    `backoff` (default 0.2 s base, 5 s cap) paces the retries; `on_retry` is told each wait."""
     stub = client.stub(uploads_pb2_grpc.UploadServiceStub)
     size, sha = await asyncio.to_thread(sha256_of, source)
     if name:
@@ -146,41 +168,34 @@ async def upload(
     sent(committed)
     f = await asyncio.to_thread(_open, source)
     try:
+        lost = False  # after a failure, ask where the upload got to before writing again
         while not complete:
             try:
+                if lost:
+                    status = await stub.QueryWriteStatus(
+                        uploads_pb2.QueryWriteStatusRequest(resource_name=name),
+                        timeout=10,
+                        wait_for_ready=True,
+                    )
+                    lost = False
+                    if status.committed_size > committed:
+                        failures = 0
+                        backoff.reset()
+                    committed, complete = status.committed_size, status.complete
+                    resumes += 1
+                    sent(committed)
+                    continue
                 reply = await stub.Write(_chunks(f, name, committed, size, chunk_size, sent))
                 return reply.upload
             except grpc.aio.AioRpcError as err:
-                if err.code() not in RESUMABLE and err.code() != grpc.StatusCode.OUT_OF_RANGE:
-                    raise
                 failures += 1
-                if failures > retries:
+                if not (_resumable(err) or err.code() == grpc.StatusCode.OUT_OF_RANGE) or failures > retries:
                     raise
-                await asyncio.sleep(backoff.next_delay())
-                status = await _status(stub, name)
-                if status.committed_size > committed:
-                    failures = 0
-                    backoff.reset()
-                committed, complete = status.committed_size, status.complete
-                resumes += 1
-                sent(committed)
+                await _pause(backoff, err, failures, on_retry)
+                lost = True
     finally:
         await asyncio.to_thread(f.close)
     return (await stub.GetUpload(uploads_pb2.GetUploadRequest(name=name))).upload
-
-
-async def _status(
-    stub: uploads_pb2_grpc.UploadServiceStub, name: str
-) -> uploads_pb2.QueryWriteStatusResponse:
-    """The committed size, waiting (bounded: about a minute) for a hub that is restarting."""
-    request = uploads_pb2.QueryWriteStatusRequest(resource_name=name)
-    for _ in range(6):
-        try:
-            return await stub.QueryWriteStatus(request, timeout=10, wait_for_ready=True)
-        except grpc.aio.AioRpcError as err:
-            if err.code() not in RESUMABLE:
-                raise
-    return await stub.QueryWriteStatus(request, timeout=10, wait_for_ready=True)
 
 
 async def upload_file(
@@ -199,13 +214,16 @@ async def read_to_file(
     size: int = 0,
     on_progress: ProgressCallback | None = None,
     retries: int = 8,
+    backoff: Backoff | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> int:
     """Stream a resource (an upload or "operations/{id}/artifacts/{name}") into `path`,
-    resuming from the bytes received after a broken connection; returns the bytes written."""
+    resuming from the bytes received after a broken connection (or after a refusal with
+    RetryInfo, waited out); returns the bytes written."""
     stub = client.stub(uploads_pb2_grpc.UploadServiceStub)
     done, failures = 0, 0
     started = time.monotonic()
-    backoff = Backoff(base=0.2, cap=5.0)
+    backoff = backoff or Backoff(base=0.2, cap=5.0)
     f = await asyncio.to_thread(open, path, "wb")
     try:
         while True:
@@ -216,13 +234,14 @@ async def read_to_file(
                     await asyncio.to_thread(f.write, reply.data)
                     done += len(reply.data)
                     failures = 0
+                    backoff.reset()
                     if on_progress is not None:
                         on_progress(Progress(resource_name, done, max(size, done), 0, started))
                 return done
             except grpc.aio.AioRpcError as err:
                 failures += 1
-                if err.code() not in RESUMABLE or failures > retries:
+                if not _resumable(err) or failures > retries:
                     raise
-                await asyncio.sleep(backoff.next_delay())
+                await _pause(backoff, err, failures, on_retry)
     finally:
         await asyncio.to_thread(f.close)
