@@ -1,16 +1,23 @@
-"""Shutdown and hand-back never cut a save short (the cause of a flaky history test: a hub stopped
-while its background saver was writing lost that write, and on PostgreSQL the checkpoint)."""
+"""Saves write what the document was at their version, and are never cut short.
+
+Both were causes of a flaky history test (test_long_history_uses_checkpoints): a hub stopped
+while its background saver was writing lost that write (on PostgreSQL, the checkpoint), and a
+state taken for a save followed later edits, so a checkpoint held text of later versions."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
-from realtime.common.collaboration.ops import ClientOp, CreateElement, SetProperty
+from realtime.common.collaboration.document import Document
+from realtime.common.collaboration.ops import ClientOp, CreateElement, EditText, SetProperty
+from realtime.common.collaboration.textop import splice
 from realtime.server.collaboration.config import CollabConfig
 from realtime.server.collaboration.directory import Directory, LiveDocument
 from realtime.server.collaboration.outbox import Outbox
-from realtime.server.collaboration.room import Session
+from realtime.server.collaboration.room import Room, Session
+from realtime.server.collaboration.sequencer import Sequencer
 from realtime.server.collaboration.store import MemorySnapshotStore
 from realtime.server.platform.auth import Principal
 
@@ -76,3 +83,18 @@ async def test_close_saves_what_changed_during_a_save_in_progress() -> None:
     await asyncio.wait_for(closing, 5)
     assert store.versions == [1, 2]
     assert store.states["doc"]["doc"]["version"] == 2
+
+
+def test_a_state_taken_for_a_save_does_not_follow_later_edits() -> None:
+    room = Room("d", Sequencer(Document("d")), CollabConfig())
+    s = Session("s", "alice", "c", "owner", Outbox())
+    room.join(s, None)
+    room.submit(s, 0, [ClientOp(1, CreateElement("t", "", "text", "V", {"text": ""}))])
+    room.submit(s, 1, [ClientOp(2, EditText("t", "text", splice(0, 0, "one")))])
+    state = room.seq.state()  # what a save writes after its awaits, while edits go on
+    written = json.dumps(state)
+    room.submit(s, 2, [ClientOp(3, EditText("t", "text", splice(3, 0, " two")))])
+    room.submit(s, 3, [ClientOp(4, SetProperty("t", "color", "red"))])
+    assert json.dumps(state) == written
+    assert Document.from_dict(state["doc"]).version == 2
+    assert Document.from_dict(state["doc"]).elements["t"].properties == {"text": "one"}
