@@ -253,9 +253,12 @@ async def run(base: dict[str, float]) -> dict[str, float]:
             for n in (10, 50):
                 figures.update(await _editing(h, stub, n))
             figures.update(await _cursors(h, stub))
-    figures["ops_per_s_10_vs_echo_bidi_ratio"] = figures["ops_per_s_10_participants"] / base.get(
-        "echo_bidi_msgs_per_s", float("nan")
-    )
+    echo = base.get("echo_bidi_msgs_per_s", float("nan"))
+    figures["ops_per_s_10_vs_echo_bidi_ratio"] = figures["ops_per_s_10_participants"] / echo
+    for n in (10, 50):  # a broadcast is encoded once: deliveries are writes of shared bytes
+        figures[f"deliveries_per_s_{n}_vs_echo_bidi_ratio"] = (
+            figures[f"deliveries_per_s_{n}_participants"] / echo
+        )
     figures.update(await _postgresql(base))
     return figures
 

@@ -135,7 +135,7 @@ async def test_redis_restart_relay_heals_and_errors_are_retryable(tmp_path: Path
                 await alice.wait_for("left", alice.send(leave=pb.LeaveDocumentCommand()))
 
                 servicer = one.hub.ctx.collaboration  # type: ignore[union-attr]
-                await asyncio.wait_for(asyncio.gather(*servicer._tasks), 10)  # the hand-back
+                await asyncio.wait_for(asyncio.gather(*servicer.documents.tasks), 10)  # the hand-back
                 assert await cluster.owner_of("deck2") is None  # no claim outlives the last participant
                 again = await bob.join("deck2")  # the next join claims it where it connects
                 assert again.version == 1

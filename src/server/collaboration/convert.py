@@ -6,6 +6,7 @@ Generated message classes only: no grpc here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import duration_pb2
@@ -74,88 +75,123 @@ def _duration(seconds: float) -> Any:
     return d
 
 
-def encode(event: ev.Event) -> pb.CollaborateResponse:
-    """The protobuf form of an event, without command_id (see `_for`)."""
-    r = pb.CollaborateResponse()
-    if isinstance(event, ev.AppliedBatch):
-        r.applied.operations.extend(applied_to_pb(a) for a in event.operations)
-    elif isinstance(event, ev.Cursor):
-        r.cursor.CopyFrom(
-            pb.CursorMovedEvent(
-                session_id=event.session_id,
-                user_id=event.user_id,
-                element_id=event.element_id,
-                x=event.x,
-                y=event.y,
-                text_offset=event.text_offset,
-            )
+def _applied(r: Any, e: ev.AppliedBatch) -> None:
+    r.applied.operations.extend(applied_to_pb(a) for a in e.operations)
+
+
+def _cursor(r: Any, e: ev.Cursor) -> None:
+    r.cursor.CopyFrom(
+        pb.CursorMovedEvent(
+            session_id=e.session_id,
+            user_id=e.user_id,
+            element_id=e.element_id,
+            x=e.x,
+            y=e.y,
+            text_offset=e.text_offset,
         )
-    elif isinstance(event, ev.Joined):
-        j = r.joined
-        j.document_id = event.document_id
-        j.version = event.catchup.version
-        if event.catchup.snapshot is not None:
-            j.snapshot.CopyFrom(snapshot_to_pb(event.catchup.snapshot))
-        j.replay.extend(applied_to_pb(a) for a in event.catchup.tail)
-        j.recovered = event.catchup.recovered
-        j.participants.extend(participant_to_pb(p) for p in event.participants)
-        j.leases.extend(lease_to_pb(x) for x in event.leases)
-        j.role = ROLE_TO_PB[event.role]
-        j.session_id = event.session_id
-        j.last_client_seq = event.last_client_seq
-    elif isinstance(event, ev.Rejected):
-        for x in event.rejections:
-            item = r.rejected.operations.add(
-                client_seq=x.client_seq, code=int(x.code), reason=x.reason, message=x.message
-            )
-            if x.lease is not None:
-                item.lease.CopyFrom(lease_to_pb(x.lease))
-    elif isinstance(event, ev.PresenceChanged):
-        r.presence.participant.CopyFrom(participant_to_pb(event.participant))
-    elif isinstance(event, ev.LeaseGranted):
-        r.lease_granted.lease.CopyFrom(lease_to_pb(event.lease))
-    elif isinstance(event, ev.LeaseDenied):
-        r.lease_denied.element_id = event.element_id
-        r.lease_denied.held_by.CopyFrom(lease_to_pb(event.held_by))
-    elif isinstance(event, ev.LeaseReleased):
-        r.lease_released.lease.CopyFrom(lease_to_pb(event.lease))
-        r.lease_released.reason = LEASE_REASON_TO_PB[event.reason]
-        r.lease_released.broken_by = event.broken_by
-    elif isinstance(event, ev.ParticipantJoined):
-        r.participant_joined.participant.CopyFrom(participant_to_pb(event.participant))
-    elif isinstance(event, ev.ParticipantLeft):
-        r.participant_left.session_id = event.session_id
-        r.participant_left.user_id = event.user_id
-        r.participant_left.reason = LEFT_REASON_TO_PB[event.reason]
-    elif isinstance(event, ev.Error):
-        r.error.CopyFrom(error_event(event.error))
-    elif isinstance(event, ev.Pong):
-        r.pong.CopyFrom(common_pb2.PongEvent())
-    elif isinstance(event, ev.Duplicate):
-        r.duplicate.client_seqs.extend(event.client_seqs)
-        r.duplicate.version = event.version
-        r.duplicate.absorbed_client_seqs.extend(event.absorbed)
-    elif isinstance(event, ev.Left):
-        r.left.document_id = event.document_id
-    elif isinstance(event, ev.GoingAway):
-        r.going_away.CopyFrom(common_pb2.GoingAwayEvent(reason=event.reason, grace=_duration(event.grace)))
+    )
+
+
+def _joined(r: Any, e: ev.Joined) -> None:
+    j = r.joined
+    j.document_id = e.document_id
+    j.version = e.catchup.version
+    if e.catchup.snapshot is not None:
+        j.snapshot.CopyFrom(snapshot_to_pb(e.catchup.snapshot))
+    j.replay.extend(applied_to_pb(a) for a in e.catchup.tail)
+    j.recovered = e.catchup.recovered
+    j.participants.extend(participant_to_pb(p) for p in e.participants)
+    j.leases.extend(lease_to_pb(x) for x in e.leases)
+    j.role = ROLE_TO_PB[e.role]
+    j.session_id = e.session_id
+    j.last_client_seq = e.last_client_seq
+
+
+def _rejected(r: Any, e: ev.Rejected) -> None:
+    for x in e.rejections:
+        item = r.rejected.operations.add(
+            client_seq=x.client_seq, code=int(x.code), reason=x.reason, message=x.message
+        )
+        if x.lease is not None:
+            item.lease.CopyFrom(lease_to_pb(x.lease))
+
+
+def _presence(r: Any, e: ev.PresenceChanged) -> None:
+    r.presence.participant.CopyFrom(participant_to_pb(e.participant))
+
+
+def _lease_granted(r: Any, e: ev.LeaseGranted) -> None:
+    r.lease_granted.lease.CopyFrom(lease_to_pb(e.lease))
+
+
+def _lease_denied(r: Any, e: ev.LeaseDenied) -> None:
+    r.lease_denied.element_id = e.element_id
+    r.lease_denied.held_by.CopyFrom(lease_to_pb(e.held_by))
+
+
+def _lease_released(r: Any, e: ev.LeaseReleased) -> None:
+    r.lease_released.lease.CopyFrom(lease_to_pb(e.lease))
+    r.lease_released.reason = LEASE_REASON_TO_PB[e.reason]
+    r.lease_released.broken_by = e.broken_by
+
+
+def _participant_joined(r: Any, e: ev.ParticipantJoined) -> None:
+    r.participant_joined.participant.CopyFrom(participant_to_pb(e.participant))
+
+
+def _participant_left(r: Any, e: ev.ParticipantLeft) -> None:
+    r.participant_left.session_id = e.session_id
+    r.participant_left.user_id = e.user_id
+    r.participant_left.reason = LEFT_REASON_TO_PB[e.reason]
+
+
+def _error(r: Any, e: ev.Error) -> None:
+    r.error.CopyFrom(error_event(e.error))
+
+
+def _pong(r: Any, e: ev.Pong) -> None:
+    r.pong.CopyFrom(common_pb2.PongEvent())
+
+
+def _duplicate(r: Any, e: ev.Duplicate) -> None:
+    r.duplicate.client_seqs.extend(e.client_seqs)
+    r.duplicate.version = e.version
+    r.duplicate.absorbed_client_seqs.extend(e.absorbed)
+
+
+def _left(r: Any, e: ev.Left) -> None:
+    r.left.document_id = e.document_id
+
+
+def _going_away(r: Any, e: ev.GoingAway) -> None:
+    r.going_away.CopyFrom(common_pb2.GoingAwayEvent(reason=e.reason, grace=_duration(e.grace)))
+
+
+#: How each kind of event fills its CollaborateResponse.
+_FILL: dict[type[ev.Event], Callable[[Any, Any], None]] = {
+    ev.AppliedBatch: _applied,
+    ev.Cursor: _cursor,
+    ev.Joined: _joined,
+    ev.Rejected: _rejected,
+    ev.PresenceChanged: _presence,
+    ev.LeaseGranted: _lease_granted,
+    ev.LeaseDenied: _lease_denied,
+    ev.LeaseReleased: _lease_released,
+    ev.ParticipantJoined: _participant_joined,
+    ev.ParticipantLeft: _participant_left,
+    ev.Error: _error,
+    ev.Pong: _pong,
+    ev.Duplicate: _duplicate,
+    ev.Left: _left,
+    ev.GoingAway: _going_away,
+}
+
+
+def encode(event: ev.Event) -> pb.CollaborateResponse:
+    """The protobuf form of an event, without command_id (wire.py adds it for the recipients
+    that get it, and serializes a broadcast once)."""
+    r = pb.CollaborateResponse()
+    fill = _FILL.get(type(event))
+    if fill is not None:
+        fill(r, event)
     return r
-
-
-def for_session(event: ev.Event, session_id: str) -> pb.CollaborateResponse:
-    """Encode once per event (broadcasts are shared); echo command_id only to its origin."""
-    if isinstance(event, (ev.PresenceChanged, ev.Joined)):
-        wire = encode(event)  # carries mutable participant state: encode as it is now
-    else:
-        if event.wire is None:
-            event.wire = encode(event)
-        wire = event.wire
-    echo = event.command_id and (not event.origin or event.origin == session_id)
-    if not echo:
-        return wire  # type: ignore[no-any-return]
-    out = pb.CollaborateResponse()
-    out.CopyFrom(wire)
-    out.command_id = event.command_id
-    if out.WhichOneof("event") == "error":
-        out.error.command_id = event.command_id
-    return out

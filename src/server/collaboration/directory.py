@@ -74,6 +74,8 @@ class LiveDocument:
     schedule: SaveSchedule
     saver: asyncio.Task[None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Held for a whole save: a save in progress is finished, never cut short (see `finish`).
+    saving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Directory:
@@ -281,6 +283,22 @@ class Directory:
             await self.save(live)
 
     async def save(self, live: LiveDocument) -> None:
+        async with live.saving:
+            await self._save(live)
+
+    async def finish(self, live: LiveDocument) -> None:
+        """Stop `live`'s background saver and save what it has not (shutdown, hand-back).
+
+        A save the saver has begun has already cleared `dirty`: cancelling it then would lose
+        the changes it was writing (on PostgreSQL, operations and the checkpoint). So wait for
+        it to end first, then stop the saver and save whatever is still unsaved."""
+        async with live.saving:
+            if live.saver is not None:
+                live.saver.cancel()
+            if live.schedule.dirty:
+                await self._save(live)
+
+    async def _save(self, live: LiveDocument) -> None:
         live.schedule.saved()
         try:
             async with live.room.lock:  # committed state only (no batch halfway through its journal)
@@ -298,17 +316,10 @@ class Directory:
             log.exception("saving document %s failed; will retry", live.meta.document_id)
             live.schedule.mark(self.clock())
 
-    async def flush(self) -> None:
-        """Save every document with unsaved changes (shutdown)."""
-        for live in list(self.live.values()):
-            if live.schedule.dirty:
-                await self.save(live)
-
     async def close(self) -> None:
-        await self.flush()
-        for live in self.live.values():
-            if live.saver is not None:
-                live.saver.cancel()
+        """Shutdown: every document's saves finish and what is unsaved is saved."""
+        for live in list(self.live.values()):
+            await self.finish(live)
 
     def evict(self, document_id: str, error: HubError) -> None:
         """Drop a live room (ownership lost, journal failed): its sessions are told and cut off."""

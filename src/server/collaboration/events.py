@@ -1,4 +1,4 @@
-"""Events a session receives, in plain Python; service.py turns them into protobuf.
+"""Events a session receives, in plain Python; wire.py encodes them (once per broadcast).
 
 `origin` is the session whose command caused a broadcast event: only that
 session sees `command_id` echoed. Direct events (origin "") always echo it.
@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 class Event:
     command_id: str = field(default="", kw_only=True)
     origin: str = field(default="", kw_only=True)
-    #: service.py caches the encoded message here so a broadcast is encoded once.
-    wire: Any = field(default=None, kw_only=True, repr=False)
+    #: The serialized event without command_id, made once for every recipient (wire.py).
+    wire: bytes | None = field(default=None, kw_only=True, repr=False)
+    #: What `wire` was made from when the event's content can change (a presence change).
+    wire_state: Any = field(default=None, kw_only=True, repr=False)
 
 
 @dataclass(eq=False)
@@ -42,6 +44,8 @@ class Joined(Event):
 @dataclass(eq=False)
 class AppliedBatch(Event):
     operations: list[Applied]
+    #: The serialized OperationsAppliedEvent (wire.py), shared by `wire` and merged messages.
+    operations_wire: bytes | None = field(default=None, kw_only=True, repr=False)
 
 
 @dataclass(eq=False)

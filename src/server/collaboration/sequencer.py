@@ -204,8 +204,17 @@ class Sequencer:
         return Catchup(self.floor.copy(), list(self.log), self.version)
 
     def state(self) -> dict[str, Any]:
-        """What a snapshot store keeps: the document (with tombstones) and the client table."""
-        return {"doc": self.doc.to_dict(), "clients": dict(self.clients)}
+        """What a snapshot store keeps: the document (with tombstones) and the client table.
+
+        A copy: saves write it after awaits (operations first, then checkpoint and snapshot),
+        while edits go on. `to_dict` hands out each element's live properties dict, so a
+        state taken at version N would be written with the text of later versions (a
+        checkpoint or snapshot ahead of its version). Property values are replaced, never
+        changed in place, so copying the dicts is enough."""
+        doc = self.doc.to_dict()
+        for row in doc["elements"]:
+            row[4] = dict(row[4])  # properties
+        return {"doc": doc, "clients": dict(self.clients)}
 
 
 class _Rebase:

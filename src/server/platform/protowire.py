@@ -6,6 +6,8 @@ both build their bytes from these helpers, which tests compare with the protobuf
 
 from __future__ import annotations
 
+from typing import Any
+
 _SMALL = [bytes([i]) for i in range(128)]
 
 
@@ -29,3 +31,9 @@ def tag(number: int) -> bytes:
 def field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (wire type 2): tag, length, payload."""
     return tag(number) + varint(len(payload)) + payload
+
+
+def serialize(message: Any) -> bytes:
+    """A gRPC response serializer for methods that answer with bytes they encoded themselves
+    (encoded once, shared) or with a message."""
+    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[no-any-return]
