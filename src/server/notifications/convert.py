@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.protobuf import timestamp_pb2
 
 from realtime.v1 import common_pb2, notifications_pb2
@@ -121,8 +119,3 @@ def presence_bytes(pub: Publication) -> bytes:
 
 #: Live and replayed events are encoded once per publication (wire.py) and yielded as bytes.
 ENCODER = Encoder(notification_bytes, presence_bytes)
-
-
-def serialize(message: Any) -> bytes:
-    # Stream events are often bytes encoded once for every subscriber (wire.py).
-    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[no-any-return]

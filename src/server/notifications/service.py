@@ -26,6 +26,7 @@ from ..platform.errors import (
     unavailable,
 )
 from ..platform.limits import RateLimiter
+from ..platform.protowire import serialize
 from ..platform.status import error_event
 from .channels import GENERAL, ChannelConfig, NamespaceConfig, namespace_of, user_channel, validate_channel
 from .config import NotificationsConfig
@@ -34,7 +35,6 @@ from .convert import (
     listen_channels,
     mark_results,
     position,
-    serialize,
     subscribed_event,
     timestamp,
     to_proto,

@@ -1,7 +1,8 @@
 """Protobuf wire-format pieces for responses the hub encodes by hand (pre-encoded, cached bytes).
 
-Text results and notification events are serialized once and reused across calls and subscribers;
-both build their bytes from these helpers, which tests compare with the protobuf library's output.
+Text results, notification events and collaboration broadcasts are serialized once and reused
+across calls and subscribers; all build their bytes from these helpers (tests compare them with the
+protobuf library's output) and register `serialize` as their response serializer.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from realtime.v1 import common_pb2, text_pb2
 from ..context import HubContext
 from ..platform.auth import current_principal
 from ..platform.errors import HubError, going_away, invalid_argument, resource_exhausted
+from ..platform.protowire import serialize
 from ..platform.status import error_event, going_away_event
 from ..platform.streams import commands_until_shutdown
 from . import session as sess
@@ -301,11 +302,6 @@ class TextServicer:
             await session.aclose()
 
 
-def _serialize(message: Any) -> bytes:
-    # FixText and FixTextBatch answer with bytes they encoded themselves (wire.py).
-    return message if isinstance(message, bytes) else message.SerializeToString()  # type: ignore[no-any-return]
-
-
 def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
     """Like the generated `add_TextServiceServicer_to_server`, but unary answers are bytes the
     service encoded itself, and Session parses tolerantly: an undecodable command gets an error
@@ -315,12 +311,12 @@ def add_to_server(servicer: TextServicer, server: grpc.aio.Server) -> None:
         "FixText": grpc.unary_unary_rpc_method_handler(
             servicer.FixText,
             request_deserializer=text_pb2.FixTextRequest.FromString,
-            response_serializer=_serialize,
+            response_serializer=serialize,
         ),
         "FixTextBatch": grpc.unary_unary_rpc_method_handler(
             servicer.FixTextBatch,
             request_deserializer=text_pb2.FixTextBatchRequest.FromString,
-            response_serializer=_serialize,
+            response_serializer=serialize,
         ),
         "Session": grpc.stream_stream_rpc_method_handler(
             servicer.Session,
