@@ -19,6 +19,7 @@ from typing import Any
 
 import bench
 
+from . import goload
 from .harness import (
     channel,
     closed_loop,
@@ -31,6 +32,56 @@ from .harness import (
 )
 
 PAYLOAD = b"x" * 32
+RAW_METHODS = ("/bench.Echo/Unary", "/bench.Echo/Bidi")
+HUB_METHODS = ("/realtime.v1.DiagnosticsService/Echo", "/realtime.v1.DiagnosticsService/EchoStream")
+
+
+async def go_figures(
+    name: str,
+    pid: int,
+    target: str,
+    methods: tuple[str, str],
+    requests: tuple[bytes, bytes],
+    token: str,
+    seconds: float,
+) -> dict[str, float]:
+    """Unary (64 in flight over 4 connections), ping-pong and pipelined figures from the Go load
+    generator, the server's CPU per unary call, and the share of the machine the generator took."""
+    unary_method, bidi_method = methods
+    unary_request, stream_request = requests
+    cpu = cpu_seconds(pid)
+    unary = await goload.load("unary", target, unary_method, unary_request, token=token, seconds=seconds)
+    used = cpu_seconds(pid) - cpu  # warmup included: per call over every call (`total`)
+    pingpong = await goload.load(
+        "pingpong", target, bidi_method, stream_request, token=token, seconds=seconds
+    )
+    pipelined = await goload.load(
+        "pipelined", target, bidi_method, stream_request, token=token, seconds=seconds
+    )
+    return {
+        f"go_{name}_unary_calls_per_s": unary["per_s"],
+        f"go_{name}_unary_p50_ms": unary["p50_ms"],
+        f"go_{name}_unary_p99_ms": unary["p99_ms"],
+        f"go_{name}_unary_server_cpu_us_per_call": used / unary["total"] * 1e6,
+        f"go_{name}_unary_loadgen_cpu_us_per_call": unary["loadgen_cpu_us_per_call"],
+        f"go_{name}_unary_loadgen_cores": unary["loadgen_cores"],
+        f"go_{name}_pingpong_per_s": pingpong["per_s"],
+        f"go_{name}_pingpong_p50_ms": pingpong["p50_ms"],
+        f"go_{name}_pipelined_msgs_per_s": pipelined["per_s"],
+        f"go_{name}_pipelined_loadgen_cores": pipelined["loadgen_cores"],
+    }
+
+
+def go_ratios(figures: dict[str, float]) -> dict[str, float]:
+    def ratio(key: str) -> float:
+        return figures[f"go_hub_{key}"] / figures[f"go_echo_{key}"]
+
+    return {
+        "go_hub_unary_ratio": ratio("unary_calls_per_s"),
+        "go_hub_pingpong_ratio": ratio("pingpong_per_s"),
+        "go_hub_pipelined_ratio": ratio("pipelined_msgs_per_s"),
+        "go_hub_unary_cpu_per_call_ratio": ratio("unary_server_cpu_us_per_call"),
+    }
 
 
 async def baseline_and_platform(seconds: float, streams: int) -> dict[str, float]:
@@ -41,7 +92,9 @@ async def baseline_and_platform(seconds: float, streams: int) -> dict[str, float
     stream_request = diagnostics_pb2.EchoStreamRequest(
         id="1", echo=diagnostics_pb2.EchoCommand(payload=PAYLOAD)
     ).SerializeToString()
+    requests = (echo_request, stream_request)
     with raw_echo() as raw:
+        figures |= await go_figures("echo", raw.proc.pid, raw.target, RAW_METHODS, requests, "", seconds)
         async with channel(raw.target) as ch:
             unary = ch.unary_unary("/bench.Echo/Unary")
             cpu = cpu_seconds(raw.proc.pid)
@@ -60,6 +113,7 @@ async def baseline_and_platform(seconds: float, streams: int) -> dict[str, float
             )
     with hub() as h:
         md = h.metadata()
+        figures |= await go_figures("hub", h.proc.pid, h.target, HUB_METHODS, requests, h.token(), seconds)
         async with channel(h.target) as ch:
             unary = ch.unary_unary("/realtime.v1.DiagnosticsService/Echo")
             cpu = cpu_seconds(h.proc.pid)
@@ -76,6 +130,8 @@ async def baseline_and_platform(seconds: float, streams: int) -> dict[str, float
             figures["hub_idle_stream_bytes"] = await idle_stream_bytes(
                 h.proc.pid, lambda: bidi(metadata=md), stream_request, streams=streams
             )
+    figures |= go_ratios(figures)
+    # The same figures with Python clients (their CPU competes with the server for the 2 cores).
     figures["hub_unary_ratio"] = figures["hub_unary_calls_per_s"] / figures["echo_unary_calls_per_s"]
     figures["hub_bidi_ratio"] = figures["hub_bidi_msgs_per_s"] / figures["echo_bidi_msgs_per_s"]
     figures["hub_idle_stream_memory_ratio"] = (

@@ -5,8 +5,10 @@
   each writes one message and waits for its echo; outcome counts on the raw server (grpc's
   default options) and on the hub.
 - One message round trip on 2,000 open streams at once (median of 7 rounds), raw vs hub.
-- Unary Echo calls/s with `--workers 2` vs `--workers 1` on Redis, load from LOAD_PROCESSES
-  client processes (one Python process cannot load two server processes).
+- Unary Echo calls/s with `--workers 2` vs `--workers 1` on Redis, load from the Go load generator
+  (64 in flight over GO_CONNECTIONS connections, which the kernel spreads over the workers) and,
+  named `py_`, from LOAD_PROCESSES Python client processes (their CPU competes with the workers
+  for this machine's cores; the Go generator's share is reported as `..._loadgen_cores`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Any
 
 import grpc
 
+from . import goload
 from .harness import closed_loop, hub, raw_echo, rss_bytes
 
 STORM_STREAMS = int(os.environ.get("BENCH_STORM_STREAMS", "10000"))
 STORM_CONNECTIONS = 100
 LOAD_PROCESSES = 2
+GO_CONNECTIONS = 8
 ROUND_TRIP_STREAMS = 2000
 ROUND_TRIP_ROUNDS = 7
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -128,6 +132,21 @@ def _load(target: str, token: str, seconds: float) -> float:
     return total
 
 
+async def _go_load(target: str, token: str, seconds: float) -> dict[str, Any]:
+    from realtime.v1 import diagnostics_pb2
+
+    request = diagnostics_pb2.EchoRequest(payload=b"x" * 32).SerializeToString()
+    return await goload.load(
+        "unary",
+        target,
+        "/realtime.v1.DiagnosticsService/Echo",
+        request,
+        token=token,
+        seconds=seconds,
+        conns=GO_CONNECTIONS,
+    )
+
+
 async def workers_figures(seconds: float) -> dict[str, float]:
     figures: dict[str, float] = {}
     for workers in (1, 2):
@@ -136,11 +155,19 @@ async def workers_figures(seconds: float) -> dict[str, float]:
         with hub(*args) as h:
             token = h.token()
             figures[f"workers{workers}_seen"] = await _instances(h.target, token, workers)
-            figures[f"workers{workers}_unary_calls_per_s"] = await asyncio.to_thread(
+            go = await _go_load(h.target, token, seconds)
+            figures[f"workers{workers}_unary_calls_per_s"] = go["per_s"]
+            figures[f"workers{workers}_unary_p50_ms"] = go["p50_ms"]
+            figures[f"workers{workers}_loadgen_cores"] = go["loadgen_cores"]
+            figures[f"workers{workers}_loadgen_cpu_us_per_call"] = go["loadgen_cpu_us_per_call"]
+            figures[f"py_workers{workers}_unary_calls_per_s"] = await asyncio.to_thread(
                 _load, h.target, token, seconds
             )
     figures["workers2_vs_1_unary_ratio"] = (
         figures["workers2_unary_calls_per_s"] / figures["workers1_unary_calls_per_s"]
+    )
+    figures["py_workers2_vs_1_unary_ratio"] = (
+        figures["py_workers2_unary_calls_per_s"] / figures["py_workers1_unary_calls_per_s"]
     )
     return figures
 

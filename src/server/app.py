@@ -23,6 +23,7 @@ from .context import HubContext
 from .platform.auth import TokenVerifier, load_or_create_dev_secret, read_secret_file
 from .platform.health import Health
 from .platform.hosts import HostPolicy, host_guard
+from .platform.hub_server import HubServer
 from .platform.interceptor import HubInterceptor
 from .platform.limits import RateLimiter, StreamLimiter
 from .platform.metrics import Metrics
@@ -181,7 +182,7 @@ class Hub:
             subjects,
             shared,
         )
-        server = grpc.aio.server(interceptors=[interceptor], options=server_options(s))
+        server = HubServer(interceptor, server_options(s))  # handlers wrapped as they register
         http = web.Application(
             client_max_size=s.max_message_bytes + 64 * 1024,
             middlewares=[host_guard(HostPolicy(s.http_listen, s.allowed_hosts))],

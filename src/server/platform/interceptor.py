@@ -106,11 +106,16 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        # The hub registers through `HubServer`, which wraps handlers once at registration;
+        # as an interceptor (another server, tests) the same wrapper applies per call.
         handler = await continuation(details)
         if handler is None:
             return None  # unknown method: grpc answers UNIMPLEMENTED
-        method: str = details.method  # type: ignore[attr-defined]
-        # Wrap each method once; the caller is authenticated inside the wrapper, per call.
+        return self.wrapped(handler, details.method)  # type: ignore[attr-defined]
+
+    def wrapped(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """`handler` inside the hub's call wrapper, made once per method (the caller is
+        authenticated inside the wrapper, per call)."""
         cached = self._wrapped.get(method)
         if cached is None or cached[0] is not handler:
             cached = self._wrapped[method] = (handler, self._wrap(handler, method))
@@ -156,13 +161,26 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
 
         if not req_stream and not resp_stream:
             inner_uu = handler.unary_unary
+            shared = self._shared
 
+            # The most frequent call: `_Call`'s steps inline, no context manager, and an await
+            # only where there is something to wait for (a refusal, limits in the broker).
             async def unary_unary(request: Any, context: Any) -> Any:
-                async with _Call(spec, context) as call:
-                    call.received = 1
+                call = _Call(spec, context)
+                refused = call.admit()
+                if refused is not None:
+                    await call._finish_with(refused)
+                if call.principal is not None and shared is not None:
+                    await call.admit_shared()
+                call.received = 1
+                try:
                     response = await inner_uu(_checked(request), context)
-                    call.sent = 1
-                    return response
+                except BaseException as exc:
+                    await call.failed(exc)
+                    raise
+                call.sent = 1
+                call._end()
+                return response
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, parse, handler.response_serializer)
 
@@ -290,44 +308,64 @@ class _Call:
         self.lease: str | None = None
 
     async def __aenter__(self) -> _Call:
+        err = self.admit()
+        if err is not None:
+            await self._finish_with(err)
+        spec = self.spec
+        if self.principal is not None and spec.hub._shared is not None:
+            await self.admit_shared()
+        if spec.streaming:
+            self.mark = bind_stream_mark()
+            self.opened = True
+            spec.hub._metrics.active_streams.labels(spec.service).inc()
+            if self.principal is not None:
+                self._arm_expiry(self.principal)
+        return self
+
+    def admit(self) -> HubError | None:
+        """The checks that need no await: metadata, span, authentication and the in-process
+        limits. The refusal to end the call with, or None (then `admit_shared` when the
+        limits are shared)."""
         spec = self.spec
         hub = spec.hub
-        spec.metrics.started.inc()
+        hub._metrics.call_started(spec.metrics)
         authorization = self._read_metadata()
         if tracing.spans is not None:
             self._start_span()  # before authentication: refused calls show in the trace too
         elif self.trace:
             tracing.bind(self.trace)
-        principal = None
-        if not spec.open:
+        if spec.open:
+            return None
+        try:
+            principal = self.principal = hub.authenticate(self.context, authorization)
+        except HubError as err:
+            return err
+        self.user = principal.subject
+        bind_principal(principal)
+        if self.span is not None:
+            self.span.set_attribute("enduser.id", self.user)
+        if hub._shared is None:
             try:
-                principal = self.principal = hub.authenticate(self.context, authorization)
-            except HubError as err:
-                await self._finish_with(err)
-        if principal is not None:
-            self.user = principal.subject
-            bind_principal(principal)
-            if self.span is not None:
-                self.span.set_attribute("enduser.id", self.user)
-            try:
-                if hub._shared is None:
-                    hub._rate.acquire(self.user)
-                    if spec.streaming:
-                        hub._streams.open(self.user)
-                else:
-                    await hub._shared.acquire(self.user)
-                    if spec.streaming:
-                        self.lease = await hub._shared.open_stream(self.user)
+                hub._rate.acquire(self.user)
+                if spec.streaming:
+                    hub._streams.open(self.user)
             except HubError as err:
                 hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
-                await self._finish_with(err)
-        if spec.streaming:
-            self.mark = bind_stream_mark()
-            self.opened = True
-            hub._metrics.active_streams.labels(spec.service).inc()
-            if principal is not None:
-                self._arm_expiry(principal)
-        return self
+                return err
+        return None
+
+    async def admit_shared(self) -> None:
+        """The limits processes share through the broker (--workers, replicas)."""
+        spec = self.spec
+        shared = spec.hub._shared
+        assert shared is not None
+        try:
+            await shared.acquire(self.user)
+            if spec.streaming:
+                self.lease = await shared.open_stream(self.user)
+        except HubError as err:
+            spec.hub._metrics.limited.labels("streams" if "streams" in err.message else "rate").inc()
+            await self._finish_with(err)
 
     def _read_metadata(self) -> str | None:
         """The call's authorization value (the first one counts); records its traceparent."""
@@ -392,6 +430,14 @@ class _Call:
         self._end()
         await abort(self.context, err)
 
+    async def failed(self, exc: BaseException) -> None:
+        """A unary call's handler raised `exc`: its status (`_fail`), then metrics and the log."""
+        try:
+            if not isinstance(exc, GeneratorExit):
+                await self._fail(exc)
+        finally:
+            self._end()
+
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if self.timer is not None:
             self.timer.cancel()
@@ -434,14 +480,8 @@ class _Call:
         self._ended = True
         spec = self.spec
         hub = spec.hub
-        m = spec.metrics
         elapsed = time.perf_counter() - self.start
-        m.handling.observe(elapsed)
-        hub._metrics.count_handled(m, self.code)
-        if self.received:
-            m.received.inc(self.received)
-        if self.sent:
-            m.sent.inc(self.sent)
+        hub._metrics.call_ended(spec.metrics, self.code, elapsed, self.received, self.sent)
         if self.opened:
             hub._metrics.active_streams.labels(spec.service).dec()
             if self.principal is not None and hub._shared is None:

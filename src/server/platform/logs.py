@@ -82,6 +82,15 @@ class CallLog:
         msgs_out: int,
         trace_id: str = "",
     ) -> None:
+        if self._fmt == "text" and self._logger.isEnabledFor(logging.INFO):
+            # The line `emit` would write, formatted without the dict (one per call).
+            trace = f" trace_id={trace_id}" if trace_id else ""
+            self._append(
+                f"{self._time(time.time(), iso=False)} INFO {self._logger.name}: call finished user={user} "
+                f"method={method} code={code} duration_ms={duration_ms} msgs_in={msgs_in} "
+                f"msgs_out={msgs_out}{trace}"
+            )
+            return
         fields = {
             "user": user,
             "method": method,
@@ -109,6 +118,10 @@ class CallLog:
         else:
             pairs = " ".join(f"{k}={v}" for k, v in fields.items())
             line = f"{self._time(now, iso=False)} INFO {logger.name}: {message} {pairs}"
+        self._append(line)
+
+    def _append(self, line: str) -> None:
+        """Queue `line`; the queue is written once per event-loop turn."""
         if not self._pending:
             try:
                 asyncio.get_running_loop().call_soon(self.flush)

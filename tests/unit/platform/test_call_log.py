@@ -70,3 +70,32 @@ def test_unconfigured_goes_through_logging_and_respects_the_level(
     calls.configure("json", out)
     calls.emit(logger, "gateway call finished", FIELDS)
     assert calls._pending == [] and not caplog.records
+
+
+@pytest.mark.parametrize("trace_id", ["", "4bf92f3577b34da6a3ce929d0e0e4736"])
+async def test_call_lines_formatted_directly_match_emit(
+    monkeypatch: pytest.MonkeyPatch, trace_id: str
+) -> None:
+    """`finished` formats text lines without the field dict; they must read as `emit` writes them."""
+    monkeypatch.setattr(logging.getLogger("realtime.calls"), "level", logging.INFO)
+    direct, general = io.StringIO(), io.StringIO()
+    fast, slow = CallLog(), CallLog()
+    fast.configure("text", direct)
+    slow.configure("text", general)
+    fast.finished("alice", "/realtime.v1.X/Y", "OK", 1.25, 1, 2, trace_id)
+    fields: dict[str, object] = {
+        "user": "alice",
+        "method": "/realtime.v1.X/Y",
+        "code": "OK",
+        "duration_ms": 1.25,
+        "msgs_in": 1,
+        "msgs_out": 2,
+    }
+    if trace_id:
+        fields["trace_id"] = trace_id
+    slow.emit(logging.getLogger("realtime.calls"), "call finished", fields)
+    await asyncio.sleep(0)  # both write at the end of this loop turn
+    fast_line, slow_line = direct.getvalue(), general.getvalue()
+    assert fast_line.count("\n") == 1
+    # Same line but for the milliseconds of the timestamp (the two were taken apart).
+    assert fast_line.split(" ", 2)[2] == slow_line.split(" ", 2)[2]
