@@ -26,6 +26,7 @@ from .platform.hosts import HostPolicy, host_guard
 from .platform.hub_server import HubServer
 from .platform.interceptor import HubInterceptor
 from .platform.limits import RateLimiter, StreamLimiter
+from .platform.logs import call_log
 from .platform.metrics import Metrics
 from .platform.reflection import enable_reflection
 from .platform.shared_limits import SharedLimits
@@ -329,6 +330,7 @@ class Hub:
             from .platform import tracing
 
             await asyncio.to_thread(tracing.disable)  # flushes the last spans to the collector
+        call_log.flush()  # the last call lines, before "stopped"
         self._stopped.set()
         log.info("stopped")
 

@@ -21,7 +21,7 @@ def logger() -> logging.Logger:
     return log
 
 
-async def test_json_lines_are_batched_per_loop_turn(
+async def test_json_lines_are_batched(
     logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(logging.getLogger("realtime.calls"), "level", logging.INFO)
@@ -30,8 +30,13 @@ async def test_json_lines_are_batched_per_loop_turn(
     calls.configure("json", out)
     calls.emit(logger, "gateway call finished", FIELDS)
     calls.finished("alice", "/realtime.v1.X/Y", "OK", 0.5, 1, 2)
-    assert out.getvalue() == ""  # written once per event-loop turn, not per call
+    assert out.getvalue() == ""  # written in batches, not per call
     await asyncio.sleep(0)
+    assert out.getvalue() == ""  # not even per event-loop turn
+    for _ in range(200):  # the batch timer writes them (bounded wait, not a timing assertion)
+        if out.getvalue():
+            break
+        await asyncio.sleep(CallLog.FLUSH_INTERVAL / 5)
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert first["logger"] == "realtime.test-calls" and first["message"] == "gateway call finished"
     assert {k: first[k] for k in FIELDS} == FIELDS and first["level"] == "info"
@@ -45,7 +50,7 @@ async def test_text_line_matches_the_text_formatter(logger: logging.Logger) -> N
     calls = CallLog()
     calls.configure("text", out)
     calls.emit(logger, "gateway call finished", FIELDS)
-    await asyncio.sleep(0)
+    calls.flush()
     line = out.getvalue().strip()
     assert " INFO realtime.test-calls: gateway call finished protocol=grpc-web " in line
     assert line.endswith("code=OK duration_ms=1.25")
@@ -94,8 +99,21 @@ async def test_call_lines_formatted_directly_match_emit(
     if trace_id:
         fields["trace_id"] = trace_id
     slow.emit(logging.getLogger("realtime.calls"), "call finished", fields)
-    await asyncio.sleep(0)  # both write at the end of this loop turn
+    fast.flush()
+    slow.flush()
     fast_line, slow_line = direct.getvalue(), general.getvalue()
     assert fast_line.count("\n") == 1
     # Same line but for the milliseconds of the timestamp (the two were taken apart).
     assert fast_line.split(" ", 2)[2] == slow_line.split(" ", 2)[2]
+
+
+async def test_a_large_batch_is_written_at_once(logger: logging.Logger) -> None:
+    out = io.StringIO()
+    calls = CallLog()
+    calls.configure("text", out)
+    line = {"payload": "x" * 1000}
+    for _ in range(CallLog.FLUSH_BYTES // 1000 + 1):
+        calls.emit(logger, "gateway call finished", line)
+    assert out.getvalue().count("\n") > CallLog.FLUSH_BYTES // 1100  # no timer needed
+    calls.flush()
+    assert out.getvalue().count("\n") == CallLog.FLUSH_BYTES // 1000 + 1
