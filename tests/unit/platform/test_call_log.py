@@ -21,9 +21,7 @@ def logger() -> logging.Logger:
     return log
 
 
-async def test_json_lines_are_batched(
-    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_json_lines_are_batched(logger: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logging.getLogger("realtime.calls"), "level", logging.INFO)
     out = io.StringIO()
     calls = CallLog()
