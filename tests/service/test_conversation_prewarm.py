@@ -14,7 +14,11 @@ def stt_workers() -> int:
     """Recogniser processes that are children of this (test) process."""
     count = 0
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread ended between listing and reading
+            continue
+        for child in children:
             try:
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
