@@ -15,8 +15,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-import grpc
-
 from realtime.common.collaboration.convert import (  # noqa: F401  (re-exported for older importers)
     applied_from_pb,
     applied_to_pb,
@@ -34,7 +32,7 @@ from ..broker.base import BrokerError
 from ..context import HubContext
 from ..platform.auth import Principal, current_principal
 from ..platform.errors import Code, HubError, invalid_argument
-from ..platform.protowire import serialize
+from ..platform.protowire import add_preencoding_service
 from ..platform.streams import commands_until_shutdown
 from . import events as ev
 from . import wire
@@ -331,22 +329,7 @@ class CollaborationServicer(collaboration_pb2_grpc.CollaborationServiceServicer)
 def add_to_server(servicer: CollaborationServicer, server: Any) -> None:
     """Like the generated `add_CollaborationServiceServicer_to_server`, but a response may be
     bytes the service serialized itself (one encoding shared by every participant, wire.py)."""
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
-    for method in pb.DESCRIPTOR.services_by_name["CollaborationService"].methods:
-        request_cls = getattr(pb, method.input_type.name)
-        if method.client_streaming and method.server_streaming:
-            factory: Callable[..., grpc.RpcMethodHandler] = grpc.stream_stream_rpc_method_handler
-        elif method.server_streaming:
-            factory = grpc.unary_stream_rpc_method_handler
-        else:
-            factory = grpc.unary_unary_rpc_method_handler
-        handlers[method.name] = factory(
-            getattr(servicer, method.name),
-            request_deserializer=request_cls.FromString,
-            response_serializer=serialize,
-        )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    server.add_registered_method_handlers(SERVICE, handlers)
+    add_preencoding_service(server, servicer, pb, "CollaborationService")
 
 
 async def register(hub: HubContext) -> list[str]:

@@ -26,7 +26,7 @@ from ..platform.errors import (
     unavailable,
 )
 from ..platform.limits import RateLimiter
-from ..platform.protowire import serialize
+from ..platform.protowire import add_preencoding_service
 from ..platform.status import error_event
 from .channels import GENERAL, ChannelConfig, NamespaceConfig, namespace_of, user_channel, validate_channel
 from .config import NotificationsConfig
@@ -414,22 +414,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
 def add_to_server(servicer: NotificationServicer, server: grpc.aio.Server) -> None:
     """Like the generated `add_NotificationServiceServicer_to_server`, but a response may be bytes
     the service serialized itself (one encoding shared by every subscriber of a publication)."""
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
-    for method in pb.DESCRIPTOR.services_by_name["NotificationService"].methods:
-        request_cls = getattr(pb, method.input_type.name)
-        if method.client_streaming and method.server_streaming:
-            factory: Callable[..., grpc.RpcMethodHandler] = grpc.stream_stream_rpc_method_handler
-        elif method.server_streaming:
-            factory = grpc.unary_stream_rpc_method_handler
-        else:
-            factory = grpc.unary_unary_rpc_method_handler
-        handlers[method.name] = factory(
-            getattr(servicer, method.name),
-            request_deserializer=request_cls.FromString,
-            response_serializer=serialize,
-        )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    server.add_registered_method_handlers(SERVICE, handlers)
+    add_preencoding_service(server, servicer, pb, "NotificationService")
 
 
 async def register(hub: HubContext) -> list[str]:
