@@ -21,9 +21,10 @@ from .g711 import ENCODINGS as G711
 from .g711 import decode as g711_decode
 from .g711 import encode as g711_encode
 from .pipeline import Pipeline
+from .player_stage import PlayerStage
 from .respond_stage import ResponderStage
 from .sequencer import Sequencer
-from .stages import Floor, PlayerStage, StageContext, SttStage, TtsStage, VadStage
+from .stages import Floor, StageContext, SttStage, TtsStage, VadStage
 from .throttle import AudioPacer, IdleTimer
 
 log = logging.getLogger("realtime.conversation")
