@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..platform import tracing
 from ..platform.errors import HubError, failed_precondition, invalid_argument, resource_exhausted
 from . import events as ev
 from .assistant import AssistantParams, resolve
@@ -26,6 +27,7 @@ from .respond_stage import ResponderStage
 from .sequencer import Sequencer
 from .stages import Floor, StageContext, SttStage, TtsStage, VadStage
 from .throttle import AudioPacer, IdleTimer
+from .turn_spans import TurnSpans
 
 log = logging.getLogger("realtime.conversation")
 
@@ -89,7 +91,14 @@ class Conversation:
                 self._watch_idle(), name="conversation-idle"
             )
 
+    def cut_turns(self) -> None:
+        """The stream is over: turns still open end as cancelled, and no new one begins. Not
+        async, so the call's end does it before anything can interrupt it."""
+        if self._ctx is not None and self._ctx.turns is not None:
+            self._ctx.turns.close()
+
     async def close(self) -> None:
+        self.cut_turns()
         for task in (self._watchdog, self._drain):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -183,6 +192,8 @@ class Conversation:
             assistant=assistant,
             encode=self._encoder(params.encoding),
         )
+        if tracing.spans is not None:  # the turns' spans are children of this Converse call's span
+            ctx.turns = TurnSpans(tracing.spans, tracing.current_traceparent(), self.id)
         ctx.call.caller_name = params.caller_name
         ctx.call.callee_name = params.callee_name
         self._ctx = ctx
@@ -320,6 +331,10 @@ class Conversation:
         now = self._clock()
         timing = TurnTiming(last_voiced_at=now, stopped_at=now, final_at=now, stt_engine="text")
         ctx.floor.add(turn)
+        if ctx.turns is not None:
+            ctx.turns.begin(turn, "text")
+            ctx.turns.note(turn, {"realtime.turn.transcript_chars": len(text)})
+            ctx.turns.handed_on(turn)
         await self.emit(ev.Transcript(turn, text, 1.0, final=True))
         # Typed input skips VAD and STT: it enters the pipeline at the responder.
         await pipeline.stages[2].queue_frame(TranscriptFrame(turn, text, 1.0, timing, typed=True))

@@ -6,6 +6,7 @@ from . import events as ev
 from .frames import EndFrame, Frame, InterruptionFrame, ReplyAudioFrame, ReplyEndFrame, ReplyFrame
 from .pipeline import Stage
 from .stages import StageContext
+from .turn_spans import REPLIED
 
 
 class PlayerStage(Stage):
@@ -40,6 +41,8 @@ class PlayerStage(Stage):
         start = max(ctx.clock(), ctx.floor.playing_until)  # after the previous sentence
         if self._playing is None or self._playing.turn != reply.turn:
             self._sent_ms = 0.0
+            if ctx.turns is not None:
+                ctx.turns.start(reply.turn, "play")
             await ctx.emit(ev.Status("SPEAKING", queue_depth=self.queue_depth))
         self._playing = reply
         ctx.floor.playing_turn = reply.turn
@@ -63,6 +66,10 @@ class PlayerStage(Stage):
         ctx.floor.discard(frame.turn)
         if ctx.metrics is not None and frame.turn != 0:
             ctx.metrics.turns.inc()
+        if ctx.turns is not None:
+            sent = self._sent_ms if self._playing is not None and self._playing.turn == frame.turn else 0.0
+            ctx.turns.finish(frame.turn, "play", {"realtime.play.audio_seconds": round(sent / 1000, 3)})
+            ctx.turns.end(frame.turn, REPLIED)
         if frame.should_terminate:
             # Let the client play the goodbye before the stream ends.
             remaining = ctx.floor.playing_until - ctx.clock()
@@ -89,6 +96,10 @@ class PlayerStage(Stage):
         }
         for stage, value in stages.items():
             self.ctx.observe(stage, value / 1000)
+        if self.ctx.turns is not None:
+            first_audio = {"realtime.turn.first_audio_ms": ms(t.first_audio_at, eos)}
+            self.ctx.turns.note(reply.turn, first_audio)
+            self.ctx.turns.event(reply.turn, "first_audio", first_audio)
         self.ctx.observe("end_of_speech_to_first_audio", (t.first_audio_at - eos))
         await self.ctx.emit(
             ev.Latency(

@@ -266,6 +266,7 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             if refused:
                 raise refused[0]
         finally:
+            conv.cut_turns()  # first, before any await: turn spans still open end as cancelled
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader

@@ -31,8 +31,9 @@ from .frames import (
 from .metrics import ConversationMetrics
 from .pipeline import Stage
 from .responder import CallState
-from .stt import SpeechToText, SttStream
+from .stt import Hypothesis, SpeechToText, SttStream
 from .tts import TextToSpeech
+from .turn_spans import CANCELLED, IGNORED, NO_TRANSCRIPT, TurnSpans
 from .vad import WINDOW, Endpointer, VadEngine
 
 Emit = Callable[[ev.Event], Awaitable[None]]
@@ -88,6 +89,7 @@ class StageContext:
     call: CallState = field(default_factory=CallState)
     tool_calls: dict[str, asyncio.Future[tuple[str, bool]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)  # engine fallbacks already announced
+    turns: TurnSpans | None = None  # per-turn spans, only when tracing spans are on
 
     def observe(self, stage: str, seconds: float) -> None:
         if self.metrics is not None:
@@ -150,6 +152,8 @@ class VadStage(Stage):
         self._during_reply = self.ctx.floor.active()
         self._interrupted = False
         self._silent_ms = 0.0
+        if self.ctx.turns is not None:
+            self.ctx.turns.begin(self.turn, "audio")
         await self.ctx.emit(ev.SpeechStarted(self.turn, audio_ms))
         await self.push(SpeechStartedFrame(self.turn, audio_ms, self._during_reply))
         await self._maybe_interrupt()
@@ -167,6 +171,8 @@ class VadStage(Stage):
         now = self.ctx.clock()
         discard = self._during_reply and not self._interrupted
         timing = TurnTiming(last_voiced_at=min(self._last_voiced_at, now), stopped_at=now)
+        if self.ctx.turns is not None:
+            self.ctx.turns.event(self.turn, "speech_stopped", {"realtime.turn.cut": cut})
         await self.ctx.emit(ev.SpeechStopped(self.turn, audio_ms, ignored=discard))
         if cut:
             await self.ctx.emit(
@@ -212,6 +218,7 @@ class SttStage(Stage):
         self._last_partial = 0.0
         self._last_partial_text = ""
         self._turn = 0
+        self._fed = 0  # bytes of this utterance sent to the recogniser
 
     async def process(self, frame: Frame) -> None:
         if isinstance(frame, AudioFrame):
@@ -241,8 +248,9 @@ class SttStage(Stage):
             want = (now - self._last_partial) * 1000 >= self.ctx.config.stt_partial_interval_ms
             try:
                 partial = await self._stream.feed(self._take(), want)
-            except HubError:
+            except HubError as err:
                 await self.cleanup()  # one error per utterance, not one per batch
+                self._failed(err)
                 raise
             if partial is not None:
                 self._last_partial = now
@@ -254,19 +262,34 @@ class SttStage(Stage):
         data = b"".join(p.astype("<i2").tobytes() for p in self._pending)
         self._pending.clear()
         self._pending_ms = 0.0
+        self._fed += len(data)
         return data
 
+    def _failed(self, err: HubError) -> None:
+        if self.ctx.turns is not None:
+            self.ctx.turns.fail(self._turn, "stt", err)
+
     async def _open(self, turn: int) -> None:
+        turns = self.ctx.turns
         if self._stream is not None:
             await self._stream.abort()
             self._stream = None
+            if turns is not None:
+                turns.end(self._turn, CANCELLED)
         self._turn = turn
         pre_roll = b"".join(p.astype("<i2").tobytes() for p in self._ring)
         self._ring.clear()
         self._ring_ms = 0.0
         self._last_partial = self.ctx.clock()
         self._last_partial_text = ""
-        self._stream = await self.engine.open(pre_roll)
+        self._fed = len(pre_roll)
+        if turns is not None:
+            turns.start(turn, "stt", {"realtime.stt.engine": self.engine.name})
+        try:
+            self._stream = await self.engine.open(pre_roll)
+        except HubError as err:
+            self._failed(err)
+            raise
 
     async def _close(self, frame: SpeechStoppedFrame) -> None:
         stream, self._stream = self._stream, None
@@ -276,16 +299,21 @@ class SttStage(Stage):
             self._pending.clear()
             self._pending_ms = 0.0
             await stream.abort()
+            if self.ctx.turns is not None:
+                self.ctx.turns.end(frame.turn, IGNORED)
             return
         await self.ctx.emit(ev.Status("TRANSCRIBING", queue_depth=self.queue_depth))
         try:
             hyp = await stream.finish(self._take())
-        except HubError:
+        except HubError as err:
             await stream.abort()
+            self._failed(err)
             raise
         timing = frame.timing
         timing.final_at = self.ctx.clock()
         timing.stt_engine = self.engine.name
+        if self.ctx.turns is not None:
+            self._traced(self.ctx.turns, frame, hyp)
         if hyp.fallback_reason:
             await self.ctx.emit(
                 ev.Status("TRANSCRIBING", "ENGINE_FALLBACK", hyp.fallback_reason, details={"engine": "stt"})
@@ -296,6 +324,27 @@ class SttStage(Stage):
             await self.push(TranscriptFrame(frame.turn, hyp.text, hyp.confidence, timing))
         else:
             await self.ctx.emit(ev.Status("LISTENING", "NO_TRANSCRIPT", "speech was heard but no words"))
+
+    def _traced(self, turns: TurnSpans, frame: SpeechStoppedFrame, hyp: Hypothesis) -> None:
+        """The recogniser answered: close the stt span; a transcript goes on, none ends the turn."""
+        timing = frame.timing
+        chars = len(hyp.text.strip())
+        turns.finish(
+            frame.turn,
+            "stt",
+            {
+                "realtime.stt.engine": self.engine.name,
+                "realtime.stt.audio_seconds": round(self._fed / 2 / PIPELINE_RATE, 3),
+                "realtime.stt.transcript_chars": chars,
+                "realtime.stt.finalize_ms": round(max(timing.final_at - timing.stopped_at, 0.0) * 1000, 3),
+                "realtime.stt.fallback": bool(hyp.fallback_reason),
+            },
+        )
+        turns.note(frame.turn, {"realtime.turn.transcript_chars": chars})
+        if chars:
+            turns.handed_on(frame.turn)
+        else:
+            turns.end(frame.turn, NO_TRANSCRIPT)
 
     async def cleanup(self) -> None:
         if self._stream is not None:
@@ -316,11 +365,30 @@ class TtsStage(Stage):
         if not isinstance(frame, ReplyFrame):
             await self.push(frame)
             return
+        turns = self.ctx.turns
+        if turns is not None:
+            turns.start(
+                frame.turn,
+                "tts",
+                {"realtime.tts.segment": frame.segment, "realtime.tts.text_chars": len(frame.text)},
+            )
         try:
             pcm = await self._speech(frame)
-        except BaseException:
+        except BaseException as exc:
             self.ctx.floor.discard(frame.turn)
+            if turns is not None and not isinstance(exc, asyncio.CancelledError):
+                turns.fail(frame.turn, "tts", exc)  # cancelled: the barge-in or the end closes it
             raise
+        if turns is not None:
+            turns.finish(
+                frame.turn,
+                "tts",
+                {
+                    "realtime.tts.engine": frame.timing.tts_engine,
+                    "realtime.tts.audio_seconds": round(len(pcm) / self.ctx.sample_rate, 3),
+                    "realtime.tts.cache": frame.timing.cache,
+                },
+            )
         if frame.segment == 1:
             frame.timing.synthesized_at = self.ctx.clock()
         await self.push(ReplyAudioFrame(frame, pcm))
