@@ -3,6 +3,7 @@ a stream cancelled mid-turn, and no OpenTelemetry at all when spans are off."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -261,6 +262,8 @@ async def test_a_stream_cancelled_mid_turn_closes_every_span(tmp_path: Path, tra
             await hearing.send_audio(goforward()[: 3 * 16_000])  # 1.5 s: the caller is mid-sentence ...
             await hearing.until(lambda e: e.WhichOneof("event") == "transcript" and not e.transcript.final)
             await hearing.aclose()  # ... when the stream ends
+    # Both conversations were closed in full: no stage of theirs runs on.
+    assert not [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("conversation-")]
     turns = traced.named("conversation.turn")
     by_input = {attrs(t)["realtime.turn.input"]: t for t in turns}
     assert len(turns) == 2 and sorted(by_input) == ["audio", "text"]
