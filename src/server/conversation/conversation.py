@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -80,6 +81,7 @@ class Conversation:
         self._finished = False
         self._watchdog: asyncio.Task[None] | None = None
         self._drain: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._text_turns = 0
         self._encoding = "PCM16LE"
 
@@ -98,7 +100,16 @@ class Conversation:
             self._ctx.turns.close()
 
     async def close(self) -> None:
+        """Stop the conversation's tasks and engines' streams. Idempotent: callers share one close
+        in its own task, which a caller's cancellation does not interrupt (a client's cancel and
+        the server's stop can cancel a call twice; an interrupted close left the pipeline's tasks
+        and a recogniser slot behind)."""
         self.cut_turns()
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close(), name="conversation-close")
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         for task in (self._watchdog, self._drain):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -393,6 +404,7 @@ class ConversationManager:
         self.engines = engines
         self.config = config
         self.live: set[Conversation] = set()
+        self._every: weakref.WeakSet[Conversation] = weakref.WeakSet()  # open or still closing
 
     def open(self) -> Conversation:
         if len(self.live) >= self.config.max_conversations:
@@ -405,6 +417,7 @@ class ConversationManager:
             )
         conv = Conversation(self.engines, self.config)
         self.live.add(conv)
+        self._every.add(conv)
         if self.engines.metrics is not None:
             self.engines.metrics.active.set(len(self.live))
         conv.open()
@@ -415,3 +428,8 @@ class ConversationManager:
         if self.engines.metrics is not None:
             self.engines.metrics.active.set(len(self.live))
         await conv.close()
+
+    async def settle(self) -> None:
+        """The hub stops (after its server): close the conversations a cancelled call has not
+        closed yet, and wait for the closes still running, before the engines stop."""
+        await asyncio.gather(*(self.close(conv) for conv in list(self._every)), return_exceptions=True)

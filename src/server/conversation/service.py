@@ -248,7 +248,6 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
     def __init__(self, hub: HubContext, manager: ConversationManager) -> None:
         self._hub = hub
         self._manager = manager
-        self._closing: set[asyncio.Task[None]] = set()  # closes that outlive a cancelled call
 
     async def Converse(
         self, requests: AsyncIterator[conversation_pb2.ConverseRequest], context: Any
@@ -271,19 +270,7 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-            # In a task, shielded: a second cancellation (the server stopping as the client cancels)
-            # interrupted the close and left the pipeline's tasks and a recogniser slot behind.
-            closing = asyncio.get_running_loop().create_task(
-                self._manager.close(conv), name="conversation-close"
-            )
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
-            await asyncio.shield(closing)
-
-    async def settle(self) -> None:
-        """Wait for the closes still running (the hub's stop, before the engines stop)."""
-        while self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+            await self._manager.close(conv)  # runs to its end even if this call is cancelled again
 
     async def _read(
         self,
@@ -353,8 +340,9 @@ async def register(hub: HubContext) -> list[str]:
         # The hub reports serving once the first call will not wait for engines to load.
         await engines.warm()
     manager = ConversationManager(engines, config)
-    servicer = ConversationServicer(hub, manager)
     hub.on_stop.append(engines.close)  # stop the recogniser processes with the hub
-    hub.on_stop.append(servicer.settle)  # hooks run in reverse: conversations close before engines
-    conversation_pb2_grpc.add_ConversationServiceServicer_to_server(servicer, hub.server)
+    hub.on_stop.append(manager.settle)  # hooks run in reverse: conversations close before engines
+    conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
+        ConversationServicer(hub, manager), hub.server
+    )
     return [SERVICE]
