@@ -259,7 +259,9 @@ async def test_a_stream_cancelled_mid_turn_closes_every_span(tmp_path: Path, tra
             hearing = Session(client, metadata=TRACED)
             hearing.send(start())
             await hearing.until_kind("ready")
-            await hearing.send_audio(goforward()[: 3 * 16_000])  # 1.5 s: the caller is mid-sentence ...
+            # 2.2 s at real-time pace (partial transcripts come every 300 ms of wall time): the
+            # recogniser is streaming the utterance, and the caller is mid-sentence ...
+            await hearing.send_audio(goforward()[: 110 * 640], pace_s=0.02)
             await hearing.until(lambda e: e.WhichOneof("event") == "transcript" and not e.transcript.final)
             await hearing.aclose()  # ... when the stream ends
     # Both conversations were closed in full: no stage of theirs runs on.
