@@ -49,15 +49,16 @@ def ping(cid: str = "p") -> pb.ConverseRequest:
 
 
 class Session:
-    """One Converse call: `send` commands, `until` an event matches, `events` so far."""
+    """One Converse call: `send` commands, `until` an event matches, `events` so far (`metadata`:
+    call metadata such as a `traceparent`)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, metadata: list[tuple[str, str]] | None = None) -> None:
         self._outbox: asyncio.Queue[pb.ConverseRequest | None] = asyncio.Queue()
         self.events: list[pb.ConverseResponse] = []
         self._arrived = asyncio.Event()
         self.closed = asyncio.Event()
         stub = client.stub(conversation_pb2_grpc.ConversationServiceStub)
-        self.call = stub.Converse(self._requests())
+        self.call = stub.Converse(self._requests(), metadata=metadata)
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _requests(self) -> AsyncIterator[pb.ConverseRequest]:

@@ -7,9 +7,11 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..platform import tracing
 from ..platform.errors import HubError, failed_precondition, invalid_argument, resource_exhausted
 from . import events as ev
 from .assistant import AssistantParams, resolve
@@ -21,10 +23,12 @@ from .g711 import ENCODINGS as G711
 from .g711 import decode as g711_decode
 from .g711 import encode as g711_encode
 from .pipeline import Pipeline
+from .player_stage import PlayerStage
 from .respond_stage import ResponderStage
 from .sequencer import Sequencer
-from .stages import Floor, PlayerStage, StageContext, SttStage, TtsStage, VadStage
+from .stages import Floor, StageContext, SttStage, TtsStage, VadStage
 from .throttle import AudioPacer, IdleTimer
+from .turn_spans import TurnSpans
 
 log = logging.getLogger("realtime.conversation")
 
@@ -77,6 +81,7 @@ class Conversation:
         self._finished = False
         self._watchdog: asyncio.Task[None] | None = None
         self._drain: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._text_turns = 0
         self._encoding = "PCM16LE"
 
@@ -88,7 +93,23 @@ class Conversation:
                 self._watch_idle(), name="conversation-idle"
             )
 
+    def cut_turns(self) -> None:
+        """The stream is over: turns still open end as cancelled, and no new one begins. Not
+        async, so the call's end does it before anything can interrupt it."""
+        if self._ctx is not None and self._ctx.turns is not None:
+            self._ctx.turns.close()
+
     async def close(self) -> None:
+        """Stop the conversation's tasks and engines' streams. Idempotent: callers share one close
+        in its own task, which a caller's cancellation does not interrupt (a client's cancel and
+        the server's stop can cancel a call twice; an interrupted close left the pipeline's tasks
+        and a recogniser slot behind)."""
+        self.cut_turns()
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close(), name="conversation-close")
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         for task in (self._watchdog, self._drain):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -182,6 +203,8 @@ class Conversation:
             assistant=assistant,
             encode=self._encoder(params.encoding),
         )
+        if tracing.spans is not None:  # the turns' spans are children of this Converse call's span
+            ctx.turns = TurnSpans(tracing.spans, tracing.current_traceparent(), self.id)
         ctx.call.caller_name = params.caller_name
         ctx.call.callee_name = params.callee_name
         self._ctx = ctx
@@ -319,6 +342,10 @@ class Conversation:
         now = self._clock()
         timing = TurnTiming(last_voiced_at=now, stopped_at=now, final_at=now, stt_engine="text")
         ctx.floor.add(turn)
+        if ctx.turns is not None:
+            ctx.turns.begin(turn, "text")
+            ctx.turns.note(turn, {"realtime.turn.transcript_chars": len(text)})
+            ctx.turns.handed_on(turn)
         await self.emit(ev.Transcript(turn, text, 1.0, final=True))
         # Typed input skips VAD and STT: it enters the pipeline at the responder.
         await pipeline.stages[2].queue_frame(TranscriptFrame(turn, text, 1.0, timing, typed=True))
@@ -377,6 +404,7 @@ class ConversationManager:
         self.engines = engines
         self.config = config
         self.live: set[Conversation] = set()
+        self._every: weakref.WeakSet[Conversation] = weakref.WeakSet()  # open or still closing
 
     def open(self) -> Conversation:
         if len(self.live) >= self.config.max_conversations:
@@ -389,6 +417,7 @@ class ConversationManager:
             )
         conv = Conversation(self.engines, self.config)
         self.live.add(conv)
+        self._every.add(conv)
         if self.engines.metrics is not None:
             self.engines.metrics.active.set(len(self.live))
         conv.open()
@@ -399,3 +428,8 @@ class ConversationManager:
         if self.engines.metrics is not None:
             self.engines.metrics.active.set(len(self.live))
         await conv.close()
+
+    async def settle(self) -> None:
+        """The hub stops (after its server): close the conversations a cancelled call has not
+        closed yet, and wait for the closes still running, before the engines stop."""
+        await asyncio.gather(*(self.close(conv) for conv in list(self._every)), return_exceptions=True)

@@ -15,7 +15,15 @@ import json
 import uuid
 
 from . import events as ev
-from .frames import Frame, GreetingFrame, ReplyEndFrame, ReplyFrame, TranscriptFrame, TurnTiming
+from .frames import (
+    Frame,
+    GreetingFrame,
+    InterruptionFrame,
+    ReplyEndFrame,
+    ReplyFrame,
+    TranscriptFrame,
+    TurnTiming,
+)
 from .pipeline import Stage
 from .responder import Notice, Outcome, Responder, Say
 from .stages import StageContext
@@ -35,6 +43,7 @@ class ResponderStage(Stage):
         self._texts: list[str] = []
         self._filled = False
         self._timing = TurnTiming()
+        self._tool_calls = 0
 
     async def process(self, frame: Frame) -> None:
         if isinstance(frame, TranscriptFrame):
@@ -49,12 +58,16 @@ class ResponderStage(Stage):
     def _begin(self, turn: int, timing: TurnTiming) -> None:
         self._turn, self._segments, self._texts, self._filled = turn, 0, [], False
         self._timing = timing
+        self._tool_calls = 0
 
     async def _respond(self, frame: TranscriptFrame) -> None:
         ctx = self.ctx
         await ctx.emit(ev.Status("RESPONDING", queue_depth=self.queue_depth))
         self._begin(frame.turn, frame.timing)
         outcome = Outcome("unknown", 0.0, False, self.responder.name)
+        turns = ctx.turns
+        if turns is not None:
+            turns.start(frame.turn, "respond", {"realtime.respond.responder": self.responder.name})
         try:
             async for part in self.responder.reply(ctx.call, frame.text, frame.confidence, self._tool):
                 if isinstance(part, Say):
@@ -63,8 +76,10 @@ class ResponderStage(Stage):
                     await ctx.emit(ev.Status("RESPONDING", part.reason, part.message, details=part.details))
                 else:
                     outcome = part
-        except BaseException:
+        except BaseException as exc:
             ctx.floor.discard(frame.turn)
+            if turns is not None and not isinstance(exc, asyncio.CancelledError):
+                turns.fail(frame.turn, "respond", exc)  # cancelled: the barge-in or the end closes it
             raise
         frame.timing.responder = outcome.engine
         await self._end(outcome)
@@ -87,6 +102,20 @@ class ResponderStage(Stage):
         )
         if terminate:
             ctx.call.ending_turn = self._turn
+        if ctx.turns is not None:
+            ctx.turns.finish(
+                self._turn,
+                "respond",
+                {
+                    "realtime.respond.engine": outcome.engine,
+                    "realtime.respond.intent": outcome.intent,
+                    "realtime.respond.fallback": bool(outcome.fallback),
+                    "realtime.respond.segments": self._segments,
+                    "realtime.respond.reply_chars": len(text),
+                    "realtime.respond.tool_calls": self._tool_calls,
+                    "realtime.respond.terminate": terminate,
+                },
+            )
         await ctx.emit(
             ev.Reply(
                 self._turn,
@@ -100,12 +129,30 @@ class ResponderStage(Stage):
         )
         await self.push(ReplyEndFrame(self._turn, terminate, outcome.intent))
 
+    async def on_interruption(self, frame: InterruptionFrame) -> None:
+        # The first stage the interruption cancels: every turn past speech recognition is dropped.
+        if self.ctx.turns is not None:
+            self.ctx.turns.barged_in(frame.turn)
+
     async def _tool(self, name: str, arguments: str) -> tuple[str, bool]:
         """Ask the application to run a tool: (content for the model, answered in time)."""
         ctx = self.ctx
+        self._tool_calls += 1
         if len(ctx.tool_calls) >= MAX_PENDING_TOOL_CALLS:
             return json.dumps({"error": "too many tool calls at once"}), True
         call_id = "call_" + uuid.uuid4().hex[:16]
+        turns = ctx.turns
+        if turns is None:
+            return await self._run_tool(call_id, name, arguments)
+        turns.start(self._turn, "tool", {"realtime.tool.name": name}, key=call_id)
+        # Cancelled (a barge-in, the stream's end): the turn's end closes the span.
+        content, in_time = await self._run_tool(call_id, name, arguments)
+        result = "answered" if in_time else "timeout"
+        turns.finish(self._turn, "tool", {"realtime.tool.result": result}, key=call_id)
+        return content, in_time
+
+    async def _run_tool(self, call_id: str, name: str, arguments: str) -> tuple[str, bool]:
+        ctx = self.ctx
         timeout = ctx.assistant.tool_timeout_s
         future: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
         ctx.tool_calls[call_id] = future

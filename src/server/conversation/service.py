@@ -266,10 +266,11 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             if refused:
                 raise refused[0]
         finally:
+            conv.cut_turns()  # first, before any await: turn spans still open end as cancelled
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-            await self._manager.close(conv)
+            await self._manager.close(conv)  # runs to its end even if this call is cancelled again
 
     async def _read(
         self,
@@ -340,6 +341,7 @@ async def register(hub: HubContext) -> list[str]:
         await engines.warm()
     manager = ConversationManager(engines, config)
     hub.on_stop.append(engines.close)  # stop the recogniser processes with the hub
+    hub.on_stop.append(manager.settle)  # hooks run in reverse: conversations close before engines
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
         ConversationServicer(hub, manager), hub.server
     )

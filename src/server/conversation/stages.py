@@ -1,4 +1,5 @@
-"""The pipeline's stages: VAD -> speech to text -> responder -> text to speech -> player."""
+"""The pipeline's stages: VAD -> speech to text -> text to speech (the responder is in
+respond_stage.py, the player in player_stage.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from .frames import (
     Frame,
     InterruptionFrame,
     ReplyAudioFrame,
-    ReplyEndFrame,
     ReplyFrame,
     SpeechStartedFrame,
     SpeechStoppedFrame,
@@ -31,8 +31,9 @@ from .frames import (
 from .metrics import ConversationMetrics
 from .pipeline import Stage
 from .responder import CallState
-from .stt import SpeechToText, SttStream
+from .stt import Hypothesis, SpeechToText, SttStream
 from .tts import TextToSpeech
+from .turn_spans import CANCELLED, IGNORED, NO_TRANSCRIPT, TurnSpans
 from .vad import WINDOW, Endpointer, VadEngine
 
 Emit = Callable[[ev.Event], Awaitable[None]]
@@ -88,6 +89,7 @@ class StageContext:
     call: CallState = field(default_factory=CallState)
     tool_calls: dict[str, asyncio.Future[tuple[str, bool]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)  # engine fallbacks already announced
+    turns: TurnSpans | None = None  # per-turn spans, only when tracing spans are on
 
     def observe(self, stage: str, seconds: float) -> None:
         if self.metrics is not None:
@@ -150,6 +152,8 @@ class VadStage(Stage):
         self._during_reply = self.ctx.floor.active()
         self._interrupted = False
         self._silent_ms = 0.0
+        if self.ctx.turns is not None:
+            self.ctx.turns.begin(self.turn, "audio")
         await self.ctx.emit(ev.SpeechStarted(self.turn, audio_ms))
         await self.push(SpeechStartedFrame(self.turn, audio_ms, self._during_reply))
         await self._maybe_interrupt()
@@ -167,6 +171,8 @@ class VadStage(Stage):
         now = self.ctx.clock()
         discard = self._during_reply and not self._interrupted
         timing = TurnTiming(last_voiced_at=min(self._last_voiced_at, now), stopped_at=now)
+        if self.ctx.turns is not None:
+            self.ctx.turns.event(self.turn, "speech_stopped", {"realtime.turn.cut": cut})
         await self.ctx.emit(ev.SpeechStopped(self.turn, audio_ms, ignored=discard))
         if cut:
             await self.ctx.emit(
@@ -212,6 +218,7 @@ class SttStage(Stage):
         self._last_partial = 0.0
         self._last_partial_text = ""
         self._turn = 0
+        self._fed = 0  # bytes of this utterance sent to the recogniser
 
     async def process(self, frame: Frame) -> None:
         if isinstance(frame, AudioFrame):
@@ -241,8 +248,9 @@ class SttStage(Stage):
             want = (now - self._last_partial) * 1000 >= self.ctx.config.stt_partial_interval_ms
             try:
                 partial = await self._stream.feed(self._take(), want)
-            except HubError:
+            except HubError as err:
                 await self.cleanup()  # one error per utterance, not one per batch
+                self._failed(err)
                 raise
             if partial is not None:
                 self._last_partial = now
@@ -254,19 +262,34 @@ class SttStage(Stage):
         data = b"".join(p.astype("<i2").tobytes() for p in self._pending)
         self._pending.clear()
         self._pending_ms = 0.0
+        self._fed += len(data)
         return data
 
+    def _failed(self, err: HubError) -> None:
+        if self.ctx.turns is not None:
+            self.ctx.turns.fail(self._turn, "stt", err)
+
     async def _open(self, turn: int) -> None:
+        turns = self.ctx.turns
         if self._stream is not None:
             await self._stream.abort()
             self._stream = None
+            if turns is not None:
+                turns.end(self._turn, CANCELLED)
         self._turn = turn
         pre_roll = b"".join(p.astype("<i2").tobytes() for p in self._ring)
         self._ring.clear()
         self._ring_ms = 0.0
         self._last_partial = self.ctx.clock()
         self._last_partial_text = ""
-        self._stream = await self.engine.open(pre_roll)
+        self._fed = len(pre_roll)
+        if turns is not None:
+            turns.start(turn, "stt", {"realtime.stt.engine": self.engine.name})
+        try:
+            self._stream = await self.engine.open(pre_roll)
+        except HubError as err:
+            self._failed(err)
+            raise
 
     async def _close(self, frame: SpeechStoppedFrame) -> None:
         stream, self._stream = self._stream, None
@@ -276,16 +299,21 @@ class SttStage(Stage):
             self._pending.clear()
             self._pending_ms = 0.0
             await stream.abort()
+            if self.ctx.turns is not None:
+                self.ctx.turns.end(frame.turn, IGNORED)
             return
         await self.ctx.emit(ev.Status("TRANSCRIBING", queue_depth=self.queue_depth))
         try:
             hyp = await stream.finish(self._take())
-        except HubError:
+        except HubError as err:
             await stream.abort()
+            self._failed(err)
             raise
         timing = frame.timing
         timing.final_at = self.ctx.clock()
         timing.stt_engine = self.engine.name
+        if self.ctx.turns is not None:
+            self._traced(self.ctx.turns, frame, hyp)
         if hyp.fallback_reason:
             await self.ctx.emit(
                 ev.Status("TRANSCRIBING", "ENGINE_FALLBACK", hyp.fallback_reason, details={"engine": "stt"})
@@ -296,6 +324,27 @@ class SttStage(Stage):
             await self.push(TranscriptFrame(frame.turn, hyp.text, hyp.confidence, timing))
         else:
             await self.ctx.emit(ev.Status("LISTENING", "NO_TRANSCRIPT", "speech was heard but no words"))
+
+    def _traced(self, turns: TurnSpans, frame: SpeechStoppedFrame, hyp: Hypothesis) -> None:
+        """The recogniser answered: close the stt span; a transcript goes on, none ends the turn."""
+        timing = frame.timing
+        chars = len(hyp.text.strip())
+        turns.finish(
+            frame.turn,
+            "stt",
+            {
+                "realtime.stt.engine": self.engine.name,
+                "realtime.stt.audio_seconds": round(self._fed / 2 / PIPELINE_RATE, 3),
+                "realtime.stt.transcript_chars": chars,
+                "realtime.stt.finalize_ms": round(max(timing.final_at - timing.stopped_at, 0.0) * 1000, 3),
+                "realtime.stt.fallback": bool(hyp.fallback_reason),
+            },
+        )
+        turns.note(frame.turn, {"realtime.turn.transcript_chars": chars})
+        if chars:
+            turns.handed_on(frame.turn)
+        else:
+            turns.end(frame.turn, NO_TRANSCRIPT)
 
     async def cleanup(self) -> None:
         if self._stream is not None:
@@ -316,11 +365,30 @@ class TtsStage(Stage):
         if not isinstance(frame, ReplyFrame):
             await self.push(frame)
             return
+        turns = self.ctx.turns
+        if turns is not None:
+            turns.start(
+                frame.turn,
+                "tts",
+                {"realtime.tts.segment": frame.segment, "realtime.tts.text_chars": len(frame.text)},
+            )
         try:
             pcm = await self._speech(frame)
-        except BaseException:
+        except BaseException as exc:
             self.ctx.floor.discard(frame.turn)
+            if turns is not None and not isinstance(exc, asyncio.CancelledError):
+                turns.fail(frame.turn, "tts", exc)  # cancelled: the barge-in or the end closes it
             raise
+        if turns is not None:
+            turns.finish(
+                frame.turn,
+                "tts",
+                {
+                    "realtime.tts.engine": frame.timing.tts_engine,
+                    "realtime.tts.audio_seconds": round(len(pcm) / self.ctx.sample_rate, 3),
+                    "realtime.tts.cache": frame.timing.cache,
+                },
+            )
         if frame.segment == 1:
             frame.timing.synthesized_at = self.ctx.clock()
         await self.push(ReplyAudioFrame(frame, pcm))
@@ -350,118 +418,3 @@ class TtsStage(Stage):
         else:
             await self.cache.put(key, pcm.astype("<i2").tobytes())
         return pcm
-
-
-class PlayerStage(Stage):
-    """Sends reply audio in session-sized chunks at real-time pace (a little ahead), so a
-    barge-in can stop it within one chunk; reports latency at the first chunk."""
-
-    name = "player"
-
-    def __init__(self, ctx: StageContext) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self._sequence = 0
-        self._playing: ReplyFrame | None = None
-        self._sent_ms = 0.0
-
-    async def process(self, frame: Frame) -> None:
-        if isinstance(frame, ReplyAudioFrame):
-            await self._play(frame)
-        elif isinstance(frame, ReplyEndFrame):
-            await self._ended(frame)
-        elif isinstance(frame, EndFrame):
-            await self.ctx.finish(frame.reason, "the client ended the conversation")
-        else:
-            await self.push(frame)
-
-    async def _play(self, frame: ReplyAudioFrame) -> None:
-        ctx = self.ctx
-        reply = frame.reply
-        per_chunk = max(1, ctx.sample_rate * ctx.chunk_ms // 1000)
-        total = max(1, -(-len(frame.pcm) // per_chunk))
-        lead = ctx.config.playback_lead_ms / 1000
-        start = max(ctx.clock(), ctx.floor.playing_until)  # after the previous sentence
-        if self._playing is None or self._playing.turn != reply.turn:
-            self._sent_ms = 0.0
-            await ctx.emit(ev.Status("SPEAKING", queue_depth=self.queue_depth))
-        self._playing = reply
-        ctx.floor.playing_turn = reply.turn
-        ctx.floor.playing_until = start + len(frame.pcm) / ctx.sample_rate
-        for i in range(total):
-            due = start + i * ctx.chunk_ms / 1000 - lead
-            wait = due - ctx.clock()
-            if wait > 0:
-                await ctx.sleep(wait)
-            chunk = frame.pcm[i * per_chunk : (i + 1) * per_chunk]
-            self._sequence += 1
-            await ctx.emit(
-                ev.ReplyAudio(reply.turn, self._sequence, ctx.encode(chunk), ctx.sample_rate, i == total - 1)
-            )
-            self._sent_ms += len(chunk) * 1000 / ctx.sample_rate
-            if i == 0 and reply.segment == 1 and reply.turn != 0:  # the greeting answers no speech
-                await self._first_audio(reply)
-
-    async def _ended(self, frame: ReplyEndFrame) -> None:
-        ctx = self.ctx
-        ctx.floor.discard(frame.turn)
-        if ctx.metrics is not None and frame.turn != 0:
-            ctx.metrics.turns.inc()
-        if frame.should_terminate:
-            # Let the client play the goodbye before the stream ends.
-            remaining = ctx.floor.playing_until - ctx.clock()
-            if remaining > 0:
-                await ctx.sleep(remaining)
-            await ctx.finish("CONVERSATION_COMPLETE", f"the assistant ended the call ({frame.intent})")
-        self._playing = None
-
-    async def _first_audio(self, reply: ReplyFrame) -> None:
-        t = reply.timing
-        t.first_audio_at = self.ctx.clock()
-        eos = t.last_voiced_at
-
-        def ms(a: float, b: float) -> float:
-            return round(max(a - b, 0.0) * 1000, 3)
-
-        stages = {
-            "endpointing": ms(t.stopped_at, eos),
-            "stt": ms(t.final_at, t.stopped_at),
-            "responder": ms(t.reply_at, t.final_at),
-            "tts": ms(t.synthesized_at, t.reply_at),
-            "playout": ms(t.first_audio_at, t.synthesized_at),
-            "compute_after_endpoint": ms(t.first_audio_at, t.stopped_at),
-        }
-        for stage, value in stages.items():
-            self.ctx.observe(stage, value / 1000)
-        self.ctx.observe("end_of_speech_to_first_audio", (t.first_audio_at - eos))
-        await self.ctx.emit(
-            ev.Latency(
-                reply.turn,
-                endpointing_ms=stages["endpointing"],
-                transcript_ms=ms(t.final_at, eos),
-                reply_ms=ms(t.reply_at, eos),
-                first_audio_ms=ms(t.first_audio_at, eos),
-                stages_ms=stages,
-            )
-        )
-
-    async def on_interruption(self, frame: InterruptionFrame) -> None:
-        ctx = self.ctx
-        if not ctx.floor.active() and self._playing is None:
-            return
-        if self._playing is not None:
-            turn = self._playing.turn
-        else:  # the reply was still being prepared
-            turn = max(ctx.floor.pending, default=ctx.floor.playing_turn)
-        sent = self._sent_ms if self._playing is not None else 0.0
-        self._playing = None
-        ctx.floor.clear()
-        ctx.call.interrupted_turn = turn
-        if ctx.call.ending_turn > 0:
-            # The caller spoke over the goodbye: the call goes on, and that goodbye is not replayed.
-            ctx.call.ending_turn = 0
-            ctx.call.goodbye_interrupted = True
-        if ctx.metrics is not None:
-            ctx.metrics.interruptions.inc()
-        await ctx.emit(ev.Interrupted(turn, round(sent, 1)))
-        await ctx.emit(ev.Status("LISTENING", "INTERRUPTED", "the caller spoke over the reply"))

@@ -145,6 +145,18 @@ class _Spans:
         with self.background(name, traceparent, attributes):
             pass
 
+    def start_child(self, name: str, parent: Any, attributes: Mapping[str, Any]) -> Any:
+        """An INTERNAL span under `parent`, a span or a traceparent ("": a new trace). The caller
+        ends it (`span.end()`); work inside a service's own steps (a conversation's turns)."""
+        from opentelemetry import trace
+
+        context = self._parent(parent) if isinstance(parent, str) else trace.set_span_in_context(parent)
+        return self.tracer.start_span(name, context=context, kind=self._internal, attributes=dict(attributes))
+
+    def fail(self, span: Any, message: str) -> None:
+        """Mark `span` as failed (its status; the caller still ends it)."""
+        span.set_status(self._status(self._error, message))
+
     def shutdown(self) -> None:
         self.provider.shutdown()
 
