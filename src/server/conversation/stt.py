@@ -177,6 +177,10 @@ class PocketsphinxPool:
         return sum(w.slots - len(w.free) for w in self._workers)
 
     async def call(self, worker: _Worker, request: tuple[str, str, int, bytes, bool]) -> tuple[str, float]:
+        if self._closed:
+            # After close() queued the workers' stop, a late request (an abort from a call that
+            # is being torn down) would make _Worker.call spawn a replacement nobody stops.
+            raise unavailable("speech recognition is shutting down", reason="STT_UNAVAILABLE")
         loop = asyncio.get_running_loop()
         status, text, confidence = await loop.run_in_executor(worker.executor, worker.call, request)
         if status != "ok":

@@ -125,3 +125,27 @@ async def test_a_killed_worker_fails_its_utterance_and_is_replaced() -> None:
         assert new != old
     finally:
         await pool.close()
+
+
+async def test_an_abort_after_close_starts_no_new_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call torn down while the hub closes the pool still aborts its utterance: that must not
+    spawn a replacement recogniser process nobody would ever stop. The abort is made to land in
+    the window after the workers stopped and before their executors shut down."""
+    pool = PocketsphinxPool(workers=1, decoders_per_worker=1)
+    stream = await pool.open(goforward()[:3200])
+    executors = [w.executor for w in pool._workers]
+    for executor in executors:
+        monkeypatch.setattr(executor, "shutdown", lambda wait=True: None)
+    try:
+        await pool.close()
+        await stream.abort()  # swallowed: the pool is closed
+        assert not any(w.alive() for w in pool._workers), "an abort after close spawned a worker"
+        with pytest.raises(HubError) as caught:
+            await pool.open(b"")
+        assert caught.value.reason == "STT_UNAVAILABLE"
+    finally:
+        monkeypatch.undo()
+        for worker in pool._workers:
+            worker.stop()
+        for executor in executors:
+            executor.shutdown(wait=True)
