@@ -158,13 +158,18 @@ class RedisPubSub(Broker):
                     if sub.closed:  # overflowed: it gets nothing more (it must recover from history)
                         subs.discard(sub)
             elif kind == b"subscribe":
-                waiting = self._confirms.get(msg[1].decode()[strip:])
-                if waiting:
-                    fut = waiting.popleft()
-                    if not fut.done():
-                        fut.set_result(None)
+                self._confirmed(msg[1].decode()[strip:])
             elif kind == b"pong":
                 self._pong()
+
+    def _confirmed(self, channel: str) -> None:
+        waiting = self._confirms.get(channel)
+        if waiting:
+            fut = waiting.popleft()
+            if not waiting:  # no empty deque (~600 bytes) left behind per channel ever subscribed
+                del self._confirms[channel]
+            if not fut.done():
+                fut.set_result(None)
 
     def _pong(self) -> None:
         self._ping_sent = None
