@@ -111,10 +111,12 @@ class RedisBroker(RedisPubSub):
         # Small commands (key-value, presence, channel positions) issued in one loop turn go to
         # Redis as one pipeline: a reconnect storm's opens share round trips (redis_batch.py).
         self._batch = Batcher(self._redis)
-        self._local: dict[str, set[Subscription]] = {}
+        self._local: dict[str, Subscription | set[Subscription]] = {}
         self._confirms: dict[str, deque[asyncio.Future[None]]] = {}
         self._conn: Any = None
         self._send_lock = asyncio.Lock()
+        self._subscribing: list[tuple[str, str, asyncio.Future[None] | None]] = []
+        self._sending: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -157,6 +159,8 @@ class RedisBroker(RedisPubSub):
             if stuck:  # never hang a shutdown on a wedged task
                 log.warning("Redis broker tasks did not stop in 5 s: %s", [t.get_name() for t in stuck])
         await self._batch.close()
+        if self._sending:  # (UN)SUBSCRIBEs on their way out
+            await asyncio.wait(list(self._sending), timeout=5.0)
         self._drop_subscriptions()
         try:
             async with asyncio.timeout(5.0):  # a dead or wedged Redis must not hold up shutdown

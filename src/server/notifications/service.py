@@ -143,10 +143,11 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         try:
             session = self._session(who)
             for channel in (GENERAL, user_channel(who.subject)):
-                done = await session.subscribe(channel, None)
+                at = (await session.subscribe(channel, None)).position
                 yield pb.SubscribeResponse(
-                    subscribed=pb.SubscribedEvent(channel=channel, position=position(done.position))
+                    subscribed=pb.SubscribedEvent(channel=channel, position=position(at))
                 )
+            del at  # an idle stream's frame keeps nothing of its opening
             while True:
                 if nxt is None:
                     nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
