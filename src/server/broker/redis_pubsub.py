@@ -262,7 +262,11 @@ class RedisPubSub(Broker):
                         waits.append(pending[-1])
             if waits:
                 async with asyncio.timeout(10.0):
-                    await asyncio.gather(*(asyncio.shield(w) for w in waits))
+                    # Shielded: a confirmation may be shared with other subscriptions.
+                    if len(waits) == 1:
+                        await asyncio.shield(waits[0])
+                    else:
+                        await asyncio.gather(*(asyncio.shield(w) for w in waits))
         except (RedisError, OSError, TimeoutError) as exc:
             raise BrokerUnavailable(f"cannot subscribe: {exc}") from exc
 

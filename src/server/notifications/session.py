@@ -130,6 +130,22 @@ class Subscribed:
 
 
 class NotificationSession:
+    # Slots: one per open stream (an idle stream should cost little).
+    __slots__ = (
+        "_broker",
+        "_budget",
+        "_budgets",
+        "_channels",
+        "_config",
+        "_counter",
+        "_join_leave",
+        "_policy",
+        "_presence",
+        "_sub",
+        "client_id",
+        "who",
+    )
+
     def __init__(
         self,
         broker: Broker,
