@@ -9,6 +9,8 @@
   closes every subscription with `CLOSED_UNAVAILABLE` (streams end UNAVAILABLE
   and clients recover): never silent loss while health stays green. A
   reconnect loop restores health.
+- Small commands (key-value, presence, token buckets, channel positions) go out pipelined,
+  one pipeline in flight (redis_batch.py): a reconnect storm's opens share round trips.
 - Time checks (presence, key-value, read marks, history age) use the broker
   clock passed into the scripts; real key expiry is only garbage collection.
 
