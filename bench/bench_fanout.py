@@ -7,11 +7,17 @@
   ratios at p99 to (a). The subscribers are bench/go/subscribers (one Go process, streams spread
   over FANOUT_CONNECTIONS connections, which SO_REUSEPORT spreads over the workers), so the
   client's own reading costs little and the figure measures the server.
+- Opening: the time until all FANOUT_STREAMS streams are open (200 at a time, each batch
+  answered before the next), and the server's CPU per stream opened (steadier than
+  the time on a busy machine); both as ratios to the raw push server.
 - Memory per idle subscriber: the summed RSS and PSS of the hub's worker processes (the
   supervisor's children) before and after the streams opened, per stream, next to the raw push
   server's RSS growth per stream. Measured on the 10,000 streams of (a) and (b); with
   BENCH_IDLE_SUBSCRIBERS=100000 also on that many idle Subscribe streams (2 workers, Redis;
   several streams per user), which takes minutes, so `make bench` leaves it out by default.
+
+Settings: BENCH_FANOUT_STREAMS (10000), BENCH_FANOUT_ROUNDS (7; 0 measures opening and memory
+alone, in about a minute), BENCH_FANOUT_WORKERS (`2,1`: the hubs to run, by worker count).
 
 Redis: BENCH_REDIS (default the shared 127.0.0.1:6379) with a fresh key prefix per hub; the
 prefix's keys are deleted afterwards (never a flush).
@@ -39,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GO_BINARY = ROOT / "build" / "subscribers"
 FANOUT_STREAMS = int(os.environ.get("BENCH_FANOUT_STREAMS", "10000"))
 FANOUT_CONNECTIONS = 100
-FANOUT_ROUNDS = 7
+FANOUT_ROUNDS = int(os.environ.get("BENCH_FANOUT_ROUNDS", "7"))
+FANOUT_WORKERS = tuple(int(w) for w in os.environ.get("BENCH_FANOUT_WORKERS", "2,1").split(","))
 IDLE_SUBSCRIBERS = int(os.environ.get("BENCH_IDLE_SUBSCRIBERS", "0"))
 IDLE_STREAMS_PER_USER = 5
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -189,8 +196,11 @@ async def measure(
     out: dict[str, float] = {}
     await asyncio.sleep(1.0)  # a just-started server settles before the "before" reading
     before = server_memory(proc.proc.pid)
+    open_cpu = server_cpu(proc.proc.pid)
     async with subscribers(proc.target, streams, rounds, *args) as client:
         opened = await client.line()
+        # Server CPU per stream opened: steadier than the open time on a shared machine.
+        out[f"{name}_open_cpu_us_per_stream"] = (server_cpu(proc.proc.pid) - open_cpu) / streams * 1e6
         await asyncio.sleep(2.0)  # let allocations after the last stream opened settle
         after = server_memory(proc.proc.pid)
         out[f"{name}_open_seconds"] = float(opened["open_seconds"])
@@ -227,21 +237,30 @@ async def fanout(tmp: Path) -> dict[str, float]:
     figures: dict[str, float] = {"fanout_streams": float(FANOUT_STREAMS)}
     with raw_push() as raw:
         figures.update(await measure(raw, FANOUT_STREAMS, FANOUT_ROUNDS, ("-mode=raw",), "raw_push"))
-    for workers in (2, 1):
+    for workers in FANOUT_WORKERS:
         figures.update(
             await hub_figures(workers, FANOUT_STREAMS, FANOUT_ROUNDS, FANOUT_STREAMS, f"hub{workers}", tmp)
         )
-    for workers in (2, 1):
-        figures[f"hub{workers}_vs_raw_p99_ratio"] = (
-            figures[f"hub{workers}_p99_ms"] / figures["raw_push_p99_ms"]
+    for workers in FANOUT_WORKERS:
+        hub_name = f"hub{workers}"
+        figures[f"{hub_name}_open_ratio"] = (
+            figures[f"{hub_name}_open_seconds"] / figures["raw_push_open_seconds"]
         )
-        figures[f"hub{workers}_vs_raw_p50_ratio"] = (
-            figures[f"hub{workers}_p50_ms"] / figures["raw_push_p50_ms"]
+        figures[f"{hub_name}_open_cpu_ratio"] = (
+            figures[f"{hub_name}_open_cpu_us_per_stream"] / figures["raw_push_open_cpu_us_per_stream"]
         )
-        figures[f"hub{workers}_idle_stream_rss_ratio"] = (
-            figures[f"hub{workers}_idle_stream_rss_bytes"] / figures["raw_push_idle_stream_rss_bytes"]
+        figures[f"{hub_name}_idle_stream_rss_ratio"] = (
+            figures[f"{hub_name}_idle_stream_rss_bytes"] / figures["raw_push_idle_stream_rss_bytes"]
         )
-    figures["workers2_vs_1_p99_ratio"] = figures["hub2_p99_ms"] / figures["hub1_p99_ms"]
+        if FANOUT_ROUNDS:
+            figures[f"{hub_name}_vs_raw_p99_ratio"] = (
+                figures[f"{hub_name}_p99_ms"] / figures["raw_push_p99_ms"]
+            )
+            figures[f"{hub_name}_vs_raw_p50_ratio"] = (
+                figures[f"{hub_name}_p50_ms"] / figures["raw_push_p50_ms"]
+            )
+    if FANOUT_ROUNDS and {1, 2} <= set(FANOUT_WORKERS):
+        figures["workers2_vs_1_p99_ratio"] = figures["hub2_p99_ms"] / figures["hub1_p99_ms"]
     return figures
 
 

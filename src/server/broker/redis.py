@@ -9,6 +9,8 @@
   closes every subscription with `CLOSED_UNAVAILABLE` (streams end UNAVAILABLE
   and clients recover): never silent loss while health stays green. A
   reconnect loop restores health.
+- Small commands (key-value, presence, token buckets, channel positions) go out pipelined,
+  one pipeline in flight (redis_batch.py): a reconnect storm's opens share round trips.
 - Time checks (presence, key-value, read marks, history age) use the broker
   clock passed into the scripts; real key expiry is only garbage collection.
 
@@ -46,6 +48,7 @@ from .model import (
     Publication,
     StreamPosition,
 )
+from .redis_batch import Batcher
 from .redis_pubsub import RedisPubSub, decode_payload, encode_payload
 from .replay import replay_after
 from .subscription import Subscription
@@ -55,7 +58,16 @@ log = logging.getLogger("realtime.broker")
 
 T = TypeVar("T")
 _LUA = Path(__file__).with_name("lua")
-_SCRIPTS = ("publish", "presence_add", "presence_get", "kv_get", "kv_set", "kv_delete", "mark_read")
+_SCRIPTS = (
+    "publish",
+    "presence_add",
+    "presence_get",
+    "kv_get",
+    "kv_set",
+    "kv_delete",
+    "mark_read",
+    "take_tokens",
+)
 
 
 def _ms(seconds: float) -> int:
@@ -98,10 +110,15 @@ class RedisBroker(RedisPubSub):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self._scripts = {n: self._redis.register_script((_LUA / f"{n}.lua").read_text()) for n in _SCRIPTS}
-        self._local: dict[str, set[Subscription]] = {}
+        # Small commands (key-value, presence, channel positions) issued in one loop turn go to
+        # Redis as one pipeline: a reconnect storm's opens share round trips (redis_batch.py).
+        self._batch = Batcher(self._redis)
+        self._local: dict[str, Subscription | set[Subscription]] = {}
         self._confirms: dict[str, deque[asyncio.Future[None]]] = {}
         self._conn: Any = None
         self._send_lock = asyncio.Lock()
+        self._subscribing: list[tuple[str, str, asyncio.Future[None] | None]] = []
+        self._sending: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -143,6 +160,9 @@ class RedisBroker(RedisPubSub):
                     log.debug("Redis broker task %s ended with %r", task.get_name(), task.exception())
             if stuck:  # never hang a shutdown on a wedged task
                 log.warning("Redis broker tasks did not stop in 5 s: %s", [t.get_name() for t in stuck])
+        await self._batch.close()
+        if self._sending:  # (UN)SUBSCRIBEs on their way out
+            await asyncio.wait(list(self._sending), timeout=5.0)
         self._drop_subscriptions()
         try:
             async with asyncio.timeout(5.0):  # a dead or wedged Redis must not hold up shutdown
@@ -161,6 +181,10 @@ class RedisBroker(RedisPubSub):
             return await make()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
+
+    def _script(self, name: str, keys: list[Any], args: list[Any]) -> Awaitable[Any]:
+        """Run one of the broker's Lua scripts in the next pipeline (see `Batcher`)."""
+        return self._batch.script(self._scripts[name], keys, args)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -231,7 +255,7 @@ class RedisBroker(RedisPubSub):
             if limit is None:
                 top, pubs = await self._read_history(channel, lambda p, k: p.xrange(k))
             elif limit == 0:
-                top, pubs = await self._read_history(channel, None)
+                top, pubs = await self._top(channel), []
             else:
                 top, pubs = await self._read_history(channel, lambda p, k: p.xrevrange(k, count=limit))
             return HistoryResult(top or StreamPosition("", 0), pubs, True)
@@ -242,6 +266,16 @@ class RedisBroker(RedisPubSub):
         if top is None:
             return HistoryResult(StreamPosition("", 0), [], since.offset == 0 and since.epoch == "")
         return HistoryResult(top, *replay_after(pubs, top, since, limit))
+
+    async def _top(self, channel: str) -> StreamPosition | None:
+        """The channel's position, read in the next pipeline; reads of one channel queued in the
+        same loop turn share one HMGET (each was queued after its caller's live subscription)."""
+        key = f"{self.prefix}ch:{channel}:m"
+        # Shielded: several callers may await the one shared read; one cancelled must not cancel it.
+        epoch, offset = await self._call(
+            lambda: asyncio.shield(self._batch.read(key, "HMGET", key, "e", "o"))
+        )
+        return None if epoch is None else StreamPosition(epoch.decode(), int(offset))
 
     async def history_page(
         self, channel: str, *, before_offset: int | None = None, limit: int = 50
@@ -274,9 +308,7 @@ class RedisBroker(RedisPubSub):
         expires = self._now_ms() + _ms(ttl)
         keys = self._presence_keys(channel)
         await self._call(
-            lambda: self._scripts["presence_add"](
-                keys=keys, args=[client_id, entry, expires, _ms(ttl) + 1000]
-            )
+            lambda: self._script("presence_add", keys, [client_id, entry, expires, _ms(ttl) + 1000])
         )
 
     async def presence_remove(self, channel: str, client_id: str) -> None:
@@ -293,7 +325,7 @@ class RedisBroker(RedisPubSub):
     async def presence(self, channel: str) -> dict[str, PresenceEntry]:
         check_channel(channel)
         keys = self._presence_keys(channel)
-        flat = await self._call(lambda: self._scripts["presence_get"](keys=keys, args=[self._now_ms()]))
+        flat = await self._call(lambda: self._script("presence_get", keys, [self._now_ms()]))
         out: dict[str, PresenceEntry] = {}
         for i in range(0, len(flat), 3):
             cid = flat[i].decode()
@@ -314,12 +346,12 @@ class RedisBroker(RedisPubSub):
         gc = 0 if ttl is None else _ms(ttl) + 1000
         args: list[Any] = [mode, bytes(value), expires, gc, now, bytes(expected)]
         keys = [self._kv_key(key)]
-        return bool(await self._call(lambda: self._scripts["kv_set"](keys=keys, args=args)))
+        return bool(await self._call(lambda: self._script("kv_set", keys, args)))
 
     async def kv_get(self, key: str) -> bytes | None:
         check_key(key)
         keys = [self._kv_key(key)]
-        value = await self._call(lambda: self._scripts["kv_get"](keys=keys, args=[self._now_ms()]))
+        value = await self._call(lambda: self._script("kv_get", keys, [self._now_ms()]))
         return None if value is None else bytes(value)
 
     async def kv_set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
@@ -337,7 +369,20 @@ class RedisBroker(RedisPubSub):
         check_key(key)
         keys = [self._kv_key(key)]
         args: list[Any] = [mode, self._now_ms(), bytes(expected)]
-        return bool(await self._call(lambda: self._scripts["kv_delete"](keys=keys, args=args)))
+        return bool(await self._call(lambda: self._script("kv_delete", keys, args)))
+
+    async def take_tokens(
+        self, key: str, want: int, rate: float, burst: int, ttl: float
+    ) -> tuple[int, float]:
+        """Take up to `want` tokens from the token bucket kept under key-value `key` (refilled at
+        `rate`/s up to `burst`) in ONE script: (tokens taken, seconds to wait when none were).
+        The bucket is the same entry `kv_get` / `kv_compare_and_set` see (see take_tokens.lua)."""
+        check_key(key)
+        now = self.clock()
+        args: list[Any] = [int(now * 1000), f"{now:.6f}", want, repr(float(rate)), burst, _ms(ttl)]
+        keys = [self._kv_key(key)]
+        got, wait = await self._call(lambda: self._script("take_tokens", keys, args))
+        return int(got), float(wait)
 
     async def kv_compare_and_delete(self, key: str, expected: bytes) -> bool:
         return await self._kv_delete("cad", key, expected)

@@ -47,10 +47,15 @@ class RedisPubSub(Broker):
     prefix: str
     _pool: aioredis.BlockingConnectionPool
     _redis: aioredis.Redis
-    _local: dict[str, set[Subscription]]
+    #: Per channel its local subscriptions: the Subscription itself while it is the only one (most
+    #: `user:{id}` channels: a set of one costs ~220 bytes per stream), a set from the second on.
+    _local: dict[str, Subscription | set[Subscription]]
     _confirms: dict[str, deque[asyncio.Future[None]]]
     _conn: Any
     _send_lock: asyncio.Lock
+    #: Channels (and their confirmation futures) to SUBSCRIBE at the end of this loop turn.
+    _subscribing: list[tuple[str, str, asyncio.Future[None] | None]]
+    _sending: set[asyncio.Task[None]]
     _reader: asyncio.Task[None] | None
     _connected: asyncio.Event
     _closed: bool
@@ -72,7 +77,7 @@ class RedisPubSub(Broker):
         self._connected.set()
         # Channels attached while we were away (none after a loss: all subscriptions were closed).
         for channel in list(self._local):
-            await self._send_subscribe(channel)
+            self._send_subscribe(channel)
 
     async def _supervise(self) -> None:
         """Ping the pub/sub connection; on loss mark unhealthy, close subscriptions, reconnect."""
@@ -128,7 +133,7 @@ class RedisPubSub(Broker):
     def _drop_subscriptions(self) -> None:
         local, self._local = self._local, {}
         for subs in local.values():
-            for sub in list(subs):
+            for sub in list(subs) if isinstance(subs, set) else (subs,):
                 sub.channels.clear()
                 sub._close(CLOSED_UNAVAILABLE)
         confirms, self._confirms = self._confirms, {}
@@ -149,33 +154,91 @@ class RedisPubSub(Broker):
             if kind == b"message":
                 channel = msg[1].decode()[strip:]
                 subs = self._local.get(channel)
-                if not subs:
-                    continue
-                epoch, offset, payload = msg[2].split(b":", 2)
-                pub = decode_payload(channel, epoch.decode(), int(offset), payload)
-                for sub in list(subs):
-                    sub._deliver(pub)
-                    if sub.closed:  # overflowed: it gets nothing more (it must recover from history)
-                        subs.discard(sub)
+                if subs:
+                    epoch, offset, payload = msg[2].split(b":", 2)
+                    self._dispatch(
+                        channel, subs, decode_payload(channel, epoch.decode(), int(offset), payload)
+                    )
             elif kind == b"subscribe":
-                waiting = self._confirms.get(msg[1].decode()[strip:])
-                if waiting:
-                    fut = waiting.popleft()
-                    if not fut.done():
-                        fut.set_result(None)
+                self._confirmed(msg[1].decode()[strip:])
             elif kind == b"pong":
                 self._pong()
+
+    def _dispatch(self, channel: str, subs: Subscription | set[Subscription], pub: Publication) -> None:
+        if not isinstance(subs, set):
+            subs._deliver(pub)  # once closed (overflow) a no-op until its owner detaches it
+            return
+        for sub in list(subs):
+            sub._deliver(pub)
+            if sub.closed:  # overflowed: it gets nothing more (it must recover from history)
+                subs.discard(sub)
+        if len(subs) == 1:
+            (self._local[channel],) = subs
+
+    def _forget(self, channel: str, sub: Subscription) -> bool:
+        """Take `sub` off `channel`; True when that left the channel without local subscriptions
+        (the caller may UNSUBSCRIBE)."""
+        subs = self._local.get(channel)
+        if subs is sub:
+            del self._local[channel]
+            return True
+        if isinstance(subs, set):
+            subs.discard(sub)
+            if len(subs) == 1:
+                (self._local[channel],) = subs
+            elif not subs:
+                del self._local[channel]
+                return True
+        return False
+
+    def _confirmed(self, channel: str) -> None:
+        waiting = self._confirms.get(channel)
+        if waiting:
+            fut = waiting.popleft()
+            if not waiting:  # no empty deque (~600 bytes) left behind per channel ever subscribed
+                del self._confirms[channel]
+            if not fut.done():
+                fut.set_result(None)
 
     def _pong(self) -> None:
         self._ping_sent = None
         self.pongs_received += 1
 
-    async def _send_subscribe(self, channel: str) -> asyncio.Future[None]:
+    def _send_subscribe(self, channel: str) -> asyncio.Future[None]:
+        """SUBSCRIBE `channel`: done once Redis confirmed it. The channels asked for in one loop
+        turn go out as ONE command (a reconnect storm subscribes hundreds of `user:{id}` per turn)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._confirms.setdefault(channel, deque()).append(fut)
-        async with self._send_lock:
-            await self._conn.send_command("SUBSCRIBE", self._pubsub_name(channel), check_health=False)
+        self._queue_pubsub("SUBSCRIBE", channel, fut)
         return fut
+
+    def _queue_pubsub(self, command: str, channel: str, fut: asyncio.Future[None] | None) -> None:
+        """(UN)SUBSCRIBE commands go out in the order asked, at the end of the loop turn, one
+        command per run of the same kind (an UNSUBSCRIBE never overtakes an earlier SUBSCRIBE)."""
+        if not self._subscribing:
+            asyncio.get_running_loop().call_soon(self._flush_subscribes)
+        self._subscribing.append((command, channel, fut))
+
+    def _flush_subscribes(self) -> None:
+        batch, self._subscribing = self._subscribing, []
+        task = asyncio.get_running_loop().create_task(self._send_subscribes(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send_subscribes(self, batch: list[tuple[str, str, asyncio.Future[None] | None]]) -> None:
+        runs: list[tuple[str, list[bytes]]] = []
+        for command, channel, _ in batch:
+            if not runs or runs[-1][0] != command:
+                runs.append((command, []))
+            runs[-1][1].append(self._pubsub_name(channel))
+        try:
+            async with self._send_lock:
+                for command, names in runs:
+                    await self._conn.send_command(command, *names, check_health=False)
+        except (RedisError, OSError) as exc:
+            for _, _, fut in batch:  # the reader's loss handling fails them too; first one wins
+                if fut is not None and not fut.done():
+                    fut.set_exception(BrokerUnavailable(f"cannot subscribe: {exc}"))
 
     # -- live subscriptions ----------------------------------------------------------
     async def _attach(self, sub: Subscription, channels: list[str]) -> None:
@@ -187,33 +250,31 @@ class RedisPubSub(Broker):
                 check_channel(channel)
                 subs = self._local.get(channel)
                 if subs is None:
-                    self._local[channel] = {sub}
-                    waits.append(await self._send_subscribe(channel))
+                    self._local[channel] = sub
+                    waits.append(self._send_subscribe(channel))
                 else:
-                    subs.add(sub)
+                    if isinstance(subs, set):
+                        subs.add(sub)
+                    elif subs is not sub:
+                        self._local[channel] = {subs, sub}
                     pending = self._confirms.get(channel)
                     if pending:  # someone else's SUBSCRIBE is in flight: wait for it too
                         waits.append(pending[-1])
             if waits:
                 async with asyncio.timeout(10.0):
-                    await asyncio.gather(*(asyncio.shield(w) for w in waits))
+                    # Shielded: a confirmation may be shared with other subscriptions.
+                    if len(waits) == 1:
+                        await asyncio.shield(waits[0])
+                    else:
+                        await asyncio.gather(*(asyncio.shield(w) for w in waits))
         except (RedisError, OSError, TimeoutError) as exc:
             raise BrokerUnavailable(f"cannot subscribe: {exc}") from exc
 
     async def _detach(self, sub: Subscription, channels: list[str]) -> None:
         for channel in channels:
-            subs = self._local.get(channel)
-            if subs is None:
-                continue
-            subs.discard(sub)
-            if not subs:
-                del self._local[channel]
-                if self._connected.is_set():
-                    with contextlib.suppress(RedisError, OSError):
-                        async with self._send_lock:
-                            await self._conn.send_command(
-                                "UNSUBSCRIBE", self._pubsub_name(channel), check_health=False
-                            )
+            if self._forget(channel, sub) and self._connected.is_set():
+                self._queue_pubsub("UNSUBSCRIBE", channel, None)
 
     def subscriber_count(self, channel: str) -> int:
-        return len(self._local.get(channel, ()))
+        subs = self._local.get(channel)
+        return len(subs) if isinstance(subs, set) else int(subs is not None)

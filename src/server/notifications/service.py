@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -61,6 +62,9 @@ from .stats import STATS_CHANNEL, StatsPublisher
 from .wire import LISTEN, MAX_BATCH_BYTES, SUBSCRIBE, Pacer
 
 SERVICE = "realtime.v1.NotificationService"
+#: For done-callbacks that read no context variable: add_done_callback would copy the context
+#: for each (a Context per pending read of every idle stream).
+NO_CONTEXT = contextvars.Context()
 
 pb = notifications_pb2
 
@@ -143,14 +147,15 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         try:
             session = self._session(who)
             for channel in (GENERAL, user_channel(who.subject)):
-                done = await session.subscribe(channel, None)
+                at = (await session.subscribe(channel, None)).position
                 yield pb.SubscribeResponse(
-                    subscribed=pb.SubscribedEvent(channel=channel, position=position(done.position))
+                    subscribed=pb.SubscribedEvent(channel=channel, position=position(at))
                 )
+            del at  # an idle stream's frame keeps nothing of its opening
             while True:
                 if nxt is None:
                     nxt = asyncio.ensure_future(anext(requests))  # type: ignore[arg-type]
-                    nxt.add_done_callback(session.command_arrived)
+                    nxt.add_done_callback(session.command_arrived, context=NO_CONTEXT)
                     self._hub.shutdown.interrupt(nxt)
                 if not self._hub.shutdown.started and not nxt.done():
                     # Awaiting it directly is fine: ready() hands out a fresh future once this one
@@ -210,7 +215,7 @@ class NotificationServicer(notifications_pb2_grpc.NotificationServiceServicer):
         session: NotificationSession | None = None
         try:
             session = self._session(who)
-            stop.add_done_callback(session.command_arrived)  # shutdown wakes the loop below
+            stop.add_done_callback(session.command_arrived, context=NO_CONTEXT)  # shutdown wakes the loop
             self._hub.shutdown.interrupt(stop)
             for channel, since, join_leave in wanted:
                 done = await session.subscribe(channel, since, join_leave)

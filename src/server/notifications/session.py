@@ -30,6 +30,8 @@ from .policy import ChannelPolicy
 from .presence import PresenceKeeper, events_channel, is_presence_event
 
 MAX_SUBSCRIPTIONS_PER_USER = 100
+#: A stream's join/leave channels until it asks for one (most never do: no empty set per stream).
+_NO_CHANNELS: frozenset[str] = frozenset()
 
 # Why a resume was not recovered (SubscribedEvent.not_recovered_reason).
 RECOVERED = ""
@@ -128,6 +130,22 @@ class Subscribed:
 
 
 class NotificationSession:
+    # Slots: one per open stream (an idle stream should cost little).
+    __slots__ = (
+        "_broker",
+        "_budget",
+        "_budgets",
+        "_channels",
+        "_config",
+        "_counter",
+        "_join_leave",
+        "_policy",
+        "_presence",
+        "_sub",
+        "client_id",
+        "who",
+    )
+
     def __init__(
         self,
         broker: Broker,
@@ -151,7 +169,7 @@ class NotificationSession:
         self._presence = presence
         self._channels: dict[str, _Channel] = {}
         #: Channels whose join/leave events this stream receives.
-        self._join_leave: set[str] = set()
+        self._join_leave: frozenset[str] = _NO_CHANNELS
         self._budgets = budgets
         self._budget = None if budgets is None else budgets.acquire(who.subject)
         try:
@@ -179,7 +197,7 @@ class NotificationSession:
         if join_leave and channel not in self._join_leave:
             # Before joining, so the stream sees its own join like everyone else's.
             await self._sub.add(events_channel(channel))
-            self._join_leave.add(channel)
+            self._join_leave = self._join_leave | {channel}
             self._presence.watch(channel)
         state = self._channels.get(channel)
         if state is None:
@@ -252,7 +270,7 @@ class NotificationSession:
 
     async def _stop_join_leave(self, channel: str) -> None:
         if channel in self._join_leave:
-            self._join_leave.discard(channel)
+            self._join_leave = self._join_leave - {channel} or _NO_CHANNELS
             self._presence.unwatch(channel)
             await self._sub.remove(events_channel(channel))
 
@@ -305,9 +323,9 @@ class NotificationSession:
     async def close(self) -> None:
         channels = list(self._channels)
         self._channels.clear()
-        for channel in list(self._join_leave):
+        for channel in self._join_leave:
             self._presence.unwatch(channel)
-        self._join_leave.clear()
+        self._join_leave = _NO_CHANNELS
         for channel in channels:
             self._counter.release(self.who.subject, channel)
         try:

@@ -25,7 +25,7 @@ import hashlib
 import logging
 import math
 from itertools import count
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .errors import HubError, resource_exhausted, unavailable
 
@@ -37,6 +37,16 @@ log = logging.getLogger("realtime.limits")
 
 LEASE_TTL = 30.0
 CAS_ATTEMPTS = 32
+
+
+@runtime_checkable
+class TokenBuckets(Protocol):
+    """A broker that updates a key-value token bucket in one step (Redis: one script), where the
+    generic way costs a read and a compare-and-set round trip each."""
+
+    async def take_tokens(
+        self, key: str, want: int, rate: float, burst: int, ttl: float
+    ) -> tuple[int, float]: ...
 
 
 class SharedLimits:
@@ -54,6 +64,7 @@ class SharedLimits:
         self._leases: dict[str, str] = {}  # lease id -> user, refreshed while the stream is open
         self._ids = count()
         self._pending: set[asyncio.Task[None]] = set()
+        self._buckets = broker if isinstance(broker, TokenBuckets) else None
 
     @classmethod
     def for_broker(cls, broker: Broker, settings: Settings) -> SharedLimits | None:
@@ -118,6 +129,8 @@ class SharedLimits:
         """Take up to `want` tokens from the shared bucket: (tokens taken, seconds to wait if none)."""
         key = f"limits:rate:{_slug(user)}"
         ttl = self.burst / self.rate + LEASE_TTL
+        if self._buckets is not None:
+            return await self._buckets.take_tokens(key, want, self.rate, self.burst, ttl)
         for _ in range(CAS_ATTEMPTS):
             raw = await self._broker.kv_get(key)
             now = self._broker.clock()

@@ -4,6 +4,7 @@ processes (workers or replicas). Runs on every engine."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -84,17 +85,38 @@ async def test_rate_borrows_in_chunks(broker: Broker) -> None:
     a, _ = pair(broker, rate=5000, burst=10000)
     assert a.chunk == 250
     calls = 0
-    real_get = broker.kv_get
+    real_borrow = a._borrow
 
-    async def counting_get(key: str) -> bytes | None:
+    async def counting_borrow(user: str, want: int) -> tuple[int, float]:
         nonlocal calls
         calls += 1
-        return await real_get(key)
+        return await real_borrow(user, want)
 
-    broker.kv_get = counting_get  # type: ignore[method-assign]
+    a._borrow = counting_borrow  # type: ignore[method-assign]
     for _ in range(1000):
         await a.acquire("erin")
     assert calls == 4  # one broker round trip per 250 calls, not per call
+
+
+async def test_one_step_and_generic_buckets_share_one_bucket(broker: Broker, clock: FakeClock) -> None:
+    """Redis takes tokens in one script; a process updating the same bucket the generic way
+    (kv_get + compare-and-set) shares it: one burst between both, one refill."""
+    a, b = pair(broker, rate=10, burst=20)
+    assert (a._buckets is not None) == (broker.engine == "redis")
+    b._buckets = None
+    admitted = 0
+    for i in range(40):
+        with contextlib.suppress(HubError):
+            await (a if i % 2 else b).acquire("frank")
+            admitted += 1
+    assert admitted == 20
+    clock.advance(0.5)
+    refilled = 0
+    for i in range(20):
+        with contextlib.suppress(HubError):
+            await (b if i % 2 else a).acquire("frank")
+            refilled += 1
+    assert refilled == 5
 
 
 async def test_any_user_id_works_spaces_unicode_and_long(broker: Broker) -> None:
