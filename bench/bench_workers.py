@@ -5,7 +5,9 @@
   each writes one message and waits for its echo; outcome counts on the raw server (grpc's
   default options) and on the hub.
 - One message round trip on 2,000 open streams at once (median of 7 rounds), raw vs hub.
-- Unary Echo calls/s with `--workers 2` vs `--workers 1` on Redis, load from the Go load generator
+- Unary Echo calls/s with `--workers 2` vs `--workers 1` on Redis, with the cores the hub's
+  processes used and the ceiling the machine allows (cores left beside the load generator over
+  the cores one worker used), load from the Go load generator
   (64 in flight over GO_CONNECTIONS connections, which the kernel spreads over the workers) and,
   named `py_`, from LOAD_PROCESSES Python client processes (their CPU competes with the workers
   for this machine's cores; the Go generator's share is reported as `..._loadgen_cores`).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import subprocess
@@ -26,7 +29,7 @@ from typing import Any
 import grpc
 
 from . import goload
-from .harness import closed_loop, hub, raw_echo, rss_bytes
+from .harness import closed_loop, cpu_seconds, hub, raw_echo, rss_bytes
 
 STORM_STREAMS = int(os.environ.get("BENCH_STORM_STREAMS", "10000"))
 STORM_CONNECTIONS = 100
@@ -147,6 +150,15 @@ async def _go_load(target: str, token: str, seconds: float) -> dict[str, Any]:
     )
 
 
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its child processes (the supervisor's workers)."""
+    pids = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            pids += [int(c) for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+    return pids
+
+
 async def workers_figures(seconds: float) -> dict[str, float]:
     figures: dict[str, float] = {}
     for workers in (1, 2):
@@ -155,7 +167,17 @@ async def workers_figures(seconds: float) -> dict[str, float]:
         with hub(*args) as h:
             token = h.token()
             figures[f"workers{workers}_seen"] = await _instances(h.target, token, workers)
+            tree = _process_tree(h.proc.pid)
+            used = {pid: cpu_seconds(pid) for pid in tree}
+            started = time.perf_counter()
             go = await _go_load(h.target, token, seconds)
+            wall = time.perf_counter() - started
+            # Cores the hub's processes used (grpc's core threads run beside each worker's
+            # Python thread, so one worker already uses more than one core).
+            figures[f"workers{workers}_server_cores"] = sum(cpu_seconds(p) - used[p] for p in tree) / wall
+            figures[f"workers{workers}_server_cpu_us_per_call"] = (
+                figures[f"workers{workers}_server_cores"] * wall / go["total"] * 1e6
+            )
             figures[f"workers{workers}_unary_calls_per_s"] = go["per_s"]
             figures[f"workers{workers}_unary_p50_ms"] = go["p50_ms"]
             figures[f"workers{workers}_loadgen_cores"] = go["loadgen_cores"]
@@ -166,6 +188,11 @@ async def workers_figures(seconds: float) -> dict[str, float]:
     figures["workers2_vs_1_unary_ratio"] = (
         figures["workers2_unary_calls_per_s"] / figures["workers1_unary_calls_per_s"]
     )
+    # What 2 workers could reach on this machine at one worker's CPU per call: the cores left
+    # beside the load generator, over the cores one worker used.
+    figures["workers2_ceiling_ratio"] = ((os.cpu_count() or 1) - figures["workers2_loadgen_cores"]) / figures[
+        "workers1_server_cores"
+    ]
     figures["py_workers2_vs_1_unary_ratio"] = (
         figures["py_workers2_unary_calls_per_s"] / figures["py_workers1_unary_calls_per_s"]
     )
