@@ -331,6 +331,7 @@ class Hub:
 
             await asyncio.to_thread(tracing.disable)  # flushes the last spans to the collector
         call_log.flush()  # the last call lines, before "stopped"
+        self.metrics.flush()  # the last calls' figures (the shared files, with --workers)
         self._stopped.set()
         log.info("stopped")
 

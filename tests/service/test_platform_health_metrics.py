@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import urllib.request
+from pathlib import Path
 
 import grpc
 import pytest
@@ -89,3 +90,20 @@ async def test_metrics_count_calls_by_code(hub: TestHub) -> None:
     assert re.search(r"grpc_server_msg_received_total\{" + bidi + r"\} 1\.0", text)
     assert re.search(r"grpc_server_msg_sent_total\{" + bidi + r"\} 1\.0", text)
     assert 'realtime_active_streams{service="realtime.v1.DiagnosticsService"} 0.0' in text
+
+
+async def test_calls_just_before_stop_are_counted(tmp_path: Path) -> None:
+    """Call figures reach prometheus in 50 ms batches; the hub's stop flushes the last batch
+    (with --workers the shared files are all another worker's /metrics will ever see)."""
+    async with running_hub(tmp_path) as h:
+        async with h.client("alice") as client:
+            for _ in range(3):
+                await client.diagnostics.GetIdentity(diagnostics_pb2.GetIdentityRequest(), timeout=5)
+        metrics = h.hub.metrics
+    labels = {
+        "grpc_type": "unary",
+        "grpc_service": "realtime.v1.DiagnosticsService",
+        "grpc_method": "GetIdentity",
+        "grpc_code": "OK",
+    }
+    assert metrics.registry.get_sample_value("grpc_server_handled_total", labels) == 3

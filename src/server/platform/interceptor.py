@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -82,7 +82,10 @@ def _checked(request: Any) -> Any:
     return request
 
 
-class HubInterceptor(grpc.aio.ServerInterceptor):
+class HubInterceptor:
+    """The hub's call wrapper (authentication, limits, metrics, tracing, the call log). Not a
+    grpc.aio ServerInterceptor: `HubServer` applies it once per method at registration."""
+
     def __init__(
         self,
         verifier: TokenVerifier,
@@ -100,18 +103,6 @@ class HubInterceptor(grpc.aio.ServerInterceptor):
         self._streams = streams
         self._metrics = metrics
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        # The hub registers through `HubServer`, which wraps handlers once at registration;
-        # as an interceptor (another server, tests) the same wrapper applies per call.
-        handler = await continuation(details)
-        if handler is None:
-            return None  # unknown method: grpc answers UNIMPLEMENTED
-        return self.wrapped(handler, details.method)  # type: ignore[attr-defined]
 
     def wrapped(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """`handler` inside the hub's call wrapper, made once per method (the caller is
