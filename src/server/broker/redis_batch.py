@@ -138,9 +138,13 @@ class Batcher:
 
         async def run() -> None:
             try:
-                cmd.future.set_result(await script(keys=keys, args=args))
+                reply = await script(keys=keys, args=args)
             except Exception as exc:
-                cmd.future.set_exception(exc)
+                if not cmd.future.done():  # the caller may have given up meanwhile
+                    cmd.future.set_exception(exc)
+                return
+            if not cmd.future.done():
+                cmd.future.set_result(reply)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)

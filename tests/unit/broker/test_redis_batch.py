@@ -129,3 +129,27 @@ async def test_scripts_redis_forgot_are_loaded_again() -> None:
             assert await broker.take_tokens("b", 1, 1.0, 5, 10.0) == (1, 0.0)
         finally:
             await broker.close()
+
+
+@pytest.mark.parametrize("outcome", ["reply", "error"])
+async def test_a_reloaded_script_whose_caller_gave_up_raises_nothing(outcome: str) -> None:
+    """A script Redis forgot is run again in a task; if its caller was cancelled meanwhile (a
+    stream closed during a Redis restart), the late reply or error must not blow up that task."""
+    from realtime.server.broker.redis_batch import Batcher, _Command
+
+    release = asyncio.Event()
+
+    async def script(keys: list[object], args: list[object]) -> int:
+        await release.wait()
+        if outcome == "error":
+            raise ConnectionError("redis went away again")
+        return 1
+
+    batcher = Batcher(client=None)  # type: ignore[arg-type]
+    future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    batcher._rerun(_Command((1, "key", "arg"), script, future))  # type: ignore[arg-type]
+    (task,) = batcher._tasks
+    future.cancel()
+    release.set()
+    await asyncio.wait_for(task, 5)
+    assert task.exception() is None
