@@ -31,9 +31,7 @@ from .harness import (
     raw_echo,
 )
 
-PAYLOAD = b"x" * 32
-RAW_METHODS = ("/bench.Echo/Unary", "/bench.Echo/Bidi")
-HUB_METHODS = ("/realtime.v1.DiagnosticsService/Echo", "/realtime.v1.DiagnosticsService/EchoStream")
+RAW_METHODS, HUB_METHODS = goload.RAW_METHODS, goload.HUB_METHODS
 
 
 async def go_figures(
@@ -85,14 +83,8 @@ def go_ratios(figures: dict[str, float]) -> dict[str, float]:
 
 
 async def baseline_and_platform(seconds: float, streams: int) -> dict[str, float]:
-    from realtime.v1 import diagnostics_pb2
-
     figures: dict[str, float] = {}
-    echo_request = diagnostics_pb2.EchoRequest(payload=PAYLOAD).SerializeToString()
-    stream_request = diagnostics_pb2.EchoStreamRequest(
-        id="1", echo=diagnostics_pb2.EchoCommand(payload=PAYLOAD)
-    ).SerializeToString()
-    requests = (echo_request, stream_request)
+    requests = echo_request, stream_request = goload.echo_requests()
     with raw_echo() as raw:
         figures |= await go_figures("echo", raw.proc.pid, raw.target, RAW_METHODS, requests, "", seconds)
         async with channel(raw.target) as ch:

@@ -26,25 +26,12 @@ from . import goload
 from .harness import cpu_seconds, hub, raw_echo
 
 ROUNDS = int(os.environ.get("BENCH_RATIO_ROUNDS", "5"))
-PAYLOAD = b"x" * 32
-RAW = ("/bench.Echo/Unary", "/bench.Echo/Bidi")
-HUB = ("/realtime.v1.DiagnosticsService/Echo", "/realtime.v1.DiagnosticsService/EchoStream")
-
-
-def _requests() -> tuple[bytes, bytes]:
-    from realtime.v1 import diagnostics_pb2
-
-    unary = diagnostics_pb2.EchoRequest(payload=PAYLOAD).SerializeToString()
-    stream = diagnostics_pb2.EchoStreamRequest(
-        id="1", echo=diagnostics_pb2.EchoCommand(payload=PAYLOAD)
-    ).SerializeToString()
-    return unary, stream
 
 
 async def _one(
     pid: int, target: str, methods: tuple[str, str], token: str, seconds: float
 ) -> dict[str, float]:
-    unary_request, stream_request = _requests()
+    unary_request, stream_request = goload.echo_requests()
     used = cpu_seconds(pid)
     unary = await goload.load("unary", target, methods[0], unary_request, token=token, seconds=seconds)
     cpu_per_call = (cpu_seconds(pid) - used) / unary["total"] * 1e6
@@ -76,11 +63,11 @@ async def run(base: dict[str, float]) -> dict[str, Any]:
         token = h.token()
         for i in range(ROUNDS):
             if i % 2 == 0:
-                r = await _one(raw.proc.pid, raw.target, RAW, "", seconds)
-                x = await _one(h.proc.pid, h.target, HUB, token, seconds)
+                r = await _one(raw.proc.pid, raw.target, goload.RAW_METHODS, "", seconds)
+                x = await _one(h.proc.pid, h.target, goload.HUB_METHODS, token, seconds)
             else:
-                x = await _one(h.proc.pid, h.target, HUB, token, seconds)
-                r = await _one(raw.proc.pid, raw.target, RAW, "", seconds)
+                x = await _one(h.proc.pid, h.target, goload.HUB_METHODS, token, seconds)
+                r = await _one(raw.proc.pid, raw.target, goload.RAW_METHODS, "", seconds)
             rounds.append((r, x))
     figures: dict[str, Any] = {"rounds": ROUNDS, "seconds_per_figure": seconds}
     for key in ("unary", "pingpong", "pipelined"):

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -136,13 +137,11 @@ def _load(target: str, token: str, seconds: float) -> float:
 
 
 async def _go_load(target: str, token: str, seconds: float) -> dict[str, Any]:
-    from realtime.v1 import diagnostics_pb2
-
-    request = diagnostics_pb2.EchoRequest(payload=b"x" * 32).SerializeToString()
+    request, _ = goload.echo_requests()
     return await goload.load(
         "unary",
         target,
-        "/realtime.v1.DiagnosticsService/Echo",
+        goload.HUB_METHODS[0],
         request,
         token=token,
         seconds=seconds,
@@ -155,7 +154,7 @@ def _process_tree(pid: int) -> list[int]:
     pids = [pid]
     for task in os.listdir(f"/proc/{pid}/task"):
         with contextlib.suppress(OSError):
-            pids += [int(c) for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+            pids += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
     return pids
 
 

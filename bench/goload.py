@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The echo methods the platform figures load: raw grpc.aio (bench/raw_echo.py), then the hub.
+RAW_METHODS = ("/bench.Echo/Unary", "/bench.Echo/Bidi")
+HUB_METHODS = ("/realtime.v1.DiagnosticsService/Echo", "/realtime.v1.DiagnosticsService/EchoStream")
+PAYLOAD = b"x" * 32
 SOURCE = ROOT / "bench" / "go" / "loadgen"
 BINARY = ROOT / "build" / "loadgen"
 
@@ -76,3 +80,14 @@ async def load(
             f"loadgen {mode} {method}: {figures['errors']} errors, first: {figures['first_error']}"
         )
     return figures
+
+
+def echo_requests() -> tuple[bytes, bytes]:
+    """The serialized unary Echo and EchoStream requests (32-byte payload); raw echoes bytes."""
+    from realtime.v1 import diagnostics_pb2
+
+    unary = diagnostics_pb2.EchoRequest(payload=PAYLOAD).SerializeToString()
+    stream = diagnostics_pb2.EchoStreamRequest(
+        id="1", echo=diagnostics_pb2.EchoCommand(payload=PAYLOAD)
+    ).SerializeToString()
+    return unary, stream
