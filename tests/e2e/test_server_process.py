@@ -82,6 +82,15 @@ def test_sigterm_drains_streams_and_exits_zero(tmp_path: Path) -> None:
         assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
         log = server.output()
         assert '"message": "stopped"' in log
+        # Call lines are written in 50 ms batches (the timer, or the stop for the last one): the
+        # stream that ended in the drain is logged, before "stopped".
+        lines = log.splitlines()
+        stream_line = next(
+            i
+            for i, line in enumerate(lines)
+            if "call finished" in line and "DiagnosticsService/EchoStream" in line
+        )
+        assert stream_line < next(i for i, line in enumerate(lines) if '"message": "stopped"' in line)
         assert "Bearer" not in log and server.token("alice") not in log
 
 
